@@ -1,0 +1,126 @@
+//! Settings: embedded defaults, then `handover.toml` files, then `HANDOVER_*`
+//! environment variables. Nothing needs configuring for a working node.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Default largest document accepted: 2 GiB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Default largest JPEG/PNG/WebP scan whose metadata is stripped in memory: 128 MiB.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Where the data directory is when nothing says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./handover-data";
+/// Config file name looked for in the working directory and the data directory.
+pub const CONFIG_FILE: &str = "handover.toml";
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    /// An error with this message.
+    pub fn new(msg: impl Into<String>) -> Self {
+        ConfigError(msg.into())
+    }
+}
+
+/// All settings of a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// The node's data directory.
+    pub data_dir: PathBuf,
+    /// Blob store URL (`file:///abs/dir`, `memory://`). Default: `blobs/` in the data directory.
+    pub blob_store: Option<String>,
+    /// Largest document accepted, in bytes.
+    pub max_document_bytes: u64,
+    /// Largest JPEG/PNG/WebP scan accepted (its metadata is removed in memory), in bytes.
+    pub max_image_bytes: u64,
+    /// Directory holding `checklists.toml`; default: the checklists built into the binary.
+    pub policies_dir: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            blob_store: None,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+            policies_dir: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings. `data_dir` given on the command line wins over
+    /// `HANDOVER_DATA_DIR`, which wins over the default. `config` names an
+    /// explicit file, which must exist.
+    pub fn load(data_dir: Option<&Path>, config: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env_dir = std::env::var_os("HANDOVER_DATA_DIR").map(PathBuf::from);
+        let dir = data_dir
+            .map(Path::to_path_buf)
+            .or(env_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(CONFIG_FILE))
+            .merge(Toml::file(dir.join(CONFIG_FILE)));
+        if let Some(file) = config {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(file));
+        }
+        let fig = fig
+            .merge(Env::prefixed("HANDOVER_").ignore(&["passphrase", "data_dir", "config"]))
+            .merge(Serialized::default("data_dir", &dir));
+        let settings: Settings = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        if settings.max_document_bytes == 0 {
+            return Err(ConfigError("max_document_bytes must be above 0".into()));
+        }
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+// figment::Jail's closures return its large error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let s = Settings::load(None, None).unwrap();
+            assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+            assert_eq!(s.max_document_bytes, DEFAULT_MAX_DOCUMENT_BYTES);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flag() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(CONFIG_FILE, "max_document_bytes = 10\nmax_image_bytes = 7")?;
+            jail.set_env("HANDOVER_MAX_DOCUMENT_BYTES", "20");
+            jail.set_env("HANDOVER_DATA_DIR", "/from/env");
+            let s = Settings::load(None, None).unwrap();
+            assert_eq!(s.max_document_bytes, 20);
+            assert_eq!(s.max_image_bytes, 7);
+            assert_eq!(s.data_dir, PathBuf::from("/from/env"));
+            let s = Settings::load(Some(Path::new("/from/flag")), None).unwrap();
+            assert_eq!(s.data_dir, PathBuf::from("/from/flag"));
+            Ok(())
+        });
+    }
+}

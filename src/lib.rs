@@ -1,0 +1,13 @@
+//! handover: an encrypted vault for child-protection case papers, and their
+//! signed, encrypted hand-over from one state department to another.
+//!
+//! Data flows one way: interfaces (`cli`) → `vault` → (`store`, `crypto`),
+//! over the plain types of `domain`, with settings from `config`.
+//! See DESIGN.md (shared) for the whole map.
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod store;
+pub mod vault;
