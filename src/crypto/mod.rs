@@ -1,0 +1,25 @@
+//! Cryptography: the node's keys and their files, streaming age encryption
+//! and decryption that hash the plaintext in the same pass, and keys derived
+//! from the node secret. Uses the `age` and `ssh-key` crates; nothing here is
+//! hand-rolled cryptography.
+
+mod keys;
+mod stream;
+
+pub use keys::{derive_key, KeyFiles, NodeKeys, Passphrase};
+pub use stream::{open, seal, Opened, Sealed, StreamError};
+
+/// Errors from key handling.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the node's keys are missing ({0})")]
+    Missing(&'static str),
+    #[error("the node identity is passphrase-protected: give the passphrase (HANDOVER_PASSPHRASE or the prompt)")]
+    PassphraseNeeded,
+    #[error("wrong passphrase for the node identity")]
+    WrongPassphrase,
+    #[error("key file {0} is malformed")]
+    Malformed(&'static str),
+    #[error("cannot write key file: {0}")]
+    Io(#[from] std::io::Error),
+}
