@@ -1,0 +1,192 @@
+//! The blob store: one age file per document, behind `object_store`, so a
+//! deployment can move blobs from local disk to an S3-compatible cluster by
+//! changing a URL. Writes are multipart; nothing holds a whole blob in memory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::buffered::BufWriter;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+use tokio::io::AsyncRead;
+use tokio_util::io::StreamReader;
+
+use super::StoreError;
+use crate::domain::DocumentId;
+
+/// Part size of multipart uploads (S3 needs at least 5 MiB).
+const PART_BYTES: usize = 6 * 1024 * 1024;
+/// Parts in flight at once.
+const PARTS_IN_FLIGHT: usize = 2;
+/// Folder of document blobs inside the store.
+const DOCUMENTS: &str = "documents";
+
+/// Where one blob lives in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    /// The key of a document's blob.
+    pub fn for_document(id: DocumentId) -> BlobKey {
+        BlobKey(format!("{DOCUMENTS}/{id}.age"))
+    }
+    /// A key as stored in the database.
+    pub fn from_stored(s: String) -> BlobKey {
+        BlobKey(s)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    fn path(&self) -> ObjectPath {
+        ObjectPath::from(self.0.as_str())
+    }
+}
+
+/// The configured blob store.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    /// For a local store: its root directory, to find the staging files an
+    /// interrupted multipart upload leaves (`NAME#N`), which `list` hides.
+    local_root: Option<PathBuf>,
+}
+
+impl BlobStore {
+    /// Opens the store named by `url`, or local files under `default_dir`.
+    pub fn open(url: Option<&str>, default_dir: &Path) -> Result<BlobStore, StoreError> {
+        let local = |dir: PathBuf| -> Result<BlobStore, StoreError> {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                StoreError::BlobUrl(format!("cannot create {}: {e}", dir.display()))
+            })?;
+            let dir = dir
+                .canonicalize()
+                .map_err(|e| StoreError::BlobUrl(format!("{}: {e}", dir.display())))?;
+            Ok(BlobStore {
+                store: Arc::new(LocalFileSystem::new_with_prefix(&dir)?),
+                local_root: Some(dir),
+            })
+        };
+        let Some(url) = url else {
+            return local(default_dir.to_path_buf());
+        };
+        let parsed = url::Url::parse(url).map_err(|_| StoreError::BlobUrl(url.to_string()))?;
+        match parsed.scheme() {
+            "file" => local(
+                parsed
+                    .to_file_path()
+                    .map_err(|_| StoreError::BlobUrl(url.to_string()))?,
+            ),
+            "memory" => Ok(BlobStore {
+                store: Arc::new(InMemory::new()),
+                local_root: None,
+            }),
+            other => Err(StoreError::BlobUrl(format!(
+                "scheme {other:?} (supported: file://, memory://)"
+            ))),
+        }
+    }
+
+    /// A streaming multipart writer for `key`. The blob appears only when the
+    /// writer is shut down; `abort` discards it.
+    pub fn writer(&self, key: &BlobKey) -> BufWriter {
+        BufWriter::with_capacity(self.store.clone(), key.path(), PART_BYTES)
+            .with_max_concurrency(PARTS_IN_FLIGHT)
+    }
+
+    /// A streaming reader of `key`'s bytes.
+    pub async fn reader(
+        &self,
+        key: &BlobKey,
+    ) -> Result<impl AsyncRead + Send + Unpin + 'static, StoreError> {
+        let got = self.store.get(&key.path()).await?;
+        let stream = got.into_stream().map_err(std::io::Error::other);
+        Ok(StreamReader::new(stream))
+    }
+
+    /// Whether `key` exists.
+    pub async fn exists(&self, key: &BlobKey) -> Result<bool, StoreError> {
+        match self.store.head(&key.path()).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every document blob in the store.
+    pub async fn list(&self) -> Result<Vec<BlobKey>, StoreError> {
+        let prefix = ObjectPath::from(DOCUMENTS);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut keys: Vec<BlobKey> = metas
+            .into_iter()
+            .map(|m| BlobKey(m.location.to_string()))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Deletes `key`, and any staging file an interrupted upload of it left.
+    /// Deleting what is not there is not an error.
+    pub async fn delete(&self, key: &BlobKey) -> Result<(), StoreError> {
+        match self.store.delete(&key.path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        for staged in self.staged_files() {
+            if staged.key == *key {
+                remove_file_if_present(&staged.path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Staging files of unfinished multipart uploads (local store only).
+    pub fn staged_files(&self) -> Vec<StagedFile> {
+        let Some(root) = &self.local_root else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(root.join(DOCUMENTS)) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (base, suffix) = name.rsplit_once('#')?;
+                if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                Some(StagedFile {
+                    key: BlobKey(format!("{DOCUMENTS}/{base}")),
+                    path: e.path(),
+                })
+            })
+            .collect()
+    }
+
+    /// Removes one staging file.
+    pub fn remove_staged(&self, staged: &StagedFile) -> Result<(), StoreError> {
+        remove_file_if_present(&staged.path)
+    }
+}
+
+/// A staging file of an unfinished local multipart upload.
+#[derive(Debug, Clone)]
+pub struct StagedFile {
+    /// The blob it was going to become.
+    pub key: BlobKey,
+    pub path: PathBuf,
+}
+
+fn remove_file_if_present(path: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::Blob(object_store::Error::Generic {
+            store: "local",
+            source: Box::new(e),
+        })),
+    }
+}

@@ -1,0 +1,93 @@
+//! Rows of the `children` table. The case record is one JSON column inside
+//! the encrypted database.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Db, StoreError};
+use crate::domain::{CaseRecord, Child, ChildId};
+
+const COLUMNS: &str = "id, record, created_at, created_by, updated_at";
+
+impl Db {
+    /// Adds a new child.
+    pub fn insert_child(&self, child: &Child) -> Result<(), StoreError> {
+        let record = serde_json::to_string(&child.record)
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO children (id, record, created_at, created_by, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                child.id.to_string(),
+                record,
+                child.created_at.to_rfc3339(),
+                child.created_by,
+                child.updated_at.to_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces a child's case record.
+    pub fn update_child(
+        &self,
+        id: ChildId,
+        record: &CaseRecord,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let json =
+            serde_json::to_string(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let n = self.conn().execute(
+            "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.to_string(), json, at.to_rfc3339()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// One child, if known.
+    pub fn child(&self, id: ChildId) -> Result<Option<Child>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM children WHERE id = ?1"),
+                [id.to_string()],
+                row_to_child,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// Every child, oldest first.
+    pub fn children(&self) -> Result<Vec<Child>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM children ORDER BY id"))?;
+        let rows = stmt.query_map([], row_to_child)?;
+        rows.map(|r| r?).collect()
+    }
+}
+
+fn row_to_child(row: &Row<'_>) -> rusqlite::Result<Result<Child, StoreError>> {
+    let id: String = row.get(0)?;
+    let record: String = row.get(1)?;
+    let created_at: String = row.get(2)?;
+    let created_by: String = row.get(3)?;
+    let updated_at: String = row.get(4)?;
+    Ok((|| {
+        Ok(Child {
+            id: id.parse().map_err(|_| malformed("child id"))?,
+            record: serde_json::from_str(&record).map_err(|_| malformed("case record"))?,
+            created_at: parse_time(&created_at)?,
+            created_by,
+            updated_at: parse_time(&updated_at)?,
+        })
+    })())
+}
+
+pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| malformed("timestamp"))
+}
+
+pub(super) fn malformed(what: &str) -> StoreError {
+    StoreError::Malformed(what.to_string())
+}

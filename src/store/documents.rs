@@ -1,0 +1,132 @@
+//! Rows of the `documents` and `pending_blobs` tables. A document row and the
+//! removal of its pending-blob row commit together: that commit is the moment
+//! a stored blob becomes a document.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::children::{malformed, parse_time};
+use super::{BlobKey, Db, StoreError};
+use crate::domain::{ChildId, Document, DocumentId, MediaType};
+
+const COLUMNS: &str =
+    "id, child_id, kind, title, file_name, media_type, size, sha256, blob_key, added_by, added_at";
+
+impl Db {
+    /// Records that a blob is about to be written.
+    pub fn begin_blob(&self, key: &BlobKey, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO pending_blobs (blob_key, started_at) VALUES (?1, ?2)",
+            params![key.as_str(), at.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a pending blob (after it was deleted).
+    pub fn forget_pending_blob(&self, key: &BlobKey) -> Result<(), StoreError> {
+        self.conn().execute(
+            "DELETE FROM pending_blobs WHERE blob_key = ?1",
+            [key.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Blobs whose writing began but never became a document.
+    pub fn pending_blobs(&self) -> Result<Vec<BlobKey>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT blob_key FROM pending_blobs ORDER BY blob_key")?;
+        let keys = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        keys.map(|k| Ok(BlobKey::from_stored(k?)))
+            .collect::<Result<_, StoreError>>()
+    }
+
+    /// Makes a written blob a document: inserts the row and clears the
+    /// pending mark in one transaction.
+    pub fn commit_document(&self, doc: &Document, key: &BlobKey) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            &format!(
+                "INSERT INTO documents ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+            ),
+            params![
+                doc.id.to_string(),
+                doc.child_id.to_string(),
+                doc.kind.as_str(),
+                doc.title,
+                doc.file_name,
+                doc.media_type.as_str(),
+                doc.size as i64,
+                doc.sha256,
+                key.as_str(),
+                doc.added_by,
+                doc.added_at.to_rfc3339(),
+            ],
+        )?;
+        tx.execute(
+            "DELETE FROM pending_blobs WHERE blob_key = ?1",
+            [key.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One document and its blob key.
+    pub fn document(&self, id: DocumentId) -> Result<Option<(Document, BlobKey)>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
+                [id.to_string()],
+                row_to_document,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// A child's documents, oldest first.
+    pub fn documents_of(&self, child: ChildId) -> Result<Vec<Document>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM documents WHERE child_id = ?1 ORDER BY added_at, id"
+        ))?;
+        let rows = stmt.query_map([child.to_string()], row_to_document)?;
+        rows.map(|r| r?.map(|(d, _)| d)).collect()
+    }
+
+    /// Every document with its blob key.
+    pub fn all_documents(&self) -> Result<Vec<(Document, BlobKey)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM documents ORDER BY id"))?;
+        let rows = stmt.query_map([], row_to_document)?;
+        rows.map(|r| r?).collect()
+    }
+}
+
+fn row_to_document(row: &Row<'_>) -> rusqlite::Result<Result<(Document, BlobKey), StoreError>> {
+    let id: String = row.get(0)?;
+    let child_id: String = row.get(1)?;
+    let kind: String = row.get(2)?;
+    let title: Option<String> = row.get(3)?;
+    let file_name: Option<String> = row.get(4)?;
+    let media_type: String = row.get(5)?;
+    let size: i64 = row.get(6)?;
+    let sha256: String = row.get(7)?;
+    let blob_key: String = row.get(8)?;
+    let added_by: String = row.get(9)?;
+    let added_at: String = row.get(10)?;
+    Ok((|| {
+        let doc = Document {
+            id: id.parse().map_err(|_| malformed("document id"))?,
+            child_id: child_id.parse().map_err(|_| malformed("child id"))?,
+            kind: kind.parse().map_err(|_| malformed("document kind"))?,
+            title,
+            file_name,
+            media_type: MediaType::from_mime(&media_type).ok_or_else(|| malformed("media type"))?,
+            size: u64::try_from(size).map_err(|_| malformed("size"))?,
+            sha256,
+            added_by,
+            added_at: parse_time(&added_at)?,
+        };
+        Ok((doc, BlobKey::from_stored(blob_key)))
+    })())
+}

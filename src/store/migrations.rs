@@ -1,0 +1,63 @@
+//! Versioned schema migrations, applied in order; `PRAGMA user_version` holds
+//! the number applied. Append new steps; never edit a released one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema from version i to i+1.
+const STEPS: &[&str] = &[
+    // 1: children, documents, uploads in flight, node facts.
+    r#"
+    CREATE TABLE node (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE children (
+        id         TEXT PRIMARY KEY,
+        record     TEXT NOT NULL CHECK (json_valid(record)),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        institution TEXT GENERATED ALWAYS AS (json_extract(record, '$.institution')) VIRTUAL
+    );
+    CREATE TABLE documents (
+        id         TEXT PRIMARY KEY,
+        child_id   TEXT NOT NULL REFERENCES children(id),
+        kind       TEXT NOT NULL,
+        title      TEXT,
+        file_name  TEXT,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL CHECK (size >= 0),
+        sha256     TEXT NOT NULL CHECK (length(sha256) = 64),
+        blob_key   TEXT NOT NULL UNIQUE,
+        added_by   TEXT NOT NULL,
+        added_at   TEXT NOT NULL
+    );
+    CREATE INDEX documents_by_child ON documents(child_id, added_at);
+    -- A row here while a blob is being written; removed in the same
+    -- transaction that adds the document row. Left over only by a crash.
+    CREATE TABLE pending_blobs (
+        blob_key   TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this program writes.
+pub const CURRENT: i64 = STEPS.len() as i64;
+
+/// Brings the database up to [`CURRENT`].
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > CURRENT {
+        return Err(StoreError::TooNew(version));
+    }
+    for (i, step) in STEPS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Storage: the metadata database (SQLite encrypted with SQLCipher) and the
+//! blob store (`object_store`: local files by default, any supported URL).
+//! Stores bytes and rows; knows nothing of policy or of what the bytes mean.
+
+mod blobs;
+mod children;
+mod db;
+mod documents;
+mod migrations;
+
+pub use blobs::{BlobKey, BlobStore, StagedFile};
+pub use db::Db;
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file does not open with the node's key, or is damaged.
+    #[error("the metadata database cannot be read with this node's key, or is damaged")]
+    Unreadable,
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("blob store error: {0}")]
+    Blob(#[from] object_store::Error),
+    #[error("unsupported blob store URL: {0}")]
+    BlobUrl(String),
+    #[error("stored row is malformed: {0}")]
+    Malformed(String),
+    #[error("database schema version {0} is newer than this program understands")]
+    TooNew(i64),
+}
