@@ -1,0 +1,289 @@
+//! Storing and reading documents. A put is one streaming pass: intake checks,
+//! SHA-256 and age encryption, written as a multipart upload; the document
+//! exists only once its row commits. A get is one streaming pass too:
+//! decrypt, hash, and the digest decides whether the output is trusted.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::runtime::Handle;
+use tokio_util::io::SyncIoBridge;
+
+use super::intake::{self, IntakeError, Limits};
+use super::{Vault, VaultError};
+use crate::crypto::{self, Sealed, StreamError};
+use crate::domain::{Actor, ChildId, DocKind, Document, DocumentId, MediaType};
+use crate::store::{BlobKey, StoreError};
+
+/// What the caller says about a new document; the rest is found from its bytes.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub kind: DocKind,
+    pub title: Option<String>,
+    /// The original file name (its last path component is kept).
+    pub file_name: Option<String>,
+    /// The size the source says it has (a file's length, a Content-Length):
+    /// refused at once above the limit, and a source that ends at any other
+    /// length is refused as cut off.
+    pub declared_size: Option<u64>,
+}
+
+impl Vault {
+    /// Stores a new document for a child from `source`. Nothing is ever
+    /// overwritten: every put is a new document.
+    pub async fn put_document(
+        &self,
+        actor: &Actor,
+        child_id: ChildId,
+        new: NewDocument,
+        source: Box<dyn Read + Send>,
+    ) -> Result<Document, VaultError> {
+        let (title, file_name) = validate(&new)?;
+        if let Some(size) = new.declared_size {
+            let limit = self.settings.max_document_bytes;
+            if size > limit {
+                return Err(IntakeError::TooLarge { limit }.into());
+            }
+            if size == 0 {
+                return Err(IntakeError::Empty.into());
+            }
+        }
+        self.child(child_id)?;
+        let id = DocumentId::new();
+        let key = BlobKey::for_document(id);
+        self.db.begin_blob(&key, Utc::now())?;
+        let (media, sealed) = match self
+            .write_blob(&key, new.kind, new.declared_size, source)
+            .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                self.discard(&key).await;
+                return Err(e);
+            }
+        };
+        let doc = Document {
+            id,
+            child_id,
+            kind: new.kind,
+            title,
+            file_name,
+            media_type: media,
+            size: sealed.size,
+            sha256: hex::encode(sealed.sha256),
+            added_by: actor.label(),
+            added_at: Utc::now(),
+        };
+        if let Err(e) = self.db.commit_document(&doc, &key) {
+            self.discard(&key).await;
+            return Err(e.into());
+        }
+        tracing::info!(document = %id, child = %child_id, size = doc.size, "document stored");
+        Ok(doc)
+    }
+
+    /// A document's metadata.
+    pub async fn document(&self, _actor: &Actor, id: DocumentId) -> Result<Document, VaultError> {
+        Ok(self.document_and_key(id)?.0)
+    }
+
+    /// A child's documents, oldest first.
+    pub async fn list_documents(
+        &self,
+        _actor: &Actor,
+        child_id: ChildId,
+    ) -> Result<Vec<Document>, VaultError> {
+        self.child(child_id)?;
+        Ok(self.db.documents_of(child_id)?)
+    }
+
+    /// Streams a document's plaintext into `sink`. Fails with an integrity
+    /// error if the blob is missing, does not authenticate, or its digest
+    /// differs from the stored one; the caller must then discard what it got.
+    pub async fn read_document(
+        &self,
+        _actor: &Actor,
+        id: DocumentId,
+        sink: Box<dyn Write + Send>,
+    ) -> Result<Document, VaultError> {
+        let (doc, key) = self.document_and_key(id)?;
+        self.verify_blob(&doc, &key, sink).await?;
+        tracing::info!(document = %id, "document read");
+        Ok(doc)
+    }
+
+    fn document_and_key(&self, id: DocumentId) -> Result<(Document, BlobKey), VaultError> {
+        self.db
+            .document(id)?
+            .ok_or_else(|| VaultError::UnknownDocument(id.to_string()))
+    }
+
+    /// Decrypts `key` into `sink` and checks size and digest against `doc`.
+    pub(super) async fn verify_blob(
+        &self,
+        doc: &Document,
+        key: &BlobKey,
+        sink: Box<dyn Write + Send>,
+    ) -> Result<(), VaultError> {
+        let reader = match self.blobs.reader(key).await {
+            Ok(r) => r,
+            Err(StoreError::Blob(object_store::Error::NotFound { .. })) => {
+                return Err(VaultError::Integrity(format!(
+                    "the stored file of document {} is missing",
+                    doc.id
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let keys = self.keys.clone();
+        let handle = Handle::current();
+        let opened = tokio::task::spawn_blocking(move || {
+            let input = SyncIoBridge::new_with_handle(reader, handle);
+            crypto::open(keys.identity(), input, sink)
+        })
+        .await
+        .map_err(|e| VaultError::Io(std::io::Error::other(e)))?;
+        let opened = match opened {
+            Ok(o) => o,
+            Err(StreamError::Integrity(_)) => {
+                return Err(VaultError::Integrity(format!(
+                    "the stored file of document {} fails authentication (corrupt or tampered)",
+                    doc.id
+                )))
+            }
+            Err(StreamError::Input(e) | StreamError::Output(e)) => return Err(VaultError::Io(e)),
+        };
+        if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
+            return Err(VaultError::Integrity(format!(
+                "document {} does not match its recorded SHA-256",
+                doc.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// One pass from source to blob: intake, hash, encrypt, multipart upload.
+    async fn write_blob(
+        &self,
+        key: &BlobKey,
+        kind: DocKind,
+        declared_size: Option<u64>,
+        source: Box<dyn Read + Send>,
+    ) -> Result<(MediaType, Sealed), VaultError> {
+        let writer = self.blobs.writer(key);
+        let recipient = self.keys.recipient();
+        let limits = Limits {
+            max_bytes: self.settings.max_document_bytes,
+            max_image_bytes: self.settings.max_image_bytes,
+        };
+        let handle = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let (source, received) = Counted::new(source);
+            let prepared =
+                intake::prepare(Box::new(source), kind, limits).map_err(|e| match e {
+                    Ok(refusal) => VaultError::Intake(refusal),
+                    Err(io) => VaultError::Source(io),
+                })?;
+            let mut out = SyncIoBridge::new_with_handle(writer, handle.clone());
+            let sealed = crypto::seal(&recipient, prepared.reader, &mut out).and_then(|sealed| {
+                let received = received.load(Ordering::Relaxed);
+                match declared_size {
+                    Some(declared) if declared != received => Err(StreamError::Input(
+                        IntakeError::SizeMismatch { declared, received }.into_io(),
+                    )),
+                    _ => Ok(sealed),
+                }
+            });
+            match sealed {
+                Ok(sealed) => {
+                    out.shutdown()?;
+                    Ok((prepared.media, sealed))
+                }
+                Err(e) => {
+                    let mut writer = out.into_inner();
+                    if let Err(abort) = handle.block_on(writer.abort()) {
+                        tracing::warn!(error = %abort, "aborting an upload failed");
+                    }
+                    Err(match e {
+                        StreamError::Input(io) => match IntakeError::from_io(io) {
+                            Ok(refusal) => VaultError::Intake(refusal),
+                            Err(io) => VaultError::Source(io),
+                        },
+                        StreamError::Output(io) => VaultError::Io(io),
+                        StreamError::Integrity(m) => VaultError::Io(std::io::Error::other(m)),
+                    })
+                }
+            }
+        })
+        .await
+        .map_err(|e| VaultError::Io(std::io::Error::other(e)))?
+    }
+
+    /// Removes a blob that did not become a document, and its pending mark.
+    async fn discard(&self, key: &BlobKey) {
+        let result = match self.blobs.delete(key).await {
+            Ok(()) => self.db.forget_pending_blob(key),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            // The pending mark stays, so gc removes the blob later.
+            tracing::warn!(error = %e, "could not remove an unfinished upload; gc will");
+        }
+    }
+}
+
+/// A reader that counts the bytes it passes on.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Counted<R> {
+    fn new(inner: R) -> (Self, Arc<AtomicU64>) {
+        let count = Arc::new(AtomicU64::new(0));
+        (
+            Counted {
+                inner,
+                count: count.clone(),
+            },
+            count,
+        )
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Checks the caller's fields; returns the title and the file name to keep.
+fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), VaultError> {
+    let title = new
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    if new.kind == DocKind::Other && title.is_none() {
+        return Err(VaultError::Invalid(
+            "a document of kind `other` needs a title".into(),
+        ));
+    }
+    if title.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(VaultError::Invalid(
+            "the title is longer than 200 characters".into(),
+        ));
+    }
+    let file_name = new
+        .file_name
+        .as_deref()
+        .and_then(|n| n.rsplit(['/', '\\']).next())
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(255).collect());
+    Ok((title, file_name))
+}

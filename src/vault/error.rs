@@ -1,0 +1,82 @@
+//! The vault's errors, and how each is classed for exit codes and, later,
+//! HTTP statuses. Messages name ids and limits, never a name or content.
+
+use std::path::PathBuf;
+
+use super::intake::IntakeError;
+use crate::config::ConfigError;
+use crate::crypto::KeyError;
+use crate::store::StoreError;
+
+/// How a failure is reported to a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Bad input or refused: exit code 1.
+    Refused,
+    /// Corrupt or tampered data: exit code 2.
+    Integrity,
+    /// Anything else: exit code 3.
+    Internal,
+}
+
+/// Errors of the vault's use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{0} is not a handover node (run `handover init` first)")]
+    NotANode(PathBuf),
+    #[error("{0} already holds a handover node; refusing to touch it")]
+    AlreadyInitialised(PathBuf),
+    #[error("no child with id {0}")]
+    UnknownChild(String),
+    #[error("no document with id {0}")]
+    UnknownDocument(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("document refused: {0}")]
+    Intake(#[from] IntakeError),
+    #[error("cannot read the input: {0}")]
+    Source(std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("integrity failure: {0}")]
+    Integrity(String),
+    #[error("the node is busy: another handover process holds it ({0})")]
+    Busy(&'static str),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unreadable => VaultError::Integrity(e.to_string()),
+            other => VaultError::Store(other),
+        }
+    }
+}
+
+impl VaultError {
+    /// The class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            VaultError::NotANode(_)
+            | VaultError::AlreadyInitialised(_)
+            | VaultError::UnknownChild(_)
+            | VaultError::UnknownDocument(_)
+            | VaultError::Invalid(_)
+            | VaultError::Intake(_)
+            | VaultError::Source(_)
+            | VaultError::Config(_)
+            | VaultError::Busy(_) => ErrorClass::Refused,
+            VaultError::Keys(KeyError::Malformed(_)) => ErrorClass::Integrity,
+            VaultError::Keys(KeyError::Io(_)) => ErrorClass::Internal,
+            VaultError::Keys(_) => ErrorClass::Refused,
+            VaultError::Integrity(_) => ErrorClass::Integrity,
+            VaultError::Store(_) | VaultError::Io(_) => ErrorClass::Internal,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Keeping the store honest: `check` re-reads every blob against its digest
+//! and lists what is missing, orphaned, corrupt or left by an interrupted
+//! upload; `gc` removes the leftovers.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::{Vault, VaultError};
+
+/// What `check` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    /// Documents whose blob decrypted and matched its digest.
+    pub verified: usize,
+    /// Document ids whose blob is gone.
+    pub missing: Vec<String>,
+    /// Document ids whose blob fails authentication or its digest.
+    pub corrupt: Vec<String>,
+    /// Blob keys that belong to no document and to no upload.
+    pub orphaned: Vec<String>,
+    /// Blob keys left by an interrupted upload (removed by `gc`).
+    pub interrupted: Vec<String>,
+}
+
+impl CheckReport {
+    /// True when every document is whole and nothing unexplained is stored.
+    pub fn is_consistent(&self) -> bool {
+        self.missing.is_empty() && self.corrupt.is_empty() && self.orphaned.is_empty()
+    }
+}
+
+/// What `gc` removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcReport {
+    /// Leftovers of interrupted uploads removed.
+    pub interrupted: usize,
+    /// Orphaned blobs removed (only when asked).
+    pub orphaned: usize,
+}
+
+impl Vault {
+    /// Re-reads and verifies every document; lists what does not fit.
+    pub async fn check(&self) -> Result<CheckReport, VaultError> {
+        let mut report = CheckReport::default();
+        let documents = self.db.all_documents()?;
+        let pending: BTreeSet<_> = self.db.pending_blobs()?.into_iter().collect();
+        for (doc, key) in &documents {
+            if !self.blobs.exists(key).await? {
+                report.missing.push(doc.id.to_string());
+                continue;
+            }
+            match self.verify_blob(doc, key, Box::new(std::io::sink())).await {
+                Ok(()) => report.verified += 1,
+                Err(VaultError::Integrity(_)) => report.corrupt.push(doc.id.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        let known: BTreeSet<_> = documents.iter().map(|(_, k)| k.clone()).collect();
+        for key in self.blobs.list().await? {
+            if pending.contains(&key) {
+                report.interrupted.push(key.as_str().to_string());
+            } else if !known.contains(&key) {
+                report.orphaned.push(key.as_str().to_string());
+            }
+        }
+        for staged in self.blobs.staged_files() {
+            report.interrupted.push(staged.path.display().to_string());
+        }
+        report.interrupted.sort();
+        report.interrupted.dedup();
+        Ok(report)
+    }
+
+    /// Removes leftovers of interrupted uploads, and with `orphans` also blobs
+    /// that belong to no document. Needs the node to itself.
+    pub async fn gc(&self, orphans: bool) -> Result<GcReport, VaultError> {
+        self.exclusively(async {
+            let mut report = GcReport {
+                interrupted: self.clear_interrupted_uploads().await?,
+                ..GcReport::default()
+            };
+            if orphans {
+                let known: BTreeSet<_> = self
+                    .db
+                    .all_documents()?
+                    .into_iter()
+                    .map(|(_, k)| k)
+                    .collect();
+                for key in self.blobs.list().await? {
+                    if !known.contains(&key) {
+                        self.blobs.delete(&key).await?;
+                        report.orphaned += 1;
+                    }
+                }
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Deletes the blobs and staging files of uploads that never committed.
+    /// Caller holds the exclusive lock.
+    pub(super) async fn clear_interrupted_uploads(&self) -> Result<usize, VaultError> {
+        let mut removed = 0;
+        for key in self.db.pending_blobs()? {
+            self.blobs.delete(&key).await?;
+            self.db.forget_pending_blob(&key)?;
+            removed += 1;
+        }
+        // Under the exclusive lock no upload is running: every staging file is a leftover.
+        for staged in self.blobs.staged_files() {
+            self.blobs.remove_staged(&staged)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed leftovers of interrupted uploads");
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,19 @@
+//! The use cases of a node: set it up, keep children's case records, store
+//! and read documents, check and collect the store. Composes `store` and
+//! `crypto`; holds no HTTP or command-line types. Every way in (CLI today,
+//! API later) goes through here.
+
+mod checklist;
+mod children;
+mod documents;
+mod error;
+pub mod intake;
+mod maintenance;
+mod node;
+
+pub use checklist::{Checklist, Checklists, Purpose};
+pub use children::ChildView;
+pub use documents::NewDocument;
+pub use error::{ErrorClass, VaultError};
+pub use maintenance::{CheckReport, GcReport};
+pub use node::{InitOptions, Vault};

@@ -1,0 +1,191 @@
+//! A node's data directory: setting it up (`init`) and opening it. The
+//! directory is 0700 and holds the key files, `card.json` (public), the
+//! encrypted `meta.db`, `blobs/` (the default blob store) and `lock`.
+//!
+//! Every process holds a shared lock on `lock` while it uses the node;
+//! clearing leftovers of interrupted uploads needs the exclusive lock, so it
+//! never races an upload in progress.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Checklists, VaultError};
+use crate::config::Settings;
+use crate::crypto::{derive_key, KeyFiles, NodeKeys, Passphrase};
+use crate::domain::DepartmentCard;
+use crate::store::{BlobStore, Db};
+
+const CARD: &str = "card.json";
+const DATABASE: &str = "meta.db";
+const LOCK: &str = "lock";
+const BLOBS: &str = "blobs";
+
+/// What `init` needs to know.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub department_id: String,
+    pub department_name: String,
+    pub inbox_url: Option<String>,
+    pub passphrase: Option<Passphrase>,
+}
+
+/// An open node.
+pub struct Vault {
+    pub(super) settings: Settings,
+    pub(super) keys: Arc<NodeKeys>,
+    pub(super) db: Db,
+    pub(super) blobs: BlobStore,
+    pub(super) checklists: Checklists,
+    card: DepartmentCard,
+    lock: File,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("department", &self.card.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Creates a new node in `settings.data_dir`. Refuses any directory that
+    /// already holds node files.
+    pub fn init(settings: Settings, opts: InitOptions) -> Result<DepartmentCard, VaultError> {
+        validate_department_id(&opts.department_id)?;
+        if opts.department_name.trim().is_empty() {
+            return Err(VaultError::Invalid("the department name is empty".into()));
+        }
+        let dir = settings.data_dir.clone();
+        let files = KeyFiles::new(&dir);
+        if dir.join(CARD).exists() || dir.join(DATABASE).exists() || files.any_exist() {
+            return Err(VaultError::AlreadyInitialised(dir));
+        }
+        fs::create_dir_all(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let lock = open_lock(&dir)?;
+        lock.try_lock().map_err(|_| VaultError::Busy("init"))?;
+
+        let keys = NodeKeys::generate(&opts.department_id)?;
+        keys.write(&files, opts.passphrase.as_ref())?;
+        let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), true)?;
+        db.set_node_value("department_id", &opts.department_id)?;
+        db.set_node_value("department_name", &opts.department_name)?;
+        let card = DepartmentCard {
+            id: opts.department_id,
+            name: opts.department_name,
+            age_recipient: keys.recipient().to_string(),
+            ssh_public_key: keys.ssh_public_key(),
+            inbox_url: opts.inbox_url,
+        };
+        // The card is written last: its presence marks a complete node.
+        let json = serde_json::to_vec_pretty(&card).map_err(std::io::Error::other)?;
+        let tmp = dir.join(format!("{CARD}.tmp"));
+        fs::write(&tmp, json)?;
+        File::open(&tmp)?.sync_all()?;
+        fs::rename(&tmp, dir.join(CARD))?;
+        File::open(&dir)?.sync_all()?;
+        Ok(card)
+    }
+
+    /// Opens the node in `settings.data_dir`. `passphrase` is asked for only
+    /// when the identity is protected. With `clean_up`, leftovers of
+    /// interrupted uploads are removed when no other process uses the node.
+    pub async fn open(
+        settings: Settings,
+        passphrase: impl FnOnce() -> Option<Passphrase>,
+        clean_up: bool,
+    ) -> Result<Vault, VaultError> {
+        let dir = settings.data_dir.clone();
+        let card_path = dir.join(CARD);
+        if !card_path.is_file() || !dir.join(DATABASE).is_file() {
+            return Err(VaultError::NotANode(dir));
+        }
+        let card: DepartmentCard = serde_json::from_slice(&fs::read(&card_path)?)
+            .map_err(|_| VaultError::Integrity(format!("{CARD} is malformed")))?;
+        let keys = NodeKeys::load(&KeyFiles::new(&dir), passphrase)?;
+        if keys.recipient().to_string() != card.age_recipient
+            || keys.ssh_public_key() != card.ssh_public_key
+        {
+            return Err(VaultError::Integrity(format!(
+                "the node's keys do not match its {CARD}"
+            )));
+        }
+        let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), false)?;
+        let blobs = BlobStore::open(settings.blob_store.as_deref(), &dir.join(BLOBS))?;
+        let checklists = Checklists::load(settings.policies_dir.as_deref())?;
+        let lock = open_lock(&dir)?;
+        let vault = Vault {
+            settings,
+            keys: Arc::new(keys),
+            db,
+            blobs,
+            checklists,
+            card,
+            lock,
+        };
+        if clean_up && vault.lock.try_lock().is_ok() {
+            let cleared = vault.clear_interrupted_uploads().await;
+            vault.lock.unlock()?;
+            cleared?;
+        }
+        vault.lock.lock_shared()?;
+        Ok(vault)
+    }
+
+    /// This node's public card.
+    pub fn card(&self) -> &DepartmentCard {
+        &self.card
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.settings.data_dir
+    }
+
+    /// Runs `f` holding the node's lock exclusively (no other process uses the node).
+    pub(super) async fn exclusively<T, F>(&self, f: F) -> Result<T, VaultError>
+    where
+        F: std::future::Future<Output = Result<T, VaultError>>,
+    {
+        self.lock.unlock()?;
+        if self.lock.try_lock().is_err() {
+            self.lock.lock_shared()?;
+            return Err(VaultError::Busy("in use by another process"));
+        }
+        let result = f.await;
+        self.lock.unlock()?;
+        self.lock.lock_shared()?;
+        result
+    }
+}
+
+fn open_lock(dir: &Path) -> Result<File, VaultError> {
+    Ok(OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(LOCK))?)
+}
+
+/// Department ids are short, lower-case and safe in file names and URLs.
+fn validate_department_id(id: &str) -> Result<(), VaultError> {
+    let ok = (2..=63).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::Invalid(format!(
+            "department id {:?} must be 2-63 characters of a-z, 0-9 and '-'",
+            id.chars().take(64).collect::<String>()
+        )))
+    }
+}
