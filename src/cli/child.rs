@@ -1,0 +1,209 @@
+//! `child add|edit|list|show`.
+
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+
+use super::output::{open, print_json};
+use crate::config::Settings;
+use crate::domain::{Actor, CaseRecord, CaseRecordPatch, ChildId, Sex};
+use crate::vault::Purpose;
+
+#[derive(Debug, Subcommand)]
+pub enum ChildCommand {
+    /// Take a child in; prints the new child id
+    Add(AddArgs),
+    /// Change fields of a child's case record
+    Edit(EditArgs),
+    /// List the children on this node
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a child's record, documents and checklist
+    Show {
+        id: ChildId,
+        /// Checklist to evaluate: restoration, compensation_claim, school_enrolment
+        #[arg(long, default_value = "restoration")]
+        purpose: Purpose,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Case record fields; all optional here (the name is required by `add`).
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// female, male, transgender or unknown
+    #[arg(long)]
+    sex: Option<Sex>,
+    /// Date of birth, YYYY-MM-DD
+    #[arg(long = "dob", value_name = "DATE")]
+    date_of_birth: Option<NaiveDate>,
+    /// Estimated age in years, when the date of birth is unknown
+    #[arg(long = "age", value_name = "YEARS")]
+    estimated_age: Option<u8>,
+    #[arg(long)]
+    home_state: Option<String>,
+    #[arg(long)]
+    home_district: Option<String>,
+    /// Id of the shelter home (child care institution)
+    #[arg(long, value_name = "ID")]
+    institution: Option<String>,
+    /// YYYY-MM-DD
+    #[arg(long, value_name = "DATE")]
+    rescue_date: Option<NaiveDate>,
+    #[arg(long)]
+    rescue_place: Option<String>,
+    /// CWC case number
+    #[arg(long = "cwc-case", value_name = "NUMBER")]
+    cwc_case_number: Option<String>,
+    /// A language the child speaks (repeat for several)
+    #[arg(long = "language", value_name = "LANG")]
+    languages: Vec<String>,
+    /// Free notes
+    #[arg(long)]
+    notes: Option<String>,
+}
+
+impl RecordArgs {
+    fn into_patch(self, name: Option<String>) -> CaseRecordPatch {
+        CaseRecordPatch {
+            name,
+            sex: self.sex,
+            date_of_birth: self.date_of_birth,
+            estimated_age: self.estimated_age,
+            home_state: self.home_state,
+            home_district: self.home_district,
+            institution: self.institution,
+            rescue_date: self.rescue_date,
+            rescue_place: self.rescue_place,
+            cwc_case_number: self.cwc_case_number,
+            languages: (!self.languages.is_empty()).then_some(self.languages),
+            notes: self.notes,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The child's name
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    id: ChildId,
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    record: RecordArgs,
+}
+
+pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    let actor = Actor::LocalOperator;
+    match cmd {
+        ChildCommand::Add(args) => {
+            let mut record = CaseRecord::default();
+            args.record.into_patch(Some(args.name)).apply(&mut record);
+            let id = vault.add_child(&actor, record).await?;
+            println!("{id}");
+        }
+        ChildCommand::Edit(args) => {
+            let child = vault
+                .edit_child(&actor, args.id, args.record.into_patch(args.name))
+                .await?;
+            eprintln!("updated child {}", child.id);
+        }
+        ChildCommand::List { json } => {
+            let children = vault.list_children(&actor).await?;
+            if json {
+                print_json(&children)?;
+            } else {
+                for c in children {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        c.id,
+                        c.record.name,
+                        c.record.institution.as_deref().unwrap_or("-"),
+                        c.record.home_state.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        ChildCommand::Show { id, purpose, json } => {
+            let view = vault.show_child(&actor, id, purpose).await?;
+            if json {
+                print_json(&view)?;
+            } else {
+                let r = &view.child.record;
+                println!("id:            {}", view.child.id);
+                println!("name:          {}", r.name);
+                let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                println!(
+                    "sex:           {}",
+                    opt(r.sex.map(|s| format!("{s:?}").to_lowercase()))
+                );
+                println!(
+                    "date of birth: {}",
+                    opt(r.date_of_birth.map(|d| d.to_string()))
+                );
+                println!(
+                    "estimated age: {}",
+                    opt(r.estimated_age.map(|a| a.to_string()))
+                );
+                println!(
+                    "home:          {} / {}",
+                    opt(r.home_state.clone()),
+                    opt(r.home_district.clone())
+                );
+                println!("institution:   {}", opt(r.institution.clone()));
+                println!(
+                    "rescued:       {} at {}",
+                    opt(r.rescue_date.map(|d| d.to_string())),
+                    opt(r.rescue_place.clone())
+                );
+                println!("CWC case:      {}", opt(r.cwc_case_number.clone()));
+                println!(
+                    "languages:     {}",
+                    if r.languages.is_empty() {
+                        "-".into()
+                    } else {
+                        r.languages.join(", ")
+                    }
+                );
+                println!("notes:         {}", opt(r.notes.clone()));
+                println!("documents:");
+                for d in &view.documents {
+                    println!(
+                        "  {}\t{}\t{}\t{} bytes\t{}",
+                        d.id,
+                        d.kind,
+                        d.title.as_deref().unwrap_or("-"),
+                        d.size,
+                        d.media_type
+                    );
+                }
+                let c = &view.checklist;
+                println!(
+                    "{} checklist: {}",
+                    c.purpose,
+                    if c.is_complete() {
+                        "complete"
+                    } else {
+                        "incomplete"
+                    }
+                );
+                let names = |ks: &[crate::domain::DocKind]| {
+                    ks.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                };
+                println!("  present: {}", names(&c.present));
+                println!("  missing: {}", names(&c.missing));
+            }
+        }
+    }
+    Ok(())
+}

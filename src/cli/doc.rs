@@ -1,0 +1,166 @@
+//! `doc put|get|list`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use super::output::{open, print_json, CliError};
+use crate::config::Settings;
+use crate::domain::{Actor, ChildId, DocKind, DocumentId};
+use crate::vault::NewDocument;
+
+#[derive(Debug, Subcommand)]
+pub enum DocCommand {
+    /// Store a scan for a child; prints the new document id
+    Put {
+        child: ChildId,
+        /// Kind of paper: fir, medical_report, fit_to_travel, counselling_report,
+        /// release_certificate, legal_statement, cwc_order, social_investigation,
+        /// care_plan, bank_account, identity, education_report, other
+        #[arg(long)]
+        kind: String,
+        /// The file, or - for standard input
+        file: PathBuf,
+        /// A title (required for kind other)
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Write a document's content to OUT (or - for standard output)
+    Get {
+        id: DocumentId,
+        #[arg(short = 'o', long = "out", value_name = "OUT")]
+        out: PathBuf,
+        /// Replace OUT if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// List a child's documents
+    List {
+        child: ChildId,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
+    let actor = Actor::LocalOperator;
+    match cmd {
+        DocCommand::Put {
+            child,
+            kind,
+            file,
+            title,
+        } => {
+            let kind: DocKind = kind.parse().map_err(|e| CliError(format!("{e}")))?;
+            let (source, file_name, declared_size) = open_source(&file)?;
+            let vault = open(settings).await?;
+            let doc = vault
+                .put_document(
+                    &actor,
+                    child,
+                    NewDocument {
+                        kind,
+                        title,
+                        file_name,
+                        declared_size,
+                    },
+                    source,
+                )
+                .await?;
+            eprintln!("stored {} ({}, {} bytes)", doc.id, doc.media_type, doc.size);
+            println!("{}", doc.id);
+        }
+        DocCommand::Get { id, out, force } => {
+            let vault = open(settings).await?;
+            if out.as_os_str() == "-" {
+                let doc = vault
+                    .read_document(&actor, id, Box::new(std::io::stdout()))
+                    .await?;
+                eprintln!("wrote {} bytes, SHA-256 verified", doc.size);
+            } else {
+                if out.exists() && !force {
+                    return Err(CliError(format!(
+                        "{} exists; use --force to replace it",
+                        out.display()
+                    ))
+                    .into());
+                }
+                let partial = partial_path(&out);
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&partial)
+                    .map_err(|e| CliError(format!("cannot write {}: {e}", partial.display())))?;
+                let keep = file.try_clone()?;
+                match vault.read_document(&actor, id, Box::new(file)).await {
+                    Ok(doc) => {
+                        keep.sync_all()?;
+                        fs::rename(&partial, &out)?;
+                        eprintln!(
+                            "wrote {} ({} bytes, SHA-256 verified)",
+                            out.display(),
+                            doc.size
+                        );
+                    }
+                    Err(e) => {
+                        let _ = fs::remove_file(&partial);
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        DocCommand::List { child, json } => {
+            let vault = open(settings).await?;
+            let docs = vault.list_documents(&actor, child).await?;
+            if json {
+                print_json(&docs)?;
+            } else {
+                for d in docs {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        d.id,
+                        d.kind,
+                        d.title.as_deref().unwrap_or("-"),
+                        d.media_type,
+                        d.size,
+                        d.added_at.format("%Y-%m-%d %H:%M")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+type Source = (Box<dyn Read + Send>, Option<String>, Option<u64>);
+
+/// The input of `doc put`: a file (with its name and size) or standard input.
+fn open_source(path: &Path) -> Result<Source, CliError> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin()), None, None));
+    }
+    let file =
+        File::open(path).map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(CliError(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    Ok((Box::new(file), name, Some(meta.len())))
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}

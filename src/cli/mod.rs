@@ -1,0 +1,63 @@
+//! The `handover` command line: clap definitions and one small runner per
+//! noun. Runners parse, call the vault, and print; they hold no rules.
+//! Creating commands print only the new id on stdout; messages go to stderr.
+
+mod child;
+mod doc;
+mod node;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+pub use output::CliError;
+
+/// handover: an encrypted vault for child-protection case papers, and their
+/// signed, encrypted hand-over between state departments.
+#[derive(Debug, Parser)]
+#[command(name = "handover", version, about, long_about = None)]
+pub struct Cli {
+    /// The node's data directory [env: HANDOVER_DATA_DIR] [default: ./handover-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A settings file (TOML) to read after ./handover.toml and DIR/handover.toml
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up a new node: keys, encrypted database, public card
+    Init(node::InitArgs),
+    /// Children's case records
+    #[command(subcommand)]
+    Child(child::ChildCommand),
+    /// Documents of a child
+    #[command(subcommand)]
+    Doc(doc::DocCommand),
+    /// Re-read every stored document and verify it; exit 2 if anything is wrong
+    Check(node::CheckArgs),
+    /// Remove leftovers of interrupted uploads
+    Gc(node::GcArgs),
+    /// Departments: this node's public card
+    #[command(subcommand)]
+    Dept(node::DeptCommand),
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.data_dir.as_deref(), cli.config.as_deref())?;
+    match cli.command {
+        Command::Init(args) => node::init(settings, args),
+        Command::Child(cmd) => child::run(settings, cmd).await,
+        Command::Doc(cmd) => doc::run(settings, cmd).await,
+        Command::Check(args) => node::check(settings, args).await,
+        Command::Gc(args) => node::gc(settings, args).await,
+        Command::Dept(cmd) => node::dept(settings, cmd).await,
+    }
+}

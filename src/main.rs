@@ -1,0 +1,67 @@
+//! The `handover` binary: parse the command line, run it, and turn the
+//! outcome into an exit code: 0 ok, 1 bad input or refused, 2 integrity
+//! failure (corrupt or tampered data), 3 anything else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use handover::cli::{self, Cli, CliError};
+use handover::config::ConfigError;
+use handover::vault::{ErrorClass, VaultError};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors are bad input (1), not clap's default 2, which
+            // here means an integrity failure.
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(match class_of(&e) {
+                ErrorClass::Refused => 1,
+                ErrorClass::Integrity => 2,
+                ErrorClass::Internal => 3,
+            })
+        }
+    }
+}
+
+fn class_of(e: &anyhow::Error) -> ErrorClass {
+    if let Some(v) = e.downcast_ref::<VaultError>() {
+        v.class()
+    } else if let Some(c) = e.downcast_ref::<CliError>() {
+        c.class()
+    } else if e.downcast_ref::<ConfigError>().is_some() {
+        ErrorClass::Refused
+    } else {
+        ErrorClass::Internal
+    }
+}
