@@ -1,0 +1,230 @@
+//! Helpers for the integration tests: a throw-away node driven through the
+//! real `handover` binary, and synthetic documents. No real child data.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+pub const DEPT: &str = "test-dcpu";
+
+/// A node in a temporary directory.
+pub struct Node {
+    pub tmp: TempDir,
+    pub data: PathBuf,
+}
+
+impl Node {
+    /// A fresh node (no passphrase).
+    pub fn init() -> Node {
+        let node = Node::uninitialised();
+        node.cmd()
+            .args(["init", "--department", DEPT, "--name", "Test DCPU"])
+            .assert()
+            .success();
+        node
+    }
+
+    /// A temporary place for a node, not yet set up.
+    pub fn uninitialised() -> Node {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("node");
+        Node { tmp, data }
+    }
+
+    /// `handover --data-dir DATA` with a clean environment.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("handover").unwrap();
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HANDOVER_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(self.tmp.path());
+        cmd.arg("--data-dir").arg(&self.data);
+        cmd
+    }
+
+    /// Adds a child; returns its id.
+    pub fn add_child(&self, name: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["child", "add", "--name", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_line(&out.stdout)
+    }
+
+    /// Puts a file; returns the document id.
+    pub fn put(&self, child: &str, kind: &str, file: &Path) -> String {
+        let mut cmd = self.cmd();
+        cmd.args(["doc", "put", child, "--kind", kind]).arg(file);
+        if kind == "other" {
+            cmd.args(["--title", "a note"]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_line(&out.stdout)
+    }
+
+    /// A path inside the temporary directory (outside the data directory).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Writes a file next to the node.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// The directory of document blobs.
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data.join("blobs").join("documents")
+    }
+
+    /// Every file under the blob directory (blobs and staging files).
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        files_under(&self.blob_dir())
+    }
+
+    /// Document ids of a child, via the CLI.
+    pub fn doc_ids(&self, child: &str) -> Vec<String> {
+        let out = self
+            .cmd()
+            .args(["doc", "list", child, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Metadata of one document, via the CLI.
+    pub fn doc_meta(&self, child: &str, id: &str) -> serde_json::Value {
+        let out = self
+            .cmd()
+            .args(["doc", "list", child, "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .cloned()
+            .expect("document listed")
+    }
+}
+
+/// The one line a creating command prints.
+pub fn stdout_line(out: &[u8]) -> String {
+    let s = String::from_utf8(out.to_vec()).unwrap();
+    let lines: Vec<_> = s.lines().collect();
+    assert_eq!(lines.len(), 1, "expected only an id on stdout, got {s:?}");
+    lines[0].to_string()
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A synthetic PDF of about `len` bytes (valid header and trailer).
+pub fn pdf(len: usize, marker: &str) -> Vec<u8> {
+    let mut v = format!("%PDF-1.7\n% synthetic test document {marker}\n").into_bytes();
+    let mut x: u32 = 0x1234_5678;
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.extend_from_slice(b"\n%%EOF\n");
+    v
+}
+
+/// Writes a large synthetic PDF of `len` bytes without holding it in memory;
+/// returns its SHA-256.
+pub fn write_big_pdf(path: &Path, len: u64) -> String {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut h = Sha256::new();
+    let head = b"%PDF-1.7\n";
+    let tail = b"\n%%EOF\n";
+    f.write_all(head).unwrap();
+    h.update(head);
+    let block = pdf(1 << 20, "block");
+    let mut left = len - (head.len() + tail.len()) as u64;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n]).unwrap();
+        h.update(&block[..n]);
+        left -= n as u64;
+    }
+    f.write_all(tail).unwrap();
+    h.update(tail);
+    f.flush().unwrap();
+    hex::encode(h.finalize())
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).unwrap();
+    hex::encode(h.finalize())
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            let bytes = std::fs::read(p).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
+}
+
+/// True if `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}

@@ -1,0 +1,144 @@
+//! `kill -9` at any moment of `doc put` leaves a vault where the document
+//! either fully exists or not at all; leftovers are reported by `check`,
+//! removed by `gc` and when the node is next opened.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{sha256_file, write_big_pdf, Node};
+
+fn spawn_put(node: &Node, child: &str, file: &std::path::Path) -> Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("handover"))
+        .arg("--data-dir")
+        .arg(&node.data)
+        .args(["doc", "put", child, "--kind", "medical_report"])
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn staging_files(node: &Node) -> Vec<std::path::PathBuf> {
+    node.blob_files()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains('#'))
+        .collect()
+}
+
+#[test]
+fn kill_during_a_large_put_then_check_and_gc() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let input = node.path("big.pdf");
+    write_big_pdf(&input, 512 << 20);
+    let mut put = spawn_put(&node, &child, &input);
+    let start = Instant::now();
+    while staging_files(&node).is_empty() {
+        assert!(
+            put.try_wait().unwrap().is_none(),
+            "put finished before it could be killed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no upload started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    put.kill().unwrap(); // SIGKILL
+    put.wait().unwrap();
+
+    // check: consistent (exit 0), and it names the interrupted upload.
+    let out = node.cmd().args(["check", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        !report["interrupted"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    assert_eq!(report["verified"], 0);
+    assert!(!staging_files(&node).is_empty(), "check removes nothing");
+
+    let out = node.cmd().args(["gc", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let gc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(gc["interrupted"].as_u64().unwrap() >= 1);
+    assert!(node.blob_files().is_empty(), "{:?}", node.blob_files());
+    let out = node.cmd().args(["check", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["interrupted"], serde_json::json!([]));
+    assert!(node.doc_ids(&child).is_empty());
+}
+
+#[test]
+fn leftovers_are_removed_when_the_node_next_opens() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let input = node.path("big.pdf");
+    write_big_pdf(&input, 256 << 20);
+    let mut put = spawn_put(&node, &child, &input);
+    let start = Instant::now();
+    while staging_files(&node).is_empty() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    put.kill().unwrap();
+    put.wait().unwrap();
+    node.cmd().args(["child", "list"]).assert().success();
+    assert!(node.blob_files().is_empty(), "{:?}", node.blob_files());
+}
+
+#[test]
+fn kill_at_any_moment_leaves_all_or_nothing() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let input = node.path("mid.pdf");
+    let digest = write_big_pdf(&input, 48 << 20);
+
+    // How long an uninterrupted put takes, to spread the kills across it.
+    let t0 = Instant::now();
+    let mut put = spawn_put(&node, &child, &input);
+    assert!(put.wait().unwrap().success());
+    let full = t0.elapsed();
+    let mut expected = 1;
+
+    for step in 0..12u32 {
+        let delay = full * step / 10;
+        let mut put = spawn_put(&node, &child, &input);
+        std::thread::sleep(delay);
+        let _ = put.kill();
+        let finished = put.wait().unwrap().success();
+        let out = node.cmd().args(["check", "--json"]).output().unwrap();
+        assert!(out.status.success(), "inconsistent after kill at {delay:?}");
+        let ids = node.doc_ids(&child);
+        assert!(
+            ids.len() == expected || ids.len() == expected + 1,
+            "{} documents after kill at {delay:?}",
+            ids.len()
+        );
+        if finished {
+            assert_eq!(ids.len(), expected + 1, "a finished put is a document");
+        }
+        expected = ids.len();
+        let last = ids.last().unwrap();
+        let out = node.path("got.pdf");
+        node.cmd()
+            .args(["doc", "get", last, "--force", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        assert_eq!(sha256_file(&out), digest);
+        // Every blob on disk belongs to a listed document.
+        assert_eq!(
+            node.blob_files().len(),
+            ids.len(),
+            "after kill at {delay:?}"
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! Documents: round trips of every kind and media type, stdin/stdout, a
+//! 1 GiB file, metadata removal, and what `doc list`/`child show` report.
+
+mod common;
+
+use common::{pdf, sha256_file, stdout_line, write_big_pdf, Node};
+use predicates::str::contains;
+
+const KINDS: [&str; 13] = [
+    "fir",
+    "medical_report",
+    "fit_to_travel",
+    "counselling_report",
+    "release_certificate",
+    "legal_statement",
+    "cwc_order",
+    "social_investigation",
+    "care_plan",
+    "bank_account",
+    "identity",
+    "education_report",
+    "other",
+];
+
+#[test]
+fn every_kind_round_trips_byte_for_byte() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    for (i, kind) in KINDS.iter().enumerate() {
+        let bytes = if *kind == "other" {
+            "a plain-text note in Hindi: नमस्ते\n"
+                .repeat(100)
+                .into_bytes()
+        } else {
+            pdf(10_000 + i * 70_001, kind)
+        };
+        let input = node.file(&format!("{kind}.pdf"), &bytes);
+        let id = node.put(&child, kind, &input);
+        let out = node.path(&format!("{kind}.out"));
+        node.cmd()
+            .args(["doc", "get", &id, "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{kind}");
+        let meta = node.doc_meta(&child, &id);
+        assert_eq!(meta["kind"], *kind);
+        assert_eq!(meta["size"], bytes.len() as u64);
+        assert_eq!(meta["sha256"], sha256_file(&input));
+        assert_eq!(meta["added_by"], "local-operator");
+        assert_eq!(meta["file_name"], format!("{kind}.pdf"));
+        let media = if *kind == "other" {
+            "text/plain"
+        } else {
+            "application/pdf"
+        };
+        assert_eq!(meta["media_type"], media);
+    }
+    assert_eq!(node.doc_ids(&child).len(), KINDS.len());
+}
+
+#[test]
+fn a_second_scan_of_a_kind_is_a_new_document() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let a = node.put(&child, "fir", &node.file("a.pdf", &pdf(1000, "a")));
+    let b = node.put(&child, "fir", &node.file("b.pdf", &pdf(1000, "b")));
+    assert_ne!(a, b);
+    assert_eq!(node.doc_ids(&child), vec![a, b]);
+}
+
+#[test]
+fn stdin_in_and_stdout_out() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let bytes = pdf(300_000, "stdin");
+    let out = node
+        .cmd()
+        .args([
+            "doc", "put", &child, "--kind", "identity", "-", "--title", "Aadhaar",
+        ])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = stdout_line(&out.stdout);
+    let got = node
+        .cmd()
+        .args(["doc", "get", &id, "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(got.status.success());
+    assert_eq!(got.stdout, bytes);
+    let meta = node.doc_meta(&child, &id);
+    assert_eq!(meta["title"], "Aadhaar");
+    assert!(meta.get("file_name").is_none());
+}
+
+#[test]
+fn one_gibibyte_round_trip() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let input = node.path("big.pdf");
+    let digest = write_big_pdf(&input, 1 << 30);
+    let id = node.put(&child, "medical_report", &input);
+    std::fs::remove_file(&input).unwrap();
+    let meta = node.doc_meta(&child, &id);
+    assert_eq!(meta["size"], 1u64 << 30);
+    assert_eq!(meta["sha256"], digest);
+    let out = node.path("big.out");
+    node.cmd()
+        .args(["doc", "get", &id, "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(sha256_file(&out), digest);
+    assert!(!node.path("big.out.partial").exists());
+}
+
+#[test]
+fn get_refuses_to_replace_an_existing_file_without_force() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let id = node.put(&child, "fir", &node.file("a.pdf", &pdf(1000, "a")));
+    let out = node.file("exists.pdf", b"keep me");
+    node.cmd()
+        .args(["doc", "get", &id, "-o"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("--force"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    node.cmd()
+        .args(["doc", "get", &id, "--force", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&out).unwrap(), pdf(1000, "a"));
+}
+
+/// The byte offsets of a JPEG's segments (marker, start, length), up to SOS.
+fn jpeg_markers(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 2;
+    while i + 4 <= b.len() && b[i] == 0xFF {
+        let m = b[i + 1];
+        out.push(m);
+        if m == 0xDA {
+            break;
+        }
+        let len = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
+        i += 2 + len;
+    }
+    out
+}
+
+fn after_sos(b: &[u8]) -> &[u8] {
+    let pos = b.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    &b[pos..]
+}
+
+#[test]
+fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+
+    let jpeg_in = std::fs::read(fixtures.join("scan-gps.jpg")).unwrap();
+    assert!(
+        jpeg_markers(&jpeg_in).contains(&0xE1),
+        "fixture has EXIF/XMP (APP1)"
+    );
+    assert!(jpeg_in.windows(4).any(|w| w == b"Exif"));
+    let id = node.put(&child, "identity", &fixtures.join("scan-gps.jpg"));
+    let out = node.path("scan.jpg");
+    node.cmd()
+        .args(["doc", "get", &id, "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let jpeg_out = std::fs::read(&out).unwrap();
+    assert!(
+        !jpeg_markers(&jpeg_out).contains(&0xE1),
+        "APP1 (EXIF/XMP) removed"
+    );
+    assert!(!jpeg_out.windows(4).any(|w| w == b"Exif"));
+    assert!(!jpeg_out.windows(9).any(|w| w == b"synthetic"));
+    assert_eq!(
+        after_sos(&jpeg_out),
+        after_sos(&jpeg_in),
+        "image data untouched"
+    );
+    let meta = node.doc_meta(&child, &id);
+    assert_eq!(meta["media_type"], "image/jpeg");
+    assert_eq!(
+        meta["sha256"],
+        sha256_file(&out),
+        "digest is of what is stored"
+    );
+
+    for (name, media) in [
+        ("scan-meta.png", "image/png"),
+        ("scan-meta.webp", "image/webp"),
+    ] {
+        let input = std::fs::read(fixtures.join(name)).unwrap();
+        assert!(input
+            .windows(4)
+            .any(|w| w == b"GPS\0" || w == b"eXIf" || w == b"EXIF"));
+        let id = node.put(&child, "identity", &fixtures.join(name));
+        let out = node.path(name);
+        node.cmd()
+            .args(["doc", "get", &id, "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        let got = std::fs::read(&out).unwrap();
+        for needle in [
+            &b"eXIf"[..],
+            b"EXIF",
+            b"XMP ",
+            b"synthetic",
+            b"tEXt",
+            b"iTXt",
+        ] {
+            assert!(
+                !got.windows(needle.len()).any(|w| w == needle),
+                "{name}: {needle:?}"
+            );
+        }
+        assert_eq!(node.doc_meta(&child, &id)["media_type"], media);
+    }
+
+    if common::have("exiftool") {
+        for f in ["scan.jpg", "scan-meta.png", "scan-meta.webp"] {
+            let o = std::process::Command::new("exiftool")
+                .args(["-gps:all", "-xmp:all", "-s"])
+                .arg(node.path(f))
+                .output()
+                .unwrap();
+            assert!(
+                o.stdout.is_empty(),
+                "{f}: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+    }
+}
+
+#[test]
+fn child_records_checklist_and_edits() {
+    let node = Node::init();
+    let out = node
+        .cmd()
+        .args([
+            "child",
+            "add",
+            "--name",
+            "Test Child",
+            "--sex",
+            "female",
+            "--age",
+            "13",
+            "--home-state",
+            "Bihar",
+            "--home-district",
+            "Gaya",
+            "--institution",
+            "cci-jaipur-01",
+            "--rescue-date",
+            "2026-03-02",
+            "--rescue-place",
+            "Jaipur",
+            "--cwc-case",
+            "CWC/42/2026",
+            "--language",
+            "hi",
+            "--language",
+            "mai",
+            "--notes",
+            "synthetic",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let child = stdout_line(&out.stdout);
+    assert_eq!(child.len(), 36);
+
+    node.put(&child, "fir", &node.file("fir.pdf", &pdf(1000, "fir")));
+    node.put(&child, "identity", &node.file("id.pdf", &pdf(1000, "id")));
+    let show = node
+        .cmd()
+        .args(["child", "show", &child, "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(v["child"]["home_district"], "Gaya");
+    assert_eq!(v["child"]["languages"], serde_json::json!(["hi", "mai"]));
+    assert_eq!(v["documents"].as_array().unwrap().len(), 2);
+    assert_eq!(v["checklist"]["purpose"], "restoration");
+    assert_eq!(
+        v["checklist"]["present"],
+        serde_json::json!(["fir", "identity"])
+    );
+    let missing = v["checklist"]["missing"].as_array().unwrap();
+    assert!(missing.contains(&"release_certificate".into()));
+    assert!(!missing.contains(&"fir".into()));
+
+    node.cmd()
+        .args([
+            "child",
+            "edit",
+            &child,
+            "--home-district",
+            "Nalanda",
+            "--estimated-age-not-a-flag",
+        ])
+        .assert()
+        .code(1);
+    node.cmd()
+        .args(["child", "edit", &child, "--home-district", "Nalanda"])
+        .assert()
+        .success();
+    let show = node
+        .cmd()
+        .args([
+            "child",
+            "show",
+            &child,
+            "--purpose",
+            "school_enrolment",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(v["child"]["home_district"], "Nalanda");
+    assert_eq!(v["child"]["home_state"], "Bihar");
+    assert_eq!(
+        v["checklist"]["missing"],
+        serde_json::json!(["education_report"])
+    );
+
+    let text = node.cmd().args(["child", "show", &child]).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("restoration checklist: incomplete"));
+
+    let list = node
+        .cmd()
+        .args(["child", "list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["id"], child);
+
+    node.cmd()
+        .args(["child", "add", "--name", "  "])
+        .assert()
+        .code(1)
+        .stderr(contains("name is required"));
+    node.cmd()
+        .args(["child", "add", "--name", "X", "--dob", "2099-01-01"])
+        .assert()
+        .code(1);
+}
