@@ -1,12 +1,17 @@
 //! Streaming age encryption and decryption with the plaintext's SHA-256
-//! computed in the same pass. Memory stays at one buffer whatever the size.
+//! computed in the same pass. The digest runs on a second thread fed with
+//! the same buffers, so hashing overlaps encryption instead of adding to it.
+//! Memory stays at a few buffers whatever the size.
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
-/// Copy buffer: a multiple of age's 64 KiB chunk.
+/// Read size: a multiple of age's 64 KiB chunk.
 const BUF: usize = 256 * 1024;
+/// Buffers queued for the hashing thread at most.
+const QUEUED: usize = 8;
 
 /// What one sealing pass produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,26 +48,13 @@ pub fn seal(
     let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
         .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
     let mut writer = encryptor.wrap_output(output).map_err(StreamError::Output)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut size = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(StreamError::Input(e)),
-        };
-        hasher.update(&buf[..n]);
-        writer.write_all(&buf[..n]).map_err(StreamError::Output)?;
-        size += n as u64;
-    }
+    let sha256 = hashing(|hash| {
+        pump(&mut input, hash, |chunk| writer.write_all(chunk))
+            .map_err(|e| e.map(StreamError::Input, StreamError::Output))
+    })?;
     let mut inner = writer.finish().map_err(StreamError::Output)?;
     inner.flush().map_err(StreamError::Output)?;
-    Ok(Sealed {
-        size,
-        sha256: hasher.finalize().into(),
-    })
+    Ok(sha256)
 }
 
 /// Decrypts `input` with `identity` into `output`, hashing the plaintext on the way.
@@ -78,24 +70,110 @@ pub fn open(
     let mut reader = decryptor
         .decrypt(std::iter::once(identity))
         .map_err(classify_decrypt)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut size = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(classify_read(e)),
-        };
-        hasher.update(&buf[..n]);
-        output.write_all(&buf[..n]).map_err(StreamError::Output)?;
-        size += n as u64;
-    }
+    let opened = hashing(|hash| {
+        pump(&mut reader, hash, |chunk| output.write_all(chunk))
+            .map_err(|e| e.map(classify_read, StreamError::Output))
+    })?;
     output.flush().map_err(StreamError::Output)?;
-    Ok(Opened {
-        size,
-        sha256: hasher.finalize().into(),
+    Ok(opened)
+}
+
+/// Which side of a pump failed.
+enum Side {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+impl Side {
+    fn map(
+        self,
+        read: impl FnOnce(io::Error) -> StreamError,
+        write: impl FnOnce(io::Error) -> StreamError,
+    ) -> StreamError {
+        match self {
+            Side::Read(e) => read(e),
+            Side::Write(e) => write(e),
+        }
+    }
+}
+
+/// A filled buffer and how many of its bytes count.
+type Filled = (Vec<u8>, usize);
+
+/// The channels between the copying thread and the hashing thread: filled
+/// buffers go to the hasher, which hands them back for reuse.
+struct HashFeed {
+    filled: mpsc::SyncSender<Filled>,
+    spare: mpsc::Receiver<Vec<u8>>,
+    allocated: usize,
+}
+
+impl HashFeed {
+    /// A buffer to read into: a returned one, or a new one while fewer than
+    /// [`QUEUED`] + 1 exist.
+    fn buffer(&mut self) -> Vec<u8> {
+        if self.allocated <= QUEUED {
+            if let Ok(b) = self.spare.try_recv() {
+                return b;
+            }
+            self.allocated += 1;
+            return vec![0u8; BUF];
+        }
+        self.spare.recv().unwrap_or_else(|_| vec![0u8; BUF])
+    }
+}
+
+/// Copies `input` to `write`, handing every buffer to the hasher as well.
+fn pump(
+    input: &mut dyn Read,
+    feed: &mut HashFeed,
+    mut write: impl FnMut(&[u8]) -> io::Result<()>,
+) -> Result<(), Side> {
+    loop {
+        let mut buf = feed.buffer();
+        let n = loop {
+            match input.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(Side::Read)?,
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        write(&buf[..n]).map_err(Side::Write)?;
+        // The hasher only stops early if this thread has already failed.
+        let _ = feed.filled.send((buf, n));
+    }
+}
+
+/// Runs `body` with a feed whose buffers a second thread hashes; returns the
+/// size and digest of everything fed once `body` succeeds.
+fn hashing<E>(body: impl FnOnce(&mut HashFeed) -> Result<(), E>) -> Result<Sealed, E> {
+    std::thread::scope(|scope| {
+        let (filled, to_hash) = mpsc::sync_channel::<Filled>(QUEUED);
+        let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(QUEUED + 1);
+        let hasher = scope.spawn(move || {
+            let mut h = Sha256::new();
+            let mut size = 0u64;
+            for (buf, n) in to_hash {
+                h.update(&buf[..n]);
+                size += n as u64;
+                let _ = give_back.try_send(buf);
+            }
+            Sealed {
+                size,
+                sha256: h.finalize().into(),
+            }
+        });
+        let mut feed = HashFeed {
+            filled,
+            spare,
+            allocated: 0,
+        };
+        let result = body(&mut feed);
+        drop(feed);
+        let sealed = hasher.join().expect("the hashing thread does not panic");
+        result.map(|()| sealed)
     })
 }
 
@@ -163,6 +241,39 @@ mod tests {
         assert!(matches!(
             open(&id, truncated, io::sink()),
             Err(StreamError::Integrity(_))
+        ));
+    }
+
+    #[test]
+    fn failing_sides_are_told_apart() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("source gone"))
+            }
+        }
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let id = age::x25519::Identity::generate();
+        assert!(matches!(
+            seal(&id.to_public(), Broken, io::sink()),
+            Err(StreamError::Input(_))
+        ));
+        assert!(matches!(
+            seal(&id.to_public(), &sample(10)[..], Broken),
+            Err(StreamError::Output(_))
+        ));
+        let mut ct = Vec::new();
+        seal(&id.to_public(), &sample(100_000)[..], &mut ct).unwrap();
+        assert!(matches!(
+            open(&id, &ct[..], Broken),
+            Err(StreamError::Output(_))
         ));
     }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
@@ -12,6 +13,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 use tokio::io::AsyncRead;
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::io::StreamReader;
 
 use super::StoreError;
@@ -21,6 +23,11 @@ use crate::domain::DocumentId;
 const PART_BYTES: usize = 6 * 1024 * 1024;
 /// Parts in flight at once.
 const PARTS_IN_FLIGHT: usize = 2;
+/// Bytes fetched per read request (a local store's own stream would hand
+/// out 8 KiB pieces, each a task switch).
+const READ_BYTES: u64 = 4 * 1024 * 1024;
+/// Fetched pieces waiting for the reader at most.
+const READ_AHEAD: usize = 2;
 /// Folder of document blobs inside the store.
 const DOCUMENTS: &str = "documents";
 
@@ -96,14 +103,30 @@ impl BlobStore {
             .with_max_concurrency(PARTS_IN_FLIGHT)
     }
 
-    /// A streaming reader of `key`'s bytes.
+    /// A streaming reader of `key`'s bytes. A task fetches [`READ_BYTES`]
+    /// per request and keeps [`READ_AHEAD`] requests ahead of the reader, so
+    /// fetching overlaps decryption; it stops when the reader is dropped.
     pub async fn reader(
         &self,
         key: &BlobKey,
     ) -> Result<impl AsyncRead + Send + Unpin + 'static, StoreError> {
-        let got = self.store.get(&key.path()).await?;
-        let stream = got.into_stream().map_err(std::io::Error::other);
-        Ok(StreamReader::new(stream))
+        let path = key.path();
+        let size = self.store.head(&path).await?.size;
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut at = 0u64;
+            while at < size {
+                let end = (at + READ_BYTES).min(size);
+                let got = store.get_range(&path, at..end).await;
+                let failed = got.is_err();
+                if tx.send(got.map_err(std::io::Error::other)).await.is_err() || failed {
+                    return;
+                }
+                at = end;
+            }
+        });
+        Ok(StreamReader::new(ReceiverStream::new(rx)))
     }
 
     /// Whether `key` exists.
