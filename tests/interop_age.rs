@@ -56,3 +56,54 @@ fn stock_age_encrypted_file_from_our_recipient_round_trips_through_the_identity(
         .unwrap();
     assert_eq!(out.stdout, b"synthetic");
 }
+
+#[test]
+fn stock_age_reads_the_passphrase_protected_identity() {
+    // age asks for the passphrase on a terminal; `script` gives it one.
+    assert!(have("age") && have("script"));
+    let node = Node::uninitialised();
+    let pass = "test passphrase, not secret";
+    node.cmd()
+        .env("HANDOVER_PASSPHRASE", pass)
+        .args(["init", "--department", common::DEPT, "--name", "P"])
+        .assert()
+        .success();
+    assert!(
+        node.data.join("age-identity.age").exists(),
+        "the variable alone protects it"
+    );
+    let child = {
+        let out = node
+            .cmd()
+            .env("HANDOVER_PASSPHRASE", pass)
+            .args(["child", "add", "--name", "Test Child"])
+            .output()
+            .unwrap();
+        common::stdout_line(&out.stdout)
+    };
+    let bytes = pdf(100_000, "protected");
+    let input = node.file("a.pdf", &bytes);
+    let out = node
+        .cmd()
+        .env("HANDOVER_PASSPHRASE", pass)
+        .args(["doc", "put", &child, "--kind", "fir"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let id = common::stdout_line(&out.stdout);
+    let decrypted = node.path("by-age.pdf");
+    let command = format!(
+        "age -d -i {} -o {} {}",
+        node.data.join("age-identity.age").display(),
+        decrypted.display(),
+        node.blob_dir().join(format!("{id}.age")).display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::fs::File::open(node.file("pass.txt", format!("{pass}\n").as_bytes())).unwrap())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read(&decrypted).unwrap(), bytes);
+}

@@ -17,7 +17,8 @@ pub struct InitArgs {
     /// URL where this node accepts bundles, if it runs a server
     #[arg(long, value_name = "URL")]
     inbox_url: Option<String>,
-    /// Protect the node's secrets with a passphrase (HANDOVER_PASSPHRASE, or asked twice)
+    /// Protect the node's secrets with a passphrase (asked twice). Setting
+    /// HANDOVER_PASSPHRASE does the same without asking.
     #[arg(long)]
     passphrase: bool,
 }
@@ -46,7 +47,8 @@ pub enum DeptCommand {
 }
 
 pub fn init(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
-    let passphrase = if args.passphrase {
+    let wanted = args.passphrase || std::env::var_os(output::PASSPHRASE_ENV).is_some();
+    let passphrase = if wanted {
         let p = output::passphrase(true).ok_or_else(|| {
             CliError(format!(
                 "--passphrase needs a passphrase: set {} or run on a terminal",

@@ -1,7 +1,9 @@
 //! Streaming age encryption and decryption with the plaintext's SHA-256
-//! computed in the same pass. The digest runs on a second thread fed with
-//! the same buffers, so hashing overlaps encryption instead of adding to it.
-//! Memory stays at a few buffers whatever the size.
+//! computed in the same pass. Each pass is a three-stage pipeline over a few
+//! recycled buffers: the calling thread reads (and decrypts), a second thread
+//! writes (and encrypts), a third hashes. On two cores the digest and the
+//! output copy overlap the rest instead of adding to it; memory stays at
+//! [`BUFFERS`] × [`BUF`] whatever the size.
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc;
@@ -10,8 +12,10 @@ use sha2::{Digest, Sha256};
 
 /// Read size: a multiple of age's 64 KiB chunk.
 const BUF: usize = 256 * 1024;
-/// Buffers queued for the hashing thread at most.
-const QUEUED: usize = 8;
+/// Buffers queued between two stages at most.
+const QUEUED: usize = 4;
+/// Buffers in the pipeline at most.
+const BUFFERS: usize = 2 * QUEUED + 3;
 
 /// What one sealing pass produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,18 +47,16 @@ pub enum StreamError {
 pub fn seal(
     recipient: &dyn age::Recipient,
     mut input: impl Read,
-    output: impl Write,
+    output: impl Write + Send,
 ) -> Result<Sealed, StreamError> {
     let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
         .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
     let mut writer = encryptor.wrap_output(output).map_err(StreamError::Output)?;
-    let sha256 = hashing(|hash| {
-        pump(&mut input, hash, |chunk| writer.write_all(chunk))
-            .map_err(|e| e.map(StreamError::Input, StreamError::Output))
-    })?;
+    let sealed = pipeline(&mut input, &mut writer)
+        .map_err(|e| e.map(StreamError::Input, StreamError::Output))?;
     let mut inner = writer.finish().map_err(StreamError::Output)?;
     inner.flush().map_err(StreamError::Output)?;
-    Ok(sha256)
+    Ok(sealed)
 }
 
 /// Decrypts `input` with `identity` into `output`, hashing the plaintext on the way.
@@ -63,22 +65,20 @@ pub fn seal(
 pub fn open(
     identity: &dyn age::Identity,
     input: impl Read,
-    mut output: impl Write,
+    mut output: impl Write + Send,
 ) -> Result<Opened, StreamError> {
     let input = io::BufReader::with_capacity(BUF, input);
     let decryptor = age::Decryptor::new_buffered(input).map_err(classify_decrypt)?;
     let mut reader = decryptor
         .decrypt(std::iter::once(identity))
         .map_err(classify_decrypt)?;
-    let opened = hashing(|hash| {
-        pump(&mut reader, hash, |chunk| output.write_all(chunk))
-            .map_err(|e| e.map(classify_read, StreamError::Output))
-    })?;
+    let opened = pipeline(&mut reader, &mut output)
+        .map_err(|e| e.map(classify_read, StreamError::Output))?;
     output.flush().map_err(StreamError::Output)?;
     Ok(opened)
 }
 
-/// Which side of a pump failed.
+/// Which side of a pipeline failed.
 enum Side {
     Read(io::Error),
     Write(io::Error),
@@ -97,65 +97,30 @@ impl Side {
     }
 }
 
-/// A filled buffer and how many of its bytes count.
+/// A buffer and how many of its bytes count.
 type Filled = (Vec<u8>, usize);
 
-/// The channels between the copying thread and the hashing thread: filled
-/// buffers go to the hasher, which hands them back for reuse.
-struct HashFeed {
-    filled: mpsc::SyncSender<Filled>,
-    spare: mpsc::Receiver<Vec<u8>>,
-    allocated: usize,
-}
-
-impl HashFeed {
-    /// A buffer to read into: a returned one, or a new one while fewer than
-    /// [`QUEUED`] + 1 exist.
-    fn buffer(&mut self) -> Vec<u8> {
-        if self.allocated <= QUEUED {
-            if let Ok(b) = self.spare.try_recv() {
-                return b;
-            }
-            self.allocated += 1;
-            return vec![0u8; BUF];
-        }
-        self.spare.recv().unwrap_or_else(|_| vec![0u8; BUF])
-    }
-}
-
-/// Copies `input` to `write`, handing every buffer to the hasher as well.
-fn pump(
-    input: &mut dyn Read,
-    feed: &mut HashFeed,
-    mut write: impl FnMut(&[u8]) -> io::Result<()>,
-) -> Result<(), Side> {
-    loop {
-        let mut buf = feed.buffer();
-        let n = loop {
-            match input.read(&mut buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other.map_err(Side::Read)?,
-            }
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        write(&buf[..n]).map_err(Side::Write)?;
-        // The hasher only stops early if this thread has already failed.
-        let _ = feed.filled.send((buf, n));
-    }
-}
-
-/// Runs `body` with a feed whose buffers a second thread hashes; returns the
-/// size and digest of everything fed once `body` succeeds.
-fn hashing<E>(body: impl FnOnce(&mut HashFeed) -> Result<(), E>) -> Result<Sealed, E> {
+/// Copies `input` to `sink` and hashes what passed: reads on this thread,
+/// writes on a second, hashes on a third. Buffers go read → write → hash and
+/// back to the reader.
+fn pipeline(input: &mut dyn Read, sink: &mut (dyn Write + Send)) -> Result<Sealed, Side> {
     std::thread::scope(|scope| {
-        let (filled, to_hash) = mpsc::sync_channel::<Filled>(QUEUED);
-        let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(QUEUED + 1);
+        let (to_sink, for_sink) = mpsc::sync_channel::<Filled>(QUEUED);
+        let (to_hash, for_hash) = mpsc::sync_channel::<Filled>(QUEUED);
+        let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+
+        let writer = scope.spawn(move || -> io::Result<()> {
+            for (buf, n) in for_sink {
+                sink.write_all(&buf[..n])?;
+                // The hasher outlives this loop; a failed send cannot happen.
+                let _ = to_hash.send((buf, n));
+            }
+            Ok(())
+        });
         let hasher = scope.spawn(move || {
             let mut h = Sha256::new();
             let mut size = 0u64;
-            for (buf, n) in to_hash {
+            for (buf, n) in for_hash {
                 h.update(&buf[..n]);
                 size += n as u64;
                 let _ = give_back.try_send(buf);
@@ -165,15 +130,37 @@ fn hashing<E>(body: impl FnOnce(&mut HashFeed) -> Result<(), E>) -> Result<Seale
                 sha256: h.finalize().into(),
             }
         });
-        let mut feed = HashFeed {
-            filled,
-            spare,
-            allocated: 0,
+
+        let mut allocated = 0;
+        let read_result = loop {
+            let mut buf = match spare.try_recv() {
+                Ok(b) => b,
+                Err(_) if allocated < BUFFERS => {
+                    allocated += 1;
+                    vec![0u8; BUF]
+                }
+                // All buffers in flight: wait for one (or for a stage to end).
+                Err(_) => match spare.recv() {
+                    Ok(b) => b,
+                    Err(_) => break Ok(()),
+                },
+            };
+            let n = match input.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(e),
+            };
+            if to_sink.send((buf, n)).is_err() {
+                break Ok(()); // the writer failed; its error is reported below
+            }
         };
-        let result = body(&mut feed);
-        drop(feed);
+        drop(to_sink);
+        let write_result = writer.join().expect("the writing thread does not panic");
         let sealed = hasher.join().expect("the hashing thread does not panic");
-        result.map(|()| sealed)
+        read_result.map_err(Side::Read)?;
+        write_result.map_err(Side::Write)?;
+        Ok(sealed)
     })
 }
 

@@ -129,6 +129,32 @@ impl BlobStore {
         Ok(StreamReader::new(ReceiverStream::new(rx)))
     }
 
+    /// Makes a written blob durable before anything refers to it: a local
+    /// store fsyncs the file and its directory (object_store's local backend
+    /// does not); a remote store's completed upload already is.
+    pub async fn sync(&self, key: &BlobKey) -> Result<(), StoreError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(key.as_str());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            if let Some(dir) = file.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| {
+            StoreError::Blob(object_store::Error::Generic {
+                store: "local",
+                source: Box::new(e),
+            })
+        })
+    }
+
     /// Whether `key` exists.
     pub async fn exists(&self, key: &BlobKey) -> Result<bool, StoreError> {
         match self.store.head(&key.path()).await {

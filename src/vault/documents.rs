@@ -54,10 +54,19 @@ impl Vault {
         let id = DocumentId::new();
         let key = BlobKey::for_document(id);
         self.db.begin_blob(&key, Utc::now())?;
-        let (media, sealed) = match self
+        let written = match self
             .write_blob(&key, new.kind, new.declared_size, source)
             .await
         {
+            Ok(done) => self
+                .blobs
+                .sync(&key)
+                .await
+                .map(|()| done)
+                .map_err(Into::into),
+            Err(e) => Err(e),
+        };
+        let (media, sealed) = match written {
             Ok(done) => done,
             Err(e) => {
                 self.discard(&key).await;
