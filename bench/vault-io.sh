@@ -55,7 +55,7 @@ stat_of() { # LABEL COLUMN
 }
 printf '%s MiB, %s rounds, median wall time; peak RSS is the max over rounds\n' "$size_mib" "$rounds"
 printf 'put/get: handover fsyncs what it writes, stock age is followed by `sync FILE`; *_pipe: to /dev/null\n'
-printf '(the *_pipe RSS is of the shell wrapping the command, not the command)\n' 
+
 printf '| operation | handover s | stock age s | ratio | handover peak RSS MiB | age peak RSS MiB |\n|---|---|---|---|---|---|\n'
 for pair in "put age_encrypt" "get age_decrypt" "get_pipe age_decrypt_pipe"; do
   set -- $pair

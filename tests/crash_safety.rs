@@ -21,6 +21,26 @@ fn spawn_put(node: &Node, child: &str, file: &std::path::Path) -> Child {
         .unwrap()
 }
 
+/// Starts a put of `file` and kills it (SIGKILL) once its upload has begun.
+fn kill_mid_upload(node: &Node, child: &str, file: &std::path::Path) {
+    let mut put = spawn_put(node, child, file);
+    let start = Instant::now();
+    while staging_files(node).is_empty() {
+        assert!(
+            put.try_wait().unwrap().is_none(),
+            "put finished before it could be killed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no upload started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    put.kill().unwrap();
+    put.wait().unwrap();
+}
+
 fn staging_files(node: &Node) -> Vec<std::path::PathBuf> {
     node.blob_files()
         .into_iter()
@@ -34,22 +54,7 @@ fn kill_during_a_large_put_then_check_and_gc() {
     let child = node.add_child("Test Child");
     let input = node.path("big.pdf");
     write_big_pdf(&input, 512 << 20);
-    let mut put = spawn_put(&node, &child, &input);
-    let start = Instant::now();
-    while staging_files(&node).is_empty() {
-        assert!(
-            put.try_wait().unwrap().is_none(),
-            "put finished before it could be killed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no upload started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    put.kill().unwrap(); // SIGKILL
-    put.wait().unwrap();
+    kill_mid_upload(&node, &child, &input);
 
     // check: consistent (exit 0), and it names the interrupted upload.
     let out = node.cmd().args(["check", "--json"]).output().unwrap();
@@ -83,13 +88,7 @@ fn leftovers_are_removed_when_the_node_next_opens() {
     let child = node.add_child("Test Child");
     let input = node.path("big.pdf");
     write_big_pdf(&input, 256 << 20);
-    let mut put = spawn_put(&node, &child, &input);
-    let start = Instant::now();
-    while staging_files(&node).is_empty() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    put.kill().unwrap();
-    put.wait().unwrap();
+    kill_mid_upload(&node, &child, &input);
     node.cmd().args(["child", "list"]).assert().success();
     assert!(node.blob_files().is_empty(), "{:?}", node.blob_files());
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{pdf, sha256_file, stdout_line, write_big_pdf, Node};
+use common::{created_id, pdf, sha256_file, write_big_pdf, Node};
 use predicates::str::contains;
 
 const KINDS: [&str; 13] = [
@@ -74,20 +74,14 @@ fn stdin_in_and_stdout_out() {
     let node = Node::init();
     let child = node.add_child("Test Child");
     let bytes = pdf(300_000, "stdin");
-    let out = node
-        .cmd()
-        .args([
-            "doc", "put", &child, "--kind", "identity", "-", "--title", "Aadhaar",
-        ])
-        .write_stdin(bytes.clone())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let id = created_id(
+        &mut node
+            .cmd()
+            .args([
+                "doc", "put", &child, "--kind", "identity", "-", "--title", "Aadhaar",
+            ])
+            .write_stdin(bytes.clone()),
     );
-    let id = stdout_line(&out.stdout);
     let got = node
         .cmd()
         .args(["doc", "get", &id, "-o", "-"])
@@ -253,44 +247,34 @@ fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
 #[test]
 fn child_records_checklist_and_edits() {
     let node = Node::init();
-    let out = node
-        .cmd()
-        .args([
-            "child",
-            "add",
-            "--name",
-            "Test Child",
-            "--sex",
-            "female",
-            "--age",
-            "13",
-            "--home-state",
-            "Bihar",
-            "--home-district",
-            "Gaya",
-            "--institution",
-            "cci-jaipur-01",
-            "--rescue-date",
-            "2026-03-02",
-            "--rescue-place",
-            "Jaipur",
-            "--cwc-case",
-            "CWC/42/2026",
-            "--language",
-            "hi",
-            "--language",
-            "mai",
-            "--notes",
-            "synthetic",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let child = stdout_line(&out.stdout);
+    let child = created_id(&mut node.cmd().args([
+        "child",
+        "add",
+        "--name",
+        "Test Child",
+        "--sex",
+        "female",
+        "--age",
+        "13",
+        "--home-state",
+        "Bihar",
+        "--home-district",
+        "Gaya",
+        "--institution",
+        "cci-jaipur-01",
+        "--rescue-date",
+        "2026-03-02",
+        "--rescue-place",
+        "Jaipur",
+        "--cwc-case",
+        "CWC/42/2026",
+        "--language",
+        "hi",
+        "--language",
+        "mai",
+        "--notes",
+        "synthetic",
+    ]));
     assert_eq!(child.len(), 36);
 
     node.put(&child, "fir", &node.file("fir.pdf", &pdf(1000, "fir")));

@@ -50,17 +50,7 @@ impl Node {
 
     /// Adds a child; returns its id.
     pub fn add_child(&self, name: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["child", "add", "--name", name])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout_line(&out.stdout)
+        created_id(self.cmd().args(["child", "add", "--name", name]))
     }
 
     /// Puts a file; returns the document id.
@@ -70,13 +60,7 @@ impl Node {
         if kind == "other" {
             cmd.args(["--title", "a note"]);
         }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout_line(&out.stdout)
+        created_id(&mut cmd)
     }
 
     /// A path inside the temporary directory (outside the data directory).
@@ -136,6 +120,17 @@ impl Node {
             .cloned()
             .expect("document listed")
     }
+}
+
+/// Runs a creating command, asserts it succeeded, returns the id it printed.
+pub fn created_id(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_line(&out.stdout)
 }
 
 /// The one line a creating command prints.
