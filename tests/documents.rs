@@ -75,8 +75,7 @@ fn stdin_in_and_stdout_out() {
     let child = node.add_child("Test Child");
     let bytes = pdf(300_000, "stdin");
     let id = created_id(
-        &mut node
-            .cmd()
+        node.cmd()
             .args([
                 "doc", "put", &child, "--kind", "identity", "-", "--title", "Aadhaar",
             ])
@@ -247,7 +246,7 @@ fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
 #[test]
 fn child_records_checklist_and_edits() {
     let node = Node::init();
-    let child = created_id(&mut node.cmd().args([
+    let child = created_id(node.cmd().args([
         "child",
         "add",
         "--name",
