@@ -44,7 +44,7 @@ pub enum Command {
     Check(node::CheckArgs),
     /// Remove leftovers of interrupted uploads
     Gc(node::GcArgs),
-    /// Departments: this node's public card
+    /// The department directory: this node's card, other departments' cards
     #[command(subcommand)]
     Dept(node::DeptCommand),
 }

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{self, print_json, CliError};
 use crate::config::Settings;
+use crate::domain::{Actor, DepartmentCard};
 use crate::vault::{InitOptions, Vault};
 
 #[derive(Debug, Args)]
@@ -44,6 +45,19 @@ pub struct GcArgs {
 pub enum DeptCommand {
     /// Print this node's public department card (JSON)
     Card,
+    /// Add another department's card to the directory (check its fingerprints first)
+    Add {
+        /// The card (JSON), or - for standard input
+        card: std::path::PathBuf,
+        /// Replace a card already present for the same id with other keys
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List this node and the departments in the directory, with key fingerprints
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn init(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
@@ -123,10 +137,43 @@ pub async fn gc(settings: Settings, args: GcArgs) -> anyhow::Result<()> {
 }
 
 pub async fn dept(settings: Settings, cmd: DeptCommand) -> anyhow::Result<()> {
+    let vault = output::open(settings).await?;
+    let actor = Actor::LocalOperator;
     match cmd {
-        DeptCommand::Card => {
-            let vault = output::open(settings).await?;
-            print_json(vault.card())
+        DeptCommand::Card => print_json(vault.card()),
+        DeptCommand::Add { card, replace } => {
+            let text = if card.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&card)
+                    .map_err(|e| CliError(format!("cannot read {}: {e}", card.display())))?
+            };
+            let card: DepartmentCard = serde_json::from_str(&text)
+                .map_err(|e| CliError(format!("not a department card: {e}")))?;
+            let entry = vault.add_department(&actor, card, replace).await?;
+            eprintln!(
+                "added {} ({})\n  signing key {}\n  age key     {}",
+                entry.card.id, entry.card.name, entry.ssh_fingerprint, entry.age_fingerprint
+            );
+            println!("{}", entry.card.id);
+            Ok(())
+        }
+        DeptCommand::List { json } => {
+            let all = vault.list_departments(&actor).await?;
+            if json {
+                return print_json(&all);
+            }
+            for e in all {
+                println!(
+                    "{}{}\t{}\t{}\t{}",
+                    e.card.id,
+                    if e.this_node { " (this node)" } else { "" },
+                    e.card.name,
+                    e.ssh_fingerprint,
+                    e.age_fingerprint
+                );
+            }
+            Ok(())
         }
     }
 }

@@ -3,9 +3,11 @@
 //! from the node secret. Uses the `age` and `ssh-key` crates; nothing here is
 //! hand-rolled cryptography.
 
+mod cards;
 mod keys;
 mod stream;
 
+pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
 pub use keys::{derive_key, KeyFiles, NodeKeys, Passphrase};
 pub use stream::{open, seal, Opened, Sealed, StreamError};
 
@@ -20,6 +22,8 @@ pub enum KeyError {
     WrongPassphrase,
     #[error("key file {0} is malformed")]
     Malformed(&'static str),
+    #[error("the {0} is not valid")]
+    BadPublicKey(&'static str),
     #[error("cannot write key file: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -42,6 +42,14 @@ const STEPS: &[&str] = &[
         started_at TEXT NOT NULL
     );
     "#,
+    // 2: the department directory (public cards this node trusts).
+    r#"
+    CREATE TABLE departments (
+        id       TEXT PRIMARY KEY,
+        card     TEXT NOT NULL CHECK (json_valid(card)),
+        added_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

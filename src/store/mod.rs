@@ -5,6 +5,7 @@
 mod blobs;
 mod children;
 mod db;
+mod departments;
 mod documents;
 mod migrations;
 

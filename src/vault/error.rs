@@ -30,6 +30,8 @@ pub enum VaultError {
     UnknownChild(String),
     #[error("no document with id {0}")]
     UnknownDocument(String),
+    #[error("department {0} is not in the directory (add its card with `handover dept add`)")]
+    UnknownDepartment(String),
     #[error("{0}")]
     Invalid(String),
     #[error("document refused: {0}")]
@@ -67,6 +69,7 @@ impl VaultError {
             | VaultError::AlreadyInitialised(_)
             | VaultError::UnknownChild(_)
             | VaultError::UnknownDocument(_)
+            | VaultError::UnknownDepartment(_)
             | VaultError::Invalid(_)
             | VaultError::Intake(_)
             | VaultError::Source(_)

@@ -5,6 +5,7 @@
 
 mod checklist;
 mod children;
+mod departments;
 mod documents;
 mod error;
 pub mod intake;
@@ -13,6 +14,7 @@ mod node;
 
 pub use checklist::{Checklist, Checklists, Purpose};
 pub use children::ChildView;
+pub use departments::DirectoryEntry;
 pub use documents::NewDocument;
 pub use error::{ErrorClass, VaultError};
 pub use maintenance::{CheckReport, GcReport};

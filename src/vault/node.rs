@@ -173,7 +173,7 @@ fn open_lock(dir: &Path) -> Result<File, VaultError> {
 }
 
 /// Department ids are short, lower-case and safe in file names and URLs.
-fn validate_department_id(id: &str) -> Result<(), VaultError> {
+pub(super) fn validate_department_id(id: &str) -> Result<(), VaultError> {
     let ok = (2..=63).contains(&id.len())
         && id
             .bytes()
