@@ -11,6 +11,13 @@ use handover::vault::{ErrorClass, VaultError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when a reader closes our output
+    // early (`handover … | head`), instead of panicking on a failed print.
+    // SAFETY: restoring a signal's default disposition at start-up, before
+    // any thread exists, has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
@@ -44,7 +51,8 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The top error's message already names its cause.
+            eprintln!("error: {e}");
             ExitCode::from(match class_of(&e) {
                 ErrorClass::Refused => 1,
                 ErrorClass::Integrity => 2,

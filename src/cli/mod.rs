@@ -2,6 +2,7 @@
 //! noun. Runners parse, call the vault, and print; they hold no rules.
 //! Creating commands print only the new id on stdout; messages go to stderr.
 
+mod bundle;
 mod child;
 mod doc;
 mod node;
@@ -47,6 +48,9 @@ pub enum Command {
     /// The department directory: this node's card, other departments' cards
     #[command(subcommand)]
     Dept(node::DeptCommand),
+    /// Transfer bundles: create, verify, open
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 /// Runs one parsed command line.
@@ -59,5 +63,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => node::check(settings, args).await,
         Command::Gc(args) => node::gc(settings, args).await,
         Command::Dept(cmd) => node::dept(settings, cmd).await,
+        Command::Bundle(cmd) => bundle::run(settings, cmd).await,
     }
 }

@@ -18,6 +18,10 @@ pub struct InitArgs {
     /// URL where this node accepts bundles, if it runs a server
     #[arg(long, value_name = "URL")]
     inbox_url: Option<String>,
+    /// Use the key files (age-identity.txt, ssh-ed25519) in DIR instead of new
+    /// keys, e.g. the demo departments' test keys in fixtures/keys/
+    #[arg(long, value_name = "DIR")]
+    keys: Option<std::path::PathBuf>,
     /// Protect the node's secrets with a passphrase (asked twice). Setting
     /// HANDOVER_PASSPHRASE does the same without asking.
     #[arg(long)]
@@ -81,6 +85,7 @@ pub fn init(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
             department_name: args.name,
             inbox_url: args.inbox_url,
             passphrase,
+            keys_from: args.keys,
         },
     )?;
     eprintln!("Initialised node {} in {}", card.id, dir.display());

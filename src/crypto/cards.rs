@@ -18,7 +18,9 @@ pub fn parse_ssh_public(s: &str) -> Result<PublicKey, KeyError> {
     let key =
         PublicKey::from_openssh(s.trim()).map_err(|_| KeyError::BadPublicKey("ssh public key"))?;
     if key.algorithm() != Algorithm::Ed25519 {
-        return Err(KeyError::BadPublicKey("ssh public key (must be ssh-ed25519)"));
+        return Err(KeyError::BadPublicKey(
+            "ssh public key (must be ssh-ed25519)",
+        ));
     }
     Ok(key)
 }

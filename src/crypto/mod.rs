@@ -5,11 +5,13 @@
 
 mod cards;
 mod keys;
+mod signature;
 mod stream;
 
 pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
 pub use keys::{derive_key, KeyFiles, NodeKeys, Passphrase};
-pub use stream::{open, seal, Opened, Sealed, StreamError};
+pub use signature::{sign, verify, SignatureError, MAX_SIGNATURE_BYTES, NAMESPACE};
+pub use stream::{open, reseal, seal, Opened, Sealed, StreamError};
 
 /// Errors from key handling.
 #[derive(Debug, thiserror::Error)]

@@ -50,6 +50,17 @@ const STEPS: &[&str] = &[
         added_at TEXT NOT NULL
     );
     "#,
+    // 3: bundles this node made, for receipts to be matched against.
+    r#"
+    CREATE TABLE sent_bundles (
+        bundle_id       TEXT PRIMARY KEY,
+        child_id        TEXT NOT NULL REFERENCES children(id),
+        destination     TEXT NOT NULL,
+        envelope_sha256 TEXT NOT NULL CHECK (length(envelope_sha256) = 64),
+        documents       TEXT NOT NULL CHECK (json_valid(documents)),
+        created_at      TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -3,6 +3,7 @@
 //! Stores bytes and rows; knows nothing of policy or of what the bytes mean.
 
 mod blobs;
+mod bundles;
 mod children;
 mod db;
 mod departments;
@@ -10,6 +11,7 @@ mod documents;
 mod migrations;
 
 pub use blobs::{BlobKey, BlobStore, StagedFile};
+pub use bundles::SentBundle;
 pub use db::Db;
 
 /// Errors from the storage layer.

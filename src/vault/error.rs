@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::intake::IntakeError;
+use crate::bundle::BundleError;
 use crate::config::ConfigError;
 use crate::crypto::KeyError;
 use crate::store::StoreError;
@@ -40,6 +41,8 @@ pub enum VaultError {
     Source(std::io::Error),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error("bundle refused: {0}")]
+    Bundle(#[from] BundleError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("integrity failure: {0}")]
@@ -79,6 +82,7 @@ impl VaultError {
             VaultError::Keys(KeyError::Io(_)) => ErrorClass::Internal,
             VaultError::Keys(_) => ErrorClass::Refused,
             VaultError::Integrity(_) => ErrorClass::Integrity,
+            VaultError::Bundle(e) => e.class(),
             VaultError::Store(_) | VaultError::Io(_) => ErrorClass::Internal,
         }
     }

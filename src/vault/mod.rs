@@ -3,6 +3,7 @@
 //! `crypto`; holds no HTTP or command-line types. Every way in (CLI today,
 //! API later) goes through here.
 
+mod bundles;
 mod checklist;
 mod children;
 mod departments;
@@ -12,6 +13,7 @@ pub mod intake;
 mod maintenance;
 mod node;
 
+pub use bundles::{CreatedBundle, OpenedBundle};
 pub use checklist::{Checklist, Checklists, Purpose};
 pub use children::ChildView;
 pub use departments::DirectoryEntry;

@@ -29,6 +29,9 @@ pub struct InitOptions {
     pub department_name: String,
     pub inbox_url: Option<String>,
     pub passphrase: Option<Passphrase>,
+    /// Adopt the (unprotected) key files in this directory instead of
+    /// generating new ones: for restoring a node, or the demo departments.
+    pub keys_from: Option<std::path::PathBuf>,
 }
 
 /// An open node.
@@ -68,7 +71,10 @@ impl Vault {
         let lock = open_lock(&dir)?;
         lock.try_lock().map_err(|_| VaultError::Busy("init"))?;
 
-        let keys = NodeKeys::generate(&opts.department_id)?;
+        let keys = match &opts.keys_from {
+            None => NodeKeys::generate(&opts.department_id)?,
+            Some(from) => NodeKeys::load(&KeyFiles::new(from), || None)?,
+        };
         keys.write(&files, opts.passphrase.as_ref())?;
         let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), true)?;
         db.set_node_value("department_id", &opts.department_id)?;

@@ -1,0 +1,103 @@
+//! The transfer bundle: one file that carries a child's case record and
+//! documents from one department to another (docs/bundle-format.md). Anyone
+//! with the department directory can check its origin and integrity; only
+//! the destination can open it. This module owns the format: building,
+//! structural and signature checks, and decrypting entries. What goes in and
+//! where it comes from is the vault's business.
+
+mod envelope;
+mod read;
+mod write;
+mod zipfmt;
+
+pub use envelope::{
+    DepartmentRef, Envelope, EnvelopeEntry, Manifest, ManifestDocument, ENVELOPE_FORMAT,
+    MANIFEST_FORMAT, MARKER,
+};
+pub use read::{BundleReader, Verified};
+pub use write::{write_bundle, Measuring, StagedEntry};
+pub use zipfmt::MAX_BUNDLE_BYTES;
+
+use crate::vault::ErrorClass;
+
+/// Fixed entry names, in their order.
+pub const MARKER_ENTRY: &str = "HANDOVER";
+pub const ENVELOPE_ENTRY: &str = "envelope.json";
+pub const SIGNATURE_ENTRY: &str = "envelope.json.sig";
+pub const MANIFEST_ENTRY: &str = "manifest.json.age";
+
+/// The entry name of the `n`th document (from 1).
+pub fn document_entry(n: usize) -> String {
+    format!("documents/{n:04}.age")
+}
+
+/// Largest `envelope.json`.
+pub const MAX_ENVELOPE_BYTES: u64 = 1024 * 1024;
+/// Largest `manifest.json.age` (and its plaintext).
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a bundle was refused. Messages name entries and departments, never
+/// anything personal.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("the bundle is truncated or not a bundle (no end of central directory)")]
+    Truncated,
+    #[error("the bundle exceeds a size limit: {0}")]
+    TooLarge(String),
+    #[error("the bundle's zip structure is not canonical ({0}): corrupt or altered")]
+    NonCanonical(String),
+    #[error("entry {0} is compressed: only stored entries are valid in a bundle")]
+    Compressed(usize),
+    #[error("entry {0} is a symbolic link: only regular files are valid in a bundle")]
+    Symlink(usize),
+    #[error("unsafe entry path {0}")]
+    UnsafePath(String),
+    #[error("duplicate entry {0}")]
+    Duplicate(String),
+    #[error("unexpected bundle layout: {0}")]
+    Layout(String),
+    #[error("unsupported bundle format version {0:?} (this program reads {MARKER:?})")]
+    UnsupportedVersion(String),
+    #[error("envelope.json is malformed: {0}")]
+    Envelope(String),
+    #[error("source department {0} is not in the directory: its signature cannot be checked")]
+    UnknownSource(String),
+    #[error("destination department {0} is not in the directory")]
+    UnknownDestination(String),
+    #[error("the envelope's signature does not verify with the key of source department {0}: altered or not from them")]
+    BadSignature(String),
+    #[error("the envelope's {0} fingerprint does not match the directory's card")]
+    FingerprintMismatch(&'static str),
+    #[error("the bundle is for department {found}, not this node ({expected})")]
+    WrongDestination { expected: String, found: String },
+    #[error("entry {0} does not match its size and SHA-256 in the envelope")]
+    Digest(String),
+    #[error("{0} cannot be decrypted with this node's identity: {1}")]
+    Decrypt(String, String),
+    #[error("the manifest is malformed or does not match the envelope: {0}")]
+    Manifest(String),
+    #[error("bundle I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl BundleError {
+    /// Exit class: tampering and corruption are integrity failures; a
+    /// bundle this node cannot use is refused.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            BundleError::UnknownSource(_)
+            | BundleError::UnknownDestination(_)
+            | BundleError::WrongDestination { .. }
+            | BundleError::UnsupportedVersion(_) => ErrorClass::Refused,
+            BundleError::Io(_) => ErrorClass::Internal,
+            _ => ErrorClass::Integrity,
+        }
+    }
+}
+
+/// `PATH.partial`: where a file is built before it is renamed into place.
+pub fn partial_path(out: &std::path::Path) -> std::path::PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".partial");
+    std::path::PathBuf::from(s)
+}

@@ -1,0 +1,284 @@
+//! Reading a bundle: structure, layout, signature, fingerprints and every
+//! digest are checked (`verify`, which needs only the directory) before any
+//! entry is decrypted (`manifest`, `decrypt_entry`, which need the
+//! destination's identity).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::zipfmt::{read_index, Located};
+use super::{
+    document_entry, BundleError, Envelope, Manifest, ENVELOPE_ENTRY, ENVELOPE_FORMAT,
+    MANIFEST_ENTRY, MANIFEST_FORMAT, MARKER, MARKER_ENTRY, MAX_ENVELOPE_BYTES, MAX_MANIFEST_BYTES,
+    SIGNATURE_ENTRY,
+};
+use crate::crypto::{self, Sealed, StreamError};
+use crate::domain::DepartmentCard;
+
+/// A bundle whose envelope, signature and digests all hold.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub envelope: Envelope,
+    /// Hex SHA-256 of the exact `envelope.json` bytes (named by receipts).
+    pub envelope_sha256: String,
+    /// Size of the bundle file.
+    pub size: u64,
+}
+
+impl Verified {
+    /// Number of documents in the bundle.
+    pub fn document_count(&self) -> usize {
+        self.envelope.entries.len().saturating_sub(1)
+    }
+}
+
+/// An open bundle file whose zip structure and layout are sound.
+pub struct BundleReader {
+    file: File,
+    index: Vec<Located>,
+    size: u64,
+}
+
+impl BundleReader {
+    /// Opens `path` and checks its structure and entry layout.
+    pub fn open(path: &Path) -> Result<BundleReader, BundleError> {
+        let mut file = File::open(path)?;
+        let index = read_index(&mut file)?;
+        let size = file.seek(SeekFrom::End(0))?;
+        let mut reader = BundleReader { file, index, size };
+        reader.check_layout()?;
+        Ok(reader)
+    }
+
+    fn check_layout(&mut self) -> Result<(), BundleError> {
+        let names: Vec<&str> = self.index.iter().map(|l| l.entry.name.as_str()).collect();
+        if names.first() != Some(&MARKER_ENTRY) {
+            return Err(BundleError::Layout(format!(
+                "the first entry must be {MARKER_ENTRY}"
+            )));
+        }
+        let marker = self.read_small(0, 64)?;
+        if marker != MARKER.as_bytes() {
+            let text = String::from_utf8_lossy(&marker)
+                .trim()
+                .chars()
+                .take(40)
+                .collect();
+            return Err(if marker.starts_with(b"handover-bundle/") {
+                BundleError::UnsupportedVersion(text)
+            } else {
+                BundleError::Layout(format!("{MARKER_ENTRY} holds {text:?}"))
+            });
+        }
+        let fixed = [
+            MARKER_ENTRY,
+            ENVELOPE_ENTRY,
+            SIGNATURE_ENTRY,
+            MANIFEST_ENTRY,
+        ];
+        for (i, want) in fixed.iter().enumerate() {
+            match names.get(i) {
+                Some(got) if got == want => {}
+                Some(got) => {
+                    return Err(BundleError::Layout(format!(
+                        "entry {} is {got}, expected {want}",
+                        i + 1
+                    )))
+                }
+                None => return Err(BundleError::Layout(format!("missing entry {want}"))),
+            }
+        }
+        for (n, got) in names.iter().enumerate().skip(fixed.len()) {
+            let want = document_entry(n - fixed.len() + 1);
+            if *got != want {
+                return Err(BundleError::Layout(format!(
+                    "unexpected entry {got} (expected {want})"
+                )));
+            }
+        }
+        let limits = [
+            (1, MAX_ENVELOPE_BYTES),
+            (2, crypto_sig_limit()),
+            (3, MAX_MANIFEST_BYTES),
+        ];
+        for (i, limit) in limits {
+            if self.index[i].entry.size > limit {
+                return Err(BundleError::TooLarge(format!(
+                    "{} is {} bytes (limit {limit})",
+                    self.index[i].entry.name, self.index[i].entry.size
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks envelope, signature, fingerprints and every entry's digest.
+    /// `directory` finds a department's card by id.
+    pub fn verify(
+        &mut self,
+        directory: impl Fn(&str) -> Option<DepartmentCard>,
+    ) -> Result<Verified, BundleError> {
+        let envelope_bytes = self.read_small(1, MAX_ENVELOPE_BYTES)?;
+        let envelope: Envelope = serde_json::from_slice(&envelope_bytes)
+            .map_err(|e| BundleError::Envelope(e.to_string()))?;
+        if envelope.format != ENVELOPE_FORMAT {
+            return Err(BundleError::UnsupportedVersion(
+                envelope.format.chars().take(40).collect(),
+            ));
+        }
+        let source = directory(&envelope.source.id)
+            .ok_or_else(|| BundleError::UnknownSource(short(&envelope.source.id)))?;
+        let signing_key = crypto::parse_ssh_public(&source.ssh_public_key)
+            .map_err(|_| BundleError::UnknownSource(short(&envelope.source.id)))?;
+        let signature = self.read_small(2, crypto_sig_limit())?;
+        crypto::verify(&signing_key, &envelope_bytes, &signature)
+            .map_err(|_| BundleError::BadSignature(source.id.clone()))?;
+        if envelope.source.fingerprint != crypto::ssh_fingerprint(&signing_key) {
+            return Err(BundleError::FingerprintMismatch("source signing key"));
+        }
+        let destination = directory(&envelope.destination.id)
+            .ok_or_else(|| BundleError::UnknownDestination(short(&envelope.destination.id)))?;
+        let recipient = crypto::parse_recipient(&destination.age_recipient)
+            .map_err(|_| BundleError::UnknownDestination(short(&destination.id)))?;
+        if envelope.destination.fingerprint != crypto::age_fingerprint(&recipient) {
+            return Err(BundleError::FingerprintMismatch(
+                "destination age recipient",
+            ));
+        }
+
+        let listed: Vec<_> = envelope.entries.iter().map(|e| e.path.as_str()).collect();
+        let present: Vec<_> = self.index[3..]
+            .iter()
+            .map(|l| l.entry.name.as_str())
+            .collect();
+        if listed != present {
+            return Err(BundleError::Layout(format!(
+                "the envelope lists {} entries, the zip holds {}",
+                listed.len(),
+                present.len()
+            )));
+        }
+        for (i, listed) in envelope.entries.clone().iter().enumerate() {
+            let at = i + 3;
+            let (sha, crc) = self.digest_entry(at)?;
+            let entry = &self.index[at].entry;
+            if listed.size != entry.size || listed.sha256 != sha || crc != entry.crc32 {
+                return Err(BundleError::Digest(entry.name.clone()));
+            }
+        }
+        Ok(Verified {
+            envelope_sha256: hex::encode(Sha256::digest(&envelope_bytes)),
+            envelope,
+            size: self.size,
+        })
+    }
+
+    /// Decrypts the manifest and checks it against the verified envelope.
+    pub fn manifest(
+        &mut self,
+        verified: &Verified,
+        identity: &dyn age::Identity,
+    ) -> Result<Manifest, BundleError> {
+        let mut plain = Vec::new();
+        self.decrypt_entry(3, identity, &mut plain)?;
+        let manifest: Manifest =
+            serde_json::from_slice(&plain).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(BundleError::UnsupportedVersion(
+                manifest.format.chars().take(40).collect(),
+            ));
+        }
+        if manifest.bundle_id != verified.envelope.bundle_id {
+            return Err(BundleError::Manifest(
+                "its bundle id differs from the envelope's".into(),
+            ));
+        }
+        let paths: Vec<_> = manifest.documents.iter().map(|d| d.path.as_str()).collect();
+        let entries: Vec<_> = verified.envelope.entries[1..]
+            .iter()
+            .map(|e| e.path.as_str())
+            .collect();
+        if paths != entries {
+            return Err(BundleError::Manifest(
+                "its documents differ from the envelope's entries".into(),
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// Decrypts document `n` (from 1) into `sink`; returns its plaintext
+    /// size and digest for the caller to compare with the manifest.
+    pub fn decrypt_document(
+        &mut self,
+        n: usize,
+        identity: &dyn age::Identity,
+        sink: impl Write + Send,
+    ) -> Result<Sealed, BundleError> {
+        self.decrypt_entry(3 + n, identity, sink)
+    }
+
+    /// A raw reader of document `n`'s ciphertext (from 1), for storing it as it arrived.
+    pub fn document_ciphertext(&mut self, n: usize) -> Result<impl Read + '_, BundleError> {
+        self.entry_reader(3 + n)
+    }
+
+    fn decrypt_entry(
+        &mut self,
+        at: usize,
+        identity: &dyn age::Identity,
+        sink: impl Write + Send,
+    ) -> Result<Sealed, BundleError> {
+        let name = self.index[at].entry.name.clone();
+        let reader = self.entry_reader(at)?;
+        crypto::open(identity, reader, sink).map_err(|e| match e {
+            StreamError::Integrity(m) => BundleError::Decrypt(name, m),
+            StreamError::Input(io) | StreamError::Output(io) => BundleError::Io(io),
+        })
+    }
+
+    fn entry_reader(&self, at: usize) -> Result<io::Take<&File>, BundleError> {
+        let l = &self.index[at];
+        (&self.file).seek(SeekFrom::Start(l.data_offset))?;
+        Ok((&self.file).take(l.entry.size))
+    }
+
+    fn read_small(&self, at: usize, limit: u64) -> Result<Vec<u8>, BundleError> {
+        let size = self.index[at].entry.size;
+        if size > limit {
+            return Err(BundleError::TooLarge(format!(
+                "{} is {size} bytes (limit {limit})",
+                self.index[at].entry.name
+            )));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        self.entry_reader(at)?.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    fn digest_entry(&self, at: usize) -> Result<(String, u32), BundleError> {
+        let mut reader = self.entry_reader(at)?;
+        let mut sha = Sha256::new();
+        let mut crc = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            crc.update(&buf[..n]);
+        }
+        Ok((hex::encode(sha.finalize()), crc.finalize()))
+    }
+}
+
+fn crypto_sig_limit() -> u64 {
+    crypto::MAX_SIGNATURE_BYTES as u64
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(64).collect()
+}

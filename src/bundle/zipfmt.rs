@@ -1,0 +1,362 @@
+//! The bundle's container: a zip in one canonical form. Every entry is
+//! stored (no compression), with fixed version, time and attribute fields,
+//! no extra fields, no comments, no data descriptors and no ZIP64; entries
+//! are contiguous from offset 0 and the central directory lists them in the
+//! same order. The reader rebuilds every header it expects and compares it
+//! byte for byte, so any change to the structure is refused; entry contents
+//! are covered by the digests of the signed envelope. Stock `unzip` reads it.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use super::BundleError;
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: u32 = 0x0605_4b50;
+/// Unix host (3), specification 2.0.
+const VERSION_MADE_BY: u16 = (3 << 8) | 20;
+/// 1.0: stored entries.
+const VERSION_NEEDED: u16 = 10;
+/// 00:00:00.
+const DOS_TIME: u16 = 0;
+/// 1980-01-01, the earliest date zip can say: times live in the envelope.
+const DOS_DATE: u16 = (1 << 5) | 1;
+/// A regular file, mode 0644.
+const EXTERNAL_ATTR: u32 = 0o100_644 << 16;
+const LOCAL_LEN: u64 = 30;
+const CENTRAL_LEN: usize = 46;
+const EOCD_LEN: u64 = 22;
+
+/// Largest bundle: zip without ZIP64 addresses 4 GiB.
+pub const MAX_BUNDLE_BYTES: u64 = 4_000_000_000;
+/// Most entries in a bundle.
+pub const MAX_ENTRIES: usize = 4 + 9_999;
+/// Longest entry name.
+pub const MAX_NAME: usize = 64;
+
+/// One entry's name, size and CRC-32.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub size: u64,
+    pub crc32: u32,
+}
+
+/// An entry found in a bundle, and where its data starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub entry: Entry,
+    pub data_offset: u64,
+}
+
+fn local_header(e: &Entry) -> Vec<u8> {
+    let mut h = Vec::with_capacity(LOCAL_LEN as usize + e.name.len());
+    h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
+    h.extend_from_slice(&VERSION_NEEDED.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // flags
+    h.extend_from_slice(&0u16.to_le_bytes()); // method: stored
+    h.extend_from_slice(&DOS_TIME.to_le_bytes());
+    h.extend_from_slice(&DOS_DATE.to_le_bytes());
+    h.extend_from_slice(&e.crc32.to_le_bytes());
+    h.extend_from_slice(&(e.size as u32).to_le_bytes()); // compressed
+    h.extend_from_slice(&(e.size as u32).to_le_bytes()); // uncompressed
+    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // extra
+    h.extend_from_slice(e.name.as_bytes());
+    h
+}
+
+fn central_header(e: &Entry, offset: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(CENTRAL_LEN + e.name.len());
+    h.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
+    h.extend_from_slice(&VERSION_MADE_BY.to_le_bytes());
+    h.extend_from_slice(&VERSION_NEEDED.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // flags
+    h.extend_from_slice(&0u16.to_le_bytes()); // method
+    h.extend_from_slice(&DOS_TIME.to_le_bytes());
+    h.extend_from_slice(&DOS_DATE.to_le_bytes());
+    h.extend_from_slice(&e.crc32.to_le_bytes());
+    h.extend_from_slice(&(e.size as u32).to_le_bytes());
+    h.extend_from_slice(&(e.size as u32).to_le_bytes());
+    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // extra
+    h.extend_from_slice(&0u16.to_le_bytes()); // comment
+    h.extend_from_slice(&0u16.to_le_bytes()); // disk
+    h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+    h.extend_from_slice(&EXTERNAL_ATTR.to_le_bytes());
+    h.extend_from_slice(&(offset as u32).to_le_bytes());
+    h.extend_from_slice(e.name.as_bytes());
+    h
+}
+
+fn end_record(count: usize, cd_size: u64, cd_offset: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(EOCD_LEN as usize);
+    h.extend_from_slice(&EOCD_SIG.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // this disk
+    h.extend_from_slice(&0u16.to_le_bytes()); // disk with the directory
+    h.extend_from_slice(&(count as u16).to_le_bytes());
+    h.extend_from_slice(&(count as u16).to_le_bytes());
+    h.extend_from_slice(&(cd_size as u32).to_le_bytes());
+    h.extend_from_slice(&(cd_offset as u32).to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // comment
+    h
+}
+
+/// Checks an entry name: relative, forward slashes, no `.`/`..`, plain characters.
+pub fn check_name(name: &str) -> Result<(), BundleError> {
+    let unsafe_path = |why: &str| BundleError::UnsafePath(format!("{name:?}: {why}"));
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(unsafe_path("empty or too long"));
+    }
+    if name.starts_with('/') {
+        return Err(unsafe_path("absolute path"));
+    }
+    if name.contains('\\') {
+        return Err(unsafe_path("backslash"));
+    }
+    if name
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(unsafe_path("empty, `.` or `..` component"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    {
+        return Err(unsafe_path(
+            "characters other than a-z, 0-9, `.`, `_`, `-`, `/`",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a canonical bundle zip.
+pub struct ZipWriter<W: Write> {
+    out: W,
+    offset: u64,
+    written: Vec<(Entry, u64)>,
+}
+
+impl<W: Write> ZipWriter<W> {
+    pub fn new(out: W) -> Self {
+        ZipWriter {
+            out,
+            offset: 0,
+            written: Vec::new(),
+        }
+    }
+
+    /// Adds an entry whose data is exactly `entry.size` bytes of `data`.
+    pub fn add(&mut self, entry: Entry, data: &mut dyn Read) -> io::Result<()> {
+        let header = local_header(&entry);
+        self.out.write_all(&header)?;
+        let copied = io::copy(&mut data.take(entry.size), &mut self.out)?;
+        if copied != entry.size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "entry {} ended after {copied} of {} bytes",
+                    entry.name, entry.size
+                ),
+            ));
+        }
+        let start = self.offset;
+        self.offset += header.len() as u64 + entry.size;
+        if self.offset > MAX_BUNDLE_BYTES {
+            return Err(io::Error::other(
+                "the bundle would exceed 4,000,000,000 bytes",
+            ));
+        }
+        self.written.push((entry, start));
+        Ok(())
+    }
+
+    /// Writes the central directory and end record; returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        let cd_offset = self.offset;
+        let mut cd_size = 0u64;
+        for (entry, offset) in &self.written {
+            let h = central_header(entry, *offset);
+            cd_size += h.len() as u64;
+            self.out.write_all(&h)?;
+        }
+        self.out
+            .write_all(&end_record(self.written.len(), cd_size, cd_offset))?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Reads and checks the structure of a canonical bundle zip: every header
+/// must be exactly what the writer would have written.
+pub fn read_index<R: Read + Seek>(file: &mut R) -> Result<Vec<Located>, BundleError> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len > MAX_BUNDLE_BYTES {
+        return Err(BundleError::TooLarge(format!("the file is {len} bytes")));
+    }
+    if len < EOCD_LEN {
+        return Err(BundleError::Truncated);
+    }
+    let mut end = [0u8; EOCD_LEN as usize];
+    file.seek(SeekFrom::Start(len - EOCD_LEN))?;
+    file.read_exact(&mut end)?;
+    if u32_at(&end, 0) != EOCD_SIG {
+        return Err(BundleError::Truncated);
+    }
+    let count = u16_at(&end, 10) as usize;
+    let cd_size = u64::from(u32_at(&end, 12));
+    let cd_offset = u64::from(u32_at(&end, 16));
+    if count > MAX_ENTRIES {
+        return Err(BundleError::TooLarge(format!("{count} entries")));
+    }
+    if cd_offset
+        .checked_add(cd_size)
+        .and_then(|x| x.checked_add(EOCD_LEN))
+        != Some(len)
+        || end != end_record(count, cd_size, cd_offset)[..]
+    {
+        return Err(BundleError::NonCanonical("end of central directory".into()));
+    }
+    if cd_size > (count * (CENTRAL_LEN + MAX_NAME)) as u64 {
+        return Err(BundleError::NonCanonical("central directory size".into()));
+    }
+    let mut cd = vec![0u8; cd_size as usize];
+    file.seek(SeekFrom::Start(cd_offset))?;
+    file.read_exact(&mut cd)?;
+
+    let mut located = Vec::with_capacity(count);
+    let mut names = std::collections::HashSet::new();
+    let (mut at, mut offset) = (0usize, 0u64);
+    for i in 0..count {
+        let rec = cd
+            .get(at..at + CENTRAL_LEN)
+            .ok_or_else(|| BundleError::NonCanonical(format!("central directory entry {i}")))?;
+        if u32_at(rec, 0) != CENTRAL_SIG {
+            return Err(BundleError::NonCanonical(format!(
+                "central directory entry {i}"
+            )));
+        }
+        if u16_at(rec, 10) != 0 {
+            return Err(BundleError::Compressed(i));
+        }
+        if (u32_at(rec, 38) >> 16) & 0o170_000 == 0o120_000 {
+            return Err(BundleError::Symlink(i));
+        }
+        let name_len = u16_at(rec, 28) as usize;
+        let name_bytes = cd
+            .get(at + CENTRAL_LEN..at + CENTRAL_LEN + name_len)
+            .ok_or_else(|| BundleError::NonCanonical(format!("central directory entry {i}")))?;
+        let name = std::str::from_utf8(name_bytes)
+            .map_err(|_| BundleError::UnsafePath(format!("entry {i}: not UTF-8")))?
+            .to_string();
+        check_name(&name)?;
+        if !names.insert(name.clone()) {
+            return Err(BundleError::Duplicate(name));
+        }
+        let entry = Entry {
+            size: u64::from(u32_at(rec, 24)),
+            crc32: u32_at(rec, 16),
+            name,
+        };
+        let expected = central_header(&entry, offset);
+        if cd[at..at + expected.len()] != expected[..] {
+            return Err(BundleError::NonCanonical(format!(
+                "central directory entry {}",
+                entry.name
+            )));
+        }
+        at += expected.len();
+        let data_offset = offset + LOCAL_LEN + entry.name.len() as u64;
+        offset = data_offset + entry.size;
+        located.push(Located { entry, data_offset });
+    }
+    if at != cd.len() || offset != cd_offset {
+        return Err(BundleError::NonCanonical(
+            "entries do not fill the file exactly".into(),
+        ));
+    }
+    for l in &located {
+        let expected = local_header(&l.entry);
+        let mut got = vec![0u8; expected.len()];
+        file.seek(SeekFrom::Start(l.data_offset - expected.len() as u64))?;
+        file.read_exact(&mut got)?;
+        if got != expected {
+            return Err(BundleError::NonCanonical(format!(
+                "local header of {}",
+                l.entry.name
+            )));
+        }
+    }
+    Ok(located)
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn entry(name: &str, data: &[u8]) -> Entry {
+        Entry {
+            name: name.into(),
+            size: data.len() as u64,
+            crc32: crc32fast::hash(data),
+        }
+    }
+
+    fn build(items: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = ZipWriter::new(Vec::new());
+        for (name, data) in items {
+            w.add(entry(name, data), &mut &data[..]).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_every_flip_outside_data_is_refused() {
+        let items: [(&str, &[u8]); 2] = [("HANDOVER", b"x\n"), ("documents/0001.age", b"abc")];
+        let zip = build(&items);
+        let index = read_index(&mut Cursor::new(&zip)).unwrap();
+        assert_eq!(index.len(), 2);
+        assert_eq!(index[1].entry.name, "documents/0001.age");
+        let data = index[1].data_offset as usize;
+        assert_eq!(&zip[data..data + 3], b"abc");
+        let data_ranges: Vec<_> = index
+            .iter()
+            .map(|l| l.data_offset as usize..(l.data_offset + l.entry.size) as usize)
+            .collect();
+        for at in 0..zip.len() {
+            if data_ranges.iter().any(|r| r.contains(&at)) {
+                continue; // contents are the envelope's job
+            }
+            let mut bad = zip.clone();
+            bad[at] ^= 0x01;
+            assert!(
+                read_index(&mut Cursor::new(&bad)).is_err(),
+                "flip at {at} accepted"
+            );
+        }
+        for cut in 0..zip.len() {
+            assert!(
+                read_index(&mut Cursor::new(&zip[..cut])).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for bad in ["../x", "/abs", "a\\b", "a//b", "./a", "a/../b", "ä", ""] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        check_name("documents/0001.age").unwrap();
+    }
+}

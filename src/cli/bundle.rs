@@ -1,0 +1,138 @@
+//! `bundle create|verify|open`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::output::{open, print_json};
+use crate::config::Settings;
+use crate::domain::{Actor, ChildId};
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write a signed bundle of a child's papers, encrypted to department DEPT; prints the bundle id
+    Create {
+        child: ChildId,
+        /// The destination department (in the directory)
+        #[arg(long, value_name = "DEPT")]
+        to: String,
+        /// Where to write the bundle
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// Send although the restoration checklist is incomplete, for this reason
+        #[arg(long, value_name = "REASON")]
+        allow_incomplete: Option<String>,
+    },
+    /// Check a bundle's origin and integrity (no secret needed); exit 0 only if all holds
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt a bundle addressed to this node into a new directory, without importing it
+    Open {
+        file: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// What `bundle verify` prints: nothing personal.
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    bundle_id: &'a str,
+    source: &'a str,
+    destination: &'a str,
+    created_at: String,
+    documents: usize,
+    entries: usize,
+    size: u64,
+    envelope_sha256: &'a str,
+}
+
+pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    let actor = Actor::LocalOperator;
+    match cmd {
+        BundleCommand::Create {
+            child,
+            to,
+            out,
+            allow_incomplete,
+        } => {
+            let bar = progress_bar();
+            let mut tick = |done: u64, total: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let created = vault
+                .create_bundle(&actor, child, &to, &out, allow_incomplete, &mut tick)
+                .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let created = created?;
+            eprintln!(
+                "wrote {} for {}: {} document(s), {} bytes",
+                out.display(),
+                created.destination,
+                created.documents,
+                created.size
+            );
+            println!("{}", created.bundle_id);
+        }
+        BundleCommand::Verify { file, json } => {
+            let v = vault.verify_bundle(&file).await?;
+            let e = &v.envelope;
+            let summary = Summary {
+                bundle_id: &e.bundle_id,
+                source: &e.source.id,
+                destination: &e.destination.id,
+                created_at: e.created_at.to_rfc3339(),
+                documents: v.document_count(),
+                entries: e.entries.len() + 3,
+                size: v.size,
+                envelope_sha256: &v.envelope_sha256,
+            };
+            if json {
+                print_json(&summary)?;
+            } else {
+                println!("bundle      {}", summary.bundle_id);
+                println!("from        {}", summary.source);
+                println!("to          {}", summary.destination);
+                println!("created     {}", summary.created_at);
+                println!("documents   {}", summary.documents);
+                println!("size        {} bytes", summary.size);
+                eprintln!("signature, structure and every digest verified");
+            }
+        }
+        BundleCommand::Open { file, out } => {
+            let opened = vault.open_bundle(&actor, &file, &out).await?;
+            eprintln!(
+                "opened bundle {} from {} into {}: {} document(s), every digest verified",
+                opened.verified.envelope.bundle_id,
+                opened.verified.envelope.source.id,
+                opened.dir.display(),
+                opened.manifest.documents.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, only when it is a terminal.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}

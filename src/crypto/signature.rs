@@ -1,0 +1,74 @@
+//! Signatures in the SSHSIG format (`ssh-keygen -Y sign/verify`), namespace
+//! `handover`, by the node's Ed25519 key. Verification accepts only the
+//! exact armour this module writes, so a changed byte anywhere in a
+//! signature file is refused, even where base64 or PEM would tolerate it.
+
+use ssh_key::{HashAlg, LineEnding, PublicKey, SshSig};
+
+use super::NodeKeys;
+
+/// The SSHSIG namespace of every handover signature.
+pub const NAMESPACE: &str = "handover";
+/// Largest signature file accepted.
+pub const MAX_SIGNATURE_BYTES: usize = 16 * 1024;
+
+/// Why a signature was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the signature is malformed")]
+    Malformed,
+    #[error("the signature is not in the `handover` namespace")]
+    Namespace,
+    #[error("the signature was not made by the expected key, or the signed bytes changed")]
+    Invalid,
+}
+
+/// Signs `msg`; returns the armoured signature (`-----BEGIN SSH SIGNATURE-----`).
+pub fn sign(keys: &NodeKeys, msg: &[u8]) -> String {
+    keys.signing_key()
+        .sign(NAMESPACE, HashAlg::Sha512, msg)
+        .and_then(|sig| sig.to_pem(LineEnding::LF))
+        .expect("an Ed25519 key signs any message")
+}
+
+/// Checks that `armored` is a signature of `msg` by `key`.
+pub fn verify(key: &PublicKey, msg: &[u8], armored: &[u8]) -> Result<(), SignatureError> {
+    if armored.len() > MAX_SIGNATURE_BYTES {
+        return Err(SignatureError::Malformed);
+    }
+    let sig = SshSig::from_pem(armored).map_err(|_| SignatureError::Malformed)?;
+    let canonical = sig
+        .to_pem(LineEnding::LF)
+        .map_err(|_| SignatureError::Malformed)?;
+    if canonical.as_bytes() != armored {
+        return Err(SignatureError::Malformed);
+    }
+    if sig.namespace() != NAMESPACE {
+        return Err(SignatureError::Namespace);
+    }
+    key.verify(NAMESPACE, msg, &sig)
+        .map_err(|_| SignatureError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_and_every_flip_is_refused() {
+        let keys = NodeKeys::generate("t").unwrap();
+        let public = keys.signing_key().public_key().clone();
+        let msg = b"{\"bundle\":1}";
+        let sig = sign(&keys, msg);
+        verify(&public, msg, sig.as_bytes()).unwrap();
+        assert!(verify(&public, b"{\"bundle\":2}", sig.as_bytes()).is_err());
+        let other = NodeKeys::generate("o").unwrap();
+        assert!(verify(other.signing_key().public_key(), msg, sig.as_bytes()).is_err());
+        let bytes = sig.as_bytes();
+        for at in 0..bytes.len() {
+            let mut bad = bytes.to_vec();
+            bad[at] ^= 0x01;
+            assert!(verify(&public, msg, &bad).is_err(), "flip at {at} accepted");
+        }
+    }
+}
