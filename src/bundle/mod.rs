@@ -8,7 +8,7 @@
 mod envelope;
 mod read;
 mod write;
-mod zipfmt;
+pub mod zipfmt;
 
 pub use envelope::{
     DepartmentRef, Envelope, EnvelopeEntry, Manifest, ManifestDocument, ENVELOPE_FORMAT,

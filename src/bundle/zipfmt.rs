@@ -225,18 +225,15 @@ pub fn read_index<R: Read + Seek>(file: &mut R) -> Result<Vec<Located>, BundleEr
     file.seek(SeekFrom::Start(cd_offset))?;
     file.read_exact(&mut cd)?;
 
-    let mut located = Vec::with_capacity(count);
+    // First the specific refusals, over every record as it claims to be,
+    // so a hostile zip made by a stock tool is named for what it is.
     let mut names = std::collections::HashSet::new();
-    let (mut at, mut offset) = (0usize, 0u64);
+    let mut at = 0usize;
     for i in 0..count {
         let rec = cd
             .get(at..at + CENTRAL_LEN)
+            .filter(|r| u32_at(r, 0) == CENTRAL_SIG)
             .ok_or_else(|| BundleError::NonCanonical(format!("central directory entry {i}")))?;
-        if u32_at(rec, 0) != CENTRAL_SIG {
-            return Err(BundleError::NonCanonical(format!(
-                "central directory entry {i}"
-            )));
-        }
         if u16_at(rec, 10) != 0 {
             return Err(BundleError::Compressed(i));
         }
@@ -244,26 +241,36 @@ pub fn read_index<R: Read + Seek>(file: &mut R) -> Result<Vec<Located>, BundleEr
             return Err(BundleError::Symlink(i));
         }
         let name_len = u16_at(rec, 28) as usize;
+        let rest = name_len + u16_at(rec, 30) as usize + u16_at(rec, 32) as usize;
         let name_bytes = cd
             .get(at + CENTRAL_LEN..at + CENTRAL_LEN + name_len)
             .ok_or_else(|| BundleError::NonCanonical(format!("central directory entry {i}")))?;
         let name = std::str::from_utf8(name_bytes)
-            .map_err(|_| BundleError::UnsafePath(format!("entry {i}: not UTF-8")))?
-            .to_string();
-        check_name(&name)?;
-        if !names.insert(name.clone()) {
-            return Err(BundleError::Duplicate(name));
+            .map_err(|_| BundleError::UnsafePath(format!("entry {i}: not UTF-8")))?;
+        check_name(name)?;
+        if !names.insert(name.to_string()) {
+            return Err(BundleError::Duplicate(name.to_string()));
         }
+        at += CENTRAL_LEN + rest;
+    }
+
+    // Then every record must be exactly the canonical one.
+    let mut located = Vec::with_capacity(count);
+    let (mut at, mut offset) = (0usize, 0u64);
+    for i in 0..count {
+        let rec = &cd[at..at + CENTRAL_LEN];
+        let name_len = u16_at(rec, 28) as usize;
+        let name = String::from_utf8_lossy(&cd[at + CENTRAL_LEN..at + CENTRAL_LEN + name_len])
+            .into_owned();
         let entry = Entry {
             size: u64::from(u32_at(rec, 24)),
             crc32: u32_at(rec, 16),
             name,
         };
         let expected = central_header(&entry, offset);
-        if cd[at..at + expected.len()] != expected[..] {
+        if cd.get(at..at + expected.len()) != Some(&expected[..]) {
             return Err(BundleError::NonCanonical(format!(
-                "central directory entry {}",
-                entry.name
+                "central directory entry {i}"
             )));
         }
         at += expected.len();

@@ -9,6 +9,8 @@ use assert_cmd::Command;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+pub mod bundles;
+
 pub const DEPT: &str = "test-dcpu";
 
 /// A node in a temporary directory.

@@ -1,0 +1,450 @@
+//! The transfer bundle: the hand-over between the two demo departments, and
+//! every bad bundle refused before anything is written.
+
+mod common;
+
+use std::io::Write;
+
+use common::bundles::*;
+use common::{files_under, Node};
+use predicates::prelude::*;
+use predicates::str::contains;
+
+/// A small bundle of a child with two documents (checklist incomplete).
+fn small_bundle(src: &Node) -> (std::path::PathBuf, Vec<Vec<u8>>) {
+    let (child, docs) = child_with(src, "Zqxname Child", &["medical_report", "identity"], 700);
+    let out = create(
+        src,
+        &child,
+        "small.bundle",
+        &["--allow-incomplete", "test: papers follow"],
+    );
+    (out, docs)
+}
+
+#[test]
+fn hand_over_between_the_demo_departments() {
+    let (src, dst) = two_nodes();
+    let (child, docs) = child_with(&src, "Zqxname Child", &RESTORATION, 50_000);
+
+    let bundle = create(&src, &child, "child.bundle", &[]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    // Nothing personal in clear: no name, title, kind or plaintext.
+    for needle in [
+        "Zqxname",
+        "Zqxtitle",
+        "medical_report",
+        "release_certificate",
+        "synthetic test document",
+    ] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in clear"
+        );
+    }
+
+    // Anyone with the directory verifies it: source, destination, a third node.
+    for node in [&src, &dst, &demo_node("xx-third-node", &[SOURCE, DEST])] {
+        let out = node
+            .cmd()
+            .args(["bundle", "verify", "--json"])
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["source"], SOURCE);
+        assert_eq!(v["destination"], DEST);
+        assert_eq!(v["documents"], 8);
+        assert_eq!(v["size"], bytes.len() as u64);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Zqx"));
+    }
+
+    // Only the destination opens it.
+    let out_dir = dst.path("opened");
+    dst.cmd()
+        .args(["bundle", "open"])
+        .arg(&bundle)
+        .arg("--out")
+        .arg(&out_dir)
+        .assert()
+        .success();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["child"]["name"], "Zqxname Child");
+    assert_eq!(manifest["source_child_id"], child);
+    assert!(manifest.get("incomplete_reason").is_none());
+    for (i, doc) in docs.iter().enumerate() {
+        let got = std::fs::read(out_dir.join(format!("documents/{:04}.pdf", i + 1))).unwrap();
+        assert_eq!(&got, doc, "document {}", i + 1);
+        assert_eq!(manifest["documents"][i]["kind"], RESTORATION[i]);
+    }
+    src.cmd()
+        .args(["bundle", "open"])
+        .arg(&bundle)
+        .arg("--out")
+        .arg(src.path("nope"))
+        .assert()
+        .code(1)
+        .stderr(contains("is for department br-swd-patna, not this node"));
+    assert!(!src.path("nope").exists());
+}
+
+#[test]
+fn create_refusals() {
+    let (src, _dst) = two_nodes();
+    let (child, _) = child_with(&src, "Test Child", &["fir"], 500);
+    let out = src.path("b.bundle");
+    src.cmd()
+        .args(["bundle", "create", &child, "--to", DEST, "-o"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("restoration checklist").and(contains("missing: medical_report")));
+    src.cmd()
+        .args([
+            "bundle",
+            "create",
+            &child,
+            "--to",
+            "xx-unknown",
+            "--allow-incomplete",
+            "r",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("not in the directory"));
+    src.cmd()
+        .args([
+            "bundle",
+            "create",
+            &child,
+            "--to",
+            SOURCE,
+            "--allow-incomplete",
+            "r",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("itself"));
+    src.cmd()
+        .args([
+            "bundle",
+            "create",
+            &child,
+            "--to",
+            DEST,
+            "--allow-incomplete",
+            " ",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("needs a reason"));
+    assert!(!out.exists());
+    assert!(
+        files_under(&src.data.join("tmp")).is_empty(),
+        "no staging left"
+    );
+
+    // With a reason it goes, and the reason travels in the manifest.
+    let bundle = create(
+        &src,
+        &child,
+        "b.bundle",
+        &["--allow-incomplete", "test: rest follows by post"],
+    );
+    let manifest = open_in_process(&bundle).unwrap();
+    assert_eq!(
+        manifest.incomplete_reason.as_deref(),
+        Some("test: rest follows by post")
+    );
+    src.cmd()
+        .args([
+            "bundle",
+            "create",
+            &child,
+            "--to",
+            DEST,
+            "--allow-incomplete",
+            "r",
+            "-o",
+        ])
+        .arg(&bundle)
+        .assert()
+        .code(1)
+        .stderr(contains("already exists"));
+}
+
+#[test]
+fn every_single_byte_flip_is_refused_by_verify_and_open() {
+    let (src, _dst) = two_nodes();
+    let (bundle, _) = small_bundle(&src);
+    let good = std::fs::read(&bundle).unwrap();
+    open_in_process(&bundle).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("flipped.bundle");
+    for at in 0..good.len() {
+        let mut bad = good.clone();
+        bad[at] ^= 0x01;
+        std::fs::write(&path, &bad).unwrap();
+        assert!(
+            verify_in_process(&path).is_err(),
+            "verify accepted a flip at {at}"
+        );
+        assert!(
+            open_in_process(&path).is_err(),
+            "open accepted a flip at {at}"
+        );
+    }
+    // And through the command line: exit 2, nothing written.
+    let dst = demo_node(DEST, &[SOURCE]);
+    for at in [0, good.len() / 3, good.len() / 2, good.len() - 30] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x80;
+        let f = dst.file("bad.bundle", &bad);
+        dst.cmd()
+            .args(["bundle", "verify"])
+            .arg(&f)
+            .assert()
+            .code(2);
+        dst.cmd()
+            .args(["bundle", "open"])
+            .arg(&f)
+            .arg("--out")
+            .arg(dst.path("o"))
+            .assert()
+            .code(2);
+        assert!(!dst.path("o").exists() && !dst.path("o.partial").exists());
+    }
+}
+
+#[test]
+fn truncation_at_any_point_is_refused() {
+    let (src, _dst) = two_nodes();
+    let (bundle, _) = small_bundle(&src);
+    let good = std::fs::read(&bundle).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("cut.bundle");
+    for cut in 0..good.len() {
+        std::fs::write(&path, &good[..cut]).unwrap();
+        assert!(verify_in_process(&path).is_err(), "cut at {cut} accepted");
+    }
+    let mut longer = good.clone();
+    longer.push(0);
+    std::fs::write(&path, &longer).unwrap();
+    assert!(
+        verify_in_process(&path).is_err(),
+        "an appended byte was accepted"
+    );
+}
+
+/// Writes `bytes` as a bundle at the destination and expects verify and open
+/// to fail with `code` and a message containing `expect`, leaving no output.
+fn refused(bytes: &[u8], code: i32, expect: &str) {
+    let dst = demo_node(DEST, &[SOURCE]);
+    let f = dst.file("hostile.bundle", bytes);
+    dst.cmd()
+        .args(["bundle", "verify"])
+        .arg(&f)
+        .assert()
+        .code(code)
+        .stderr(contains(expect));
+    dst.cmd()
+        .args(["bundle", "open"])
+        .arg(&f)
+        .arg("--out")
+        .arg(dst.path("out"))
+        .assert()
+        .code(code)
+        .stderr(contains(expect));
+    assert!(!dst.path("out").exists() && !dst.path("out.partial").exists());
+}
+
+#[test]
+fn wrong_destination_retargeted_and_resigned_envelopes() {
+    let (src, _dst) = two_nodes();
+    let (bundle, _) = small_bundle(&src);
+    let good = std::fs::read(&bundle).unwrap();
+    let entries = entries(&good);
+    assert_eq!(rebuild(&entries), good, "the rebuild is exact");
+
+    // A bundle for another department: a third node cannot open it.
+    let third = demo_node("xx-third-node", &[SOURCE, DEST]);
+    third
+        .cmd()
+        .args(["bundle", "open"])
+        .arg(&bundle)
+        .arg("--out")
+        .arg(third.path("o"))
+        .assert()
+        .code(1)
+        .stderr(contains("not this node"));
+
+    // The envelope re-targeted at another destination, signature kept.
+    let mut e = entries.clone();
+    let text = String::from_utf8(e[1].1.clone()).unwrap();
+    e[1].1 = text
+        .replacen(
+            &format!("\"id\": \"{DEST}\""),
+            "\"id\": \"rj-dcpu-jaipur\"",
+            1,
+        )
+        .into_bytes();
+    refused(&rebuild(&e), 2, "signature does not verify");
+
+    // Re-signed by a key the directory does not know for the source.
+    let mut e = entries.clone();
+    let rogue = handover::crypto::NodeKeys::generate("rogue").unwrap();
+    e[2].1 = handover::crypto::sign(&rogue, &e[1].1).into_bytes();
+    refused(&rebuild(&e), 2, "signature does not verify");
+
+    // Claiming a source that is not in the directory, signed by its own key.
+    let mut e = entries.clone();
+    let text = String::from_utf8(e[1].1.clone()).unwrap();
+    e[1].1 = text
+        .replacen(
+            &format!("\"id\": \"{SOURCE}\""),
+            "\"id\": \"xx-unknown\"",
+            1,
+        )
+        .into_bytes();
+    e[2].1 = handover::crypto::sign(&rogue, &e[1].1).into_bytes();
+    refused(
+        &rebuild(&e),
+        1,
+        "source department xx-unknown is not in the directory",
+    );
+
+    // A destination node that lacks the source's card cannot check it.
+    let lonely = demo_node(DEST, &[]);
+    lonely
+        .cmd()
+        .args(["bundle", "verify"])
+        .arg(&bundle)
+        .assert()
+        .code(1)
+        .stderr(contains("not in the directory"));
+}
+
+#[test]
+fn extra_missing_duplicate_and_versioned_entries() {
+    let (src, _dst) = two_nodes();
+    let (bundle, _) = small_bundle(&src);
+    let entries = entries(&std::fs::read(&bundle).unwrap());
+
+    let mut e = entries.clone();
+    e.push(("documents/0003.age".into(), b"extra".to_vec()));
+    refused(
+        &rebuild(&e),
+        2,
+        "the envelope lists 3 entries, the zip holds 4",
+    );
+    let mut e = entries.clone();
+    e.push(("evil.txt".into(), b"extra".to_vec()));
+    refused(&rebuild(&e), 2, "unexpected entry evil.txt");
+    let mut e = entries.clone();
+    e.pop();
+    refused(
+        &rebuild(&e),
+        2,
+        "the envelope lists 3 entries, the zip holds 2",
+    );
+    let mut e = entries.clone();
+    e.remove(2);
+    refused(&rebuild(&e), 2, "expected envelope.json.sig");
+    let mut e = entries.clone();
+    let dup = e[4].clone();
+    e.push(dup);
+    refused(&rebuild(&e), 2, "duplicate entry documents/0001.age");
+
+    let mut e = entries.clone();
+    e[0].1 = b"handover-bundle/2\n".to_vec();
+    refused(&rebuild(&e), 1, "unsupported bundle format version");
+    let mut e = entries.clone();
+    e[1].1 = vec![b' '; 2 * 1024 * 1024];
+    refused(&rebuild(&e), 2, "exceeds a size limit");
+}
+
+#[test]
+fn unsafe_paths_symlinks_compression_and_zip_bombs() {
+    let (src, _dst) = two_nodes();
+    let (bundle, _) = small_bundle(&src);
+    let entries = entries(&std::fs::read(&bundle).unwrap());
+
+    for (name, expect) in [
+        ("../../x", "unsafe entry path"),
+        ("/etc/passwd", "absolute path"),
+        ("documents\\0001.age", "backslash"),
+        ("documents/../0001.age", "unsafe entry path"),
+    ] {
+        let mut e = entries.clone();
+        e[4].0 = name.to_string();
+        refused(&rebuild(&e), 2, expect);
+    }
+
+    // Made with the stock zip crate, as an attacker would.
+    let stock = |f: &dyn Fn(&mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>)| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        f(&mut w);
+        w.finish().unwrap().into_inner()
+    };
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+
+    let compressed = stock(&|w| {
+        for (i, (name, data)) in entries.iter().enumerate() {
+            w.start_file(name.as_str(), if i == 4 { deflated } else { stored })
+                .unwrap();
+            w.write_all(data).unwrap();
+        }
+    });
+    refused(&compressed, 2, "compressed: only stored entries are valid");
+
+    let bomb = stock(&|w| {
+        for (name, data) in &entries[..4] {
+            w.start_file(name.as_str(), stored).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.start_file("documents/0001.age", deflated).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            w.write_all(&zeros).unwrap(); // 256 MiB of zeros, a few hundred KiB deflated
+        }
+    });
+    assert!(bomb.len() < 2 << 20);
+    refused(&bomb, 2, "compressed");
+
+    let symlink = stock(&|w| {
+        for (name, data) in &entries[..4] {
+            w.start_file(name.as_str(), stored).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.add_symlink("documents/0001.age", "/etc/shadow", stored)
+            .unwrap();
+    });
+    refused(&symlink, 2, "symbolic link");
+
+    // An entry claiming more bytes than the file holds.
+    let good = rebuild(&entries);
+    let mut lying = good.clone();
+    let cd = good.len()
+        - 22
+        - (46 * entries.len() + entries.iter().map(|(n, _)| n.len()).sum::<usize>());
+    let last_cd = good.len() - 22 - (46 + entries.last().unwrap().0.len());
+    assert!(last_cd > cd);
+    lying[last_cd + 20..last_cd + 28]
+        .copy_from_slice(&[0xff, 0xff, 0xff, 0xef, 0xff, 0xff, 0xff, 0xef]);
+    refused(&lying, 2, "not canonical");
+}
