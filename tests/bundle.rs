@@ -248,6 +248,9 @@ fn truncation_at_any_point_is_refused() {
     );
 }
 
+/// A zip written by the stock `zip` crate.
+type StockZip = zip::ZipWriter<std::io::Cursor<Vec<u8>>>;
+
 /// Writes `bytes` as a bundle at the destination and expects verify and open
 /// to fail with `code` and a message containing `expect`, leaving no output.
 fn refused(bytes: &[u8], code: i32, expect: &str) {
@@ -393,7 +396,7 @@ fn unsafe_paths_symlinks_compression_and_zip_bombs() {
     }
 
     // Made with the stock zip crate, as an attacker would.
-    let stock = |f: &dyn Fn(&mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>)| {
+    let stock = |f: &dyn Fn(&mut StockZip)| {
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         f(&mut w);
         w.finish().unwrap().into_inner()
