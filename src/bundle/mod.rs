@@ -7,6 +7,7 @@
 
 mod envelope;
 mod read;
+mod receipt;
 mod write;
 pub mod zipfmt;
 
@@ -15,6 +16,7 @@ pub use envelope::{
     MANIFEST_FORMAT, MARKER,
 };
 pub use read::{BundleReader, Verified};
+pub use receipt::{Receipt, ReceiptDocument, SignedReceipt, RECEIPT_FORMAT};
 pub use write::{write_bundle, Measuring, StagedEntry};
 pub use zipfmt::MAX_BUNDLE_BYTES;
 
@@ -64,7 +66,9 @@ pub enum BundleError {
     UnknownSource(String),
     #[error("destination department {0} is not in the directory")]
     UnknownDestination(String),
-    #[error("the envelope's signature does not verify with the key of source department {0}: altered or not from them")]
+    #[error(
+        "the signature does not verify with the key of department {0}: altered or not from them"
+    )]
     BadSignature(String),
     #[error("the envelope's {0} fingerprint does not match the directory's card")]
     FingerprintMismatch(&'static str),
@@ -74,6 +78,8 @@ pub enum BundleError {
     Digest(String),
     #[error("{0} cannot be decrypted with this node's identity: {1}")]
     Decrypt(String, String),
+    #[error("the receipt is malformed: {0}")]
+    Receipt(String),
     #[error("the manifest is malformed or does not match the envelope: {0}")]
     Manifest(String),
     #[error("bundle I/O: {0}")]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::output::{open, print_json};
+use super::output::{open, print_json, CliError};
 use crate::config::Settings;
 use crate::domain::{Actor, ChildId};
 
@@ -36,6 +36,23 @@ pub enum BundleCommand {
         file: PathBuf,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Import a bundle addressed to this node (once per bundle); prints the new child id
+    Import {
+        file: PathBuf,
+        /// Write the signed receipt here, for the source department
+        #[arg(long, value_name = "OUT")]
+        receipt: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// At the source: check a receipt and record the hand-over as delivered
+    Verify {
+        receipt: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -110,6 +127,25 @@ pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
                 eprintln!("signature, structure and every digest verified");
             }
         }
+        BundleCommand::Import { file, receipt } => {
+            let imported = vault.import_bundle(&actor, &file).await?;
+            if imported.already {
+                eprintln!(
+                    "bundle {} was imported before, as child {}; nothing changed",
+                    imported.bundle_id, imported.child_id
+                );
+            } else {
+                eprintln!(
+                    "imported bundle {} from {}: child {}, {} document(s)",
+                    imported.bundle_id, imported.source, imported.child_id, imported.documents
+                );
+            }
+            if let Some(path) = receipt {
+                write_new(&path, &imported.receipt)?;
+                eprintln!("receipt written to {}", path.display());
+            }
+            println!("{}", imported.child_id);
+        }
         BundleCommand::Open { file, out } => {
             let opened = vault.open_bundle(&actor, &file, &out).await?;
             eprintln!(
@@ -121,6 +157,52 @@ pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    match cmd {
+        ReceiptCommand::Verify { receipt, json } => {
+            let bytes = std::fs::read(&receipt)
+                .map_err(|e| CliError(format!("cannot read {}: {e}", receipt.display())))?;
+            let delivered = vault.verify_receipt(&Actor::LocalOperator, &bytes).await?;
+            let r = &delivered.receipt;
+            if json {
+                print_json(r)?;
+            } else {
+                println!("bundle      {}", r.bundle_id);
+                println!("child       {}", delivered.child_id);
+                println!(
+                    "received by {} at {}",
+                    r.destination,
+                    r.received_at.to_rfc3339()
+                );
+                println!("documents   {} accepted", r.documents.len());
+            }
+            eprintln!(
+                "{}",
+                if delivered.already {
+                    "receipt verified; the hand-over was already recorded as delivered"
+                } else {
+                    "receipt verified; the hand-over is recorded as delivered"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new file; refuses to replace one.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
     Ok(())
 }
 

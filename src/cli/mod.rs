@@ -48,9 +48,12 @@ pub enum Command {
     /// The department directory: this node's card, other departments' cards
     #[command(subcommand)]
     Dept(node::DeptCommand),
-    /// Transfer bundles: create, verify, open
+    /// Transfer bundles: create, verify, open, import
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Receipts of hand-overs
+    #[command(subcommand)]
+    Receipt(bundle::ReceiptCommand),
 }
 
 /// Runs one parsed command line.
@@ -64,5 +67,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gc(args) => node::gc(settings, args).await,
         Command::Dept(cmd) => node::dept(settings, cmd).await,
         Command::Bundle(cmd) => bundle::run(settings, cmd).await,
+        Command::Receipt(cmd) => bundle::run_receipt(settings, cmd).await,
     }
 }

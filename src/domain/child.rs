@@ -106,6 +106,16 @@ impl CaseRecordPatch {
     }
 }
 
+/// Where an imported child came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The department that sent the bundle.
+    pub source_department: String,
+    pub bundle_id: String,
+    /// The child's id at the source.
+    pub source_child_id: ChildId,
+}
+
 /// A child known to this node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Child {
@@ -115,6 +125,9 @@ pub struct Child {
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
+    /// Set when the child arrived in a bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 #[cfg(test)]

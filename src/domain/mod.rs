@@ -7,7 +7,7 @@ mod doc_kind;
 mod document;
 mod ids;
 
-pub use child::{CaseRecord, CaseRecordPatch, Child, Sex};
+pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
 pub use department::DepartmentCard;
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};

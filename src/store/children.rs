@@ -2,28 +2,20 @@
 //! the encrypted database.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
 use super::{Db, StoreError};
 use crate::domain::{CaseRecord, Child, ChildId};
 
-const COLUMNS: &str = "id, record, created_at, created_by, updated_at";
+const COLUMNS: &str = "id, record, created_at, created_by, updated_at, origin";
 
 impl Db {
     /// Adds a new child.
     pub fn insert_child(&self, child: &Child) -> Result<(), StoreError> {
-        let record = serde_json::to_string(&child.record)
-            .map_err(|e| StoreError::Malformed(e.to_string()))?;
         self.conn().execute(
-            "INSERT INTO children (id, record, created_at, created_by, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                child.id.to_string(),
-                record,
-                child.created_at.to_rfc3339(),
-                child.created_by,
-                child.updated_at.to_rfc3339()
-            ],
+            "INSERT INTO children (id, record, created_at, created_by, updated_at, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params_from_iter(child_params(child)?),
         )?;
         Ok(())
     }
@@ -65,12 +57,33 @@ impl Db {
     }
 }
 
+/// The values of a child's row, in [`COLUMNS`] order.
+pub(super) fn child_params(child: &Child) -> Result<[Box<dyn rusqlite::ToSql>; 6], StoreError> {
+    let record =
+        serde_json::to_string(&child.record).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let origin = child
+        .origin
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Malformed(e.to_string()))?;
+    Ok([
+        Box::new(child.id.to_string()),
+        Box::new(record),
+        Box::new(child.created_at.to_rfc3339()),
+        Box::new(child.created_by.clone()),
+        Box::new(child.updated_at.to_rfc3339()),
+        Box::new(origin),
+    ])
+}
+
 fn row_to_child(row: &Row<'_>) -> rusqlite::Result<Result<Child, StoreError>> {
     let id: String = row.get(0)?;
     let record: String = row.get(1)?;
     let created_at: String = row.get(2)?;
     let created_by: String = row.get(3)?;
     let updated_at: String = row.get(4)?;
+    let origin: Option<String> = row.get(5)?;
     Ok((|| {
         Ok(Child {
             id: id.parse().map_err(|_| malformed("child id"))?,
@@ -78,6 +91,9 @@ fn row_to_child(row: &Row<'_>) -> rusqlite::Result<Result<Child, StoreError>> {
             created_at: parse_time(&created_at)?,
             created_by,
             updated_at: parse_time(&updated_at)?,
+            origin: origin
+                .map(|o| serde_json::from_str(&o).map_err(|_| malformed("origin")))
+                .transpose()?,
         })
     })())
 }

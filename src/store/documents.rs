@@ -102,6 +102,35 @@ impl Db {
     }
 }
 
+/// Inserts a document row and clears its blob's pending mark, inside `tx`.
+pub(super) fn insert_document(
+    tx: &rusqlite::Transaction<'_>,
+    doc: &Document,
+    key: &BlobKey,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("INSERT INTO documents ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"),
+        params![
+            doc.id.to_string(),
+            doc.child_id.to_string(),
+            doc.kind.as_str(),
+            doc.title,
+            doc.file_name,
+            doc.media_type.as_str(),
+            doc.size as i64,
+            doc.sha256,
+            key.as_str(),
+            doc.added_by,
+            doc.added_at.to_rfc3339(),
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM pending_blobs WHERE blob_key = ?1",
+        [key.as_str()],
+    )?;
+    Ok(())
+}
+
 fn row_to_document(row: &Row<'_>) -> rusqlite::Result<Result<(Document, BlobKey), StoreError>> {
     let id: String = row.get(0)?;
     let child_id: String = row.get(1)?;

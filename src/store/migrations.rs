@@ -50,7 +50,8 @@ const STEPS: &[&str] = &[
         added_at TEXT NOT NULL
     );
     "#,
-    // 3: bundles this node made, for receipts to be matched against.
+    // 3: hand-over by bundle: what this node sent (and the receipts that
+    // came back), what it imported, and where an imported child came from.
     r#"
     CREATE TABLE sent_bundles (
         bundle_id       TEXT PRIMARY KEY,
@@ -58,8 +59,19 @@ const STEPS: &[&str] = &[
         destination     TEXT NOT NULL,
         envelope_sha256 TEXT NOT NULL CHECK (length(envelope_sha256) = 64),
         documents       TEXT NOT NULL CHECK (json_valid(documents)),
-        created_at      TEXT NOT NULL
+        created_at      TEXT NOT NULL,
+        delivered_at    TEXT,
+        receipt         TEXT
     );
+    CREATE TABLE imported_bundles (
+        bundle_id       TEXT PRIMARY KEY,
+        child_id        TEXT NOT NULL REFERENCES children(id),
+        source          TEXT NOT NULL,
+        envelope_sha256 TEXT NOT NULL CHECK (length(envelope_sha256) = 64),
+        receipt         TEXT NOT NULL,
+        imported_at     TEXT NOT NULL
+    );
+    ALTER TABLE children ADD COLUMN origin TEXT CHECK (origin IS NULL OR json_valid(origin));
     "#,
 ];
 

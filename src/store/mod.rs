@@ -11,7 +11,7 @@ mod documents;
 mod migrations;
 
 pub use blobs::{BlobKey, BlobStore, StagedFile};
-pub use bundles::SentBundle;
+pub use bundles::{ImportedBundle, SentBundle};
 pub use db::Db;
 
 /// Errors from the storage layer.

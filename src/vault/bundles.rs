@@ -269,6 +269,7 @@ impl Vault {
                 .map(|(i, d)| (document_entry(i + 1), d.id))
                 .collect(),
             created_at: envelope.created_at,
+            delivered_at: None,
         })?;
         Ok(CreatedBundle {
             bundle_id: bundle_id.to_string(),
@@ -361,7 +362,9 @@ impl Vault {
     }
 
     /// This node's card and every card in the directory.
-    fn directory_snapshot(&self) -> Result<Vec<crate::domain::DepartmentCard>, VaultError> {
+    pub(super) fn directory_snapshot(
+        &self,
+    ) -> Result<Vec<crate::domain::DepartmentCard>, VaultError> {
         let mut all = vec![self.card().clone()];
         all.extend(self.db.departments()?);
         Ok(all)

@@ -30,6 +30,7 @@ impl Vault {
             created_at: now,
             created_by: actor.label(),
             updated_at: now,
+            origin: None,
         };
         self.db.insert_child(&child)?;
         tracing::info!(child = %child.id, "child added");

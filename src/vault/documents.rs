@@ -231,7 +231,7 @@ impl Vault {
     }
 
     /// Removes a blob that did not become a document, and its pending mark.
-    async fn discard(&self, key: &BlobKey) {
+    pub(super) async fn discard(&self, key: &BlobKey) {
         let result = match self.blobs.delete(key).await {
             Ok(()) => self.db.forget_pending_blob(key),
             Err(e) => Err(e),
