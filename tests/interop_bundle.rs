@@ -1,0 +1,116 @@
+//! Stock tools check our bundles and receipts: `ssh-keygen -Y verify`
+//! (namespace handover) with an allowed-signers line from the card, the
+//! `age` command with the destination's identity, and `unzip -t`.
+
+mod common;
+
+use std::process::Command;
+
+use common::bundles::*;
+use common::have;
+
+fn allowed_signers(dir: &std::path::Path, who: &str, card: &str) -> std::path::PathBuf {
+    let card: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo(card)).unwrap()).unwrap();
+    let key = card["ssh_public_key"].as_str().unwrap();
+    let line = format!("{who} namespaces=\"handover\" {key}\n");
+    let path = dir.join(format!("{who}.allowed"));
+    std::fs::write(&path, line).unwrap();
+    path
+}
+
+fn ssh_verify(allowed: &std::path::Path, who: &str, sig: &std::path::Path, msg: &[u8]) -> bool {
+    use std::io::Write;
+    let mut child = Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-n", "handover", "-I", who, "-f"])
+        .arg(allowed)
+        .arg("-s")
+        .arg(sig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(msg).unwrap();
+    child.wait().unwrap().success()
+}
+
+#[test]
+fn stock_tools_check_bundle_and_receipt() {
+    assert!(
+        have("ssh-keygen") && have("age") && have("unzip"),
+        "needs openssh-client, age, unzip"
+    );
+    let (src, dst) = two_nodes();
+    let (child, docs) = child_with(&src, "Test Child", &["fir", "identity"], 20_000);
+    let bundle = create(&src, &child, "b.bundle", &["--allow-incomplete", "test"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+
+    // unzip -t accepts the bundle.
+    let status = Command::new("unzip")
+        .arg("-tq")
+        .arg(&bundle)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // ssh-keygen -Y verify accepts the envelope's signature, and rejects it
+    // after one byte of envelope.json changes.
+    let e = entries(&std::fs::read(&bundle).unwrap());
+    let sig = t.join("envelope.json.sig");
+    std::fs::write(&sig, &e[2].1).unwrap();
+    let allowed = allowed_signers(t, SOURCE, &format!("keys/{SOURCE}.json"));
+    assert!(ssh_verify(&allowed, SOURCE, &sig, &e[1].1));
+    let mut changed = e[1].1.clone();
+    changed[10] ^= 0x01;
+    assert!(!ssh_verify(&allowed, SOURCE, &sig, &changed));
+
+    // age decrypts the manifest and the first document with the destination identity.
+    let identity = repo(&format!("fixtures/keys/{DEST}/age-identity.txt"));
+    for (entry, check) in [(3usize, None), (4, Some(&docs[0]))] {
+        let file = t.join(format!("entry{entry}.age"));
+        std::fs::write(&file, &e[entry].1).unwrap();
+        let out = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&identity)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match check {
+            Some(doc) => assert_eq!(&out.stdout, doc),
+            None => {
+                let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(m["format"], "handover-manifest/1");
+            }
+        }
+    }
+
+    // The receipt's signature verifies with ssh-keygen too.
+    let receipt_path = dst.path("receipt.json");
+    common::created_id(
+        dst.cmd()
+            .args(["bundle", "import"])
+            .arg(&bundle)
+            .arg("--receipt")
+            .arg(&receipt_path),
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    let rsig = t.join("receipt.sig");
+    std::fs::write(&rsig, r["signature"].as_str().unwrap()).unwrap();
+    let allowed = allowed_signers(t, DEST, &format!("keys/{DEST}.json"));
+    assert!(ssh_verify(
+        &allowed,
+        DEST,
+        &rsig,
+        r["receipt"].as_str().unwrap().as_bytes()
+    ));
+    assert!(!ssh_verify(&allowed, DEST, &rsig, b"another text"));
+}
