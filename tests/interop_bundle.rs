@@ -66,6 +66,23 @@ fn stock_tools_check_bundle_and_receipt() {
     changed[10] ^= 0x01;
     assert!(!ssh_verify(&allowed, SOURCE, &sig, &changed));
 
+    // ssh-keygen -Y sign with the source's (test) key writes byte for byte
+    // our signature: Ed25519 is deterministic and the armour is the same.
+    let key = t.join("source-key");
+    std::fs::copy(repo(&format!("fixtures/keys/{SOURCE}/ssh-ed25519")), &key).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let envelope = t.join("stock-signed.json");
+    std::fs::write(&envelope, &e[1].1).unwrap();
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "handover", "-f"])
+        .arg(&key)
+        .arg(&envelope)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read(t.join("stock-signed.json.sig")).unwrap(), e[2].1);
+
     // age decrypts the manifest and the first document with the destination identity.
     let identity = repo(&format!("fixtures/keys/{DEST}/age-identity.txt"));
     for (entry, check) in [(3usize, None), (4, Some(&docs[0]))] {
