@@ -81,7 +81,10 @@ fn stock_tools_check_bundle_and_receipt() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert_eq!(std::fs::read(t.join("stock-signed.json.sig")).unwrap(), e[2].1);
+    assert_eq!(
+        std::fs::read(t.join("stock-signed.json.sig")).unwrap(),
+        e[2].1
+    );
 
     // age decrypts the manifest and the first document with the destination identity.
     let identity = repo(&format!("fixtures/keys/{DEST}/age-identity.txt"));
@@ -130,4 +133,46 @@ fn stock_tools_check_bundle_and_receipt() {
         r["receipt"].as_str().unwrap().as_bytes()
     ));
     assert!(!ssh_verify(&allowed, DEST, &rsig, b"another text"));
+}
+
+#[test]
+fn bagit_validates_the_exported_bag() {
+    assert!(have("bagit.py"), "needs bagit.py (pip install bagit)");
+    let dst = demo_node(DEST, &[SOURCE]);
+    let bag = dst.path("bag");
+    dst.cmd()
+        .args(["bundle", "export-bag"])
+        .arg(repo("fixtures/bundles/v1.bundle"))
+        .arg("--out")
+        .arg(&bag)
+        .assert()
+        .success();
+    let validate = |bag: &std::path::Path| {
+        Command::new("bagit.py")
+            .arg("--validate")
+            .arg(bag)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(validate(&bag));
+    let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    assert!(info.contains("Handover-Source-Department: rj-dcpu-jaipur"));
+    assert!(info.contains("Handover-Destination-Department: br-swd-patna"));
+    assert!(info.contains("Handover-Bundle-Id: "));
+    // The validator notices a changed payload byte.
+    let doc = bag.join("data/documents/0001.pdf");
+    let mut bytes = std::fs::read(&doc).unwrap();
+    bytes[3] ^= 1;
+    std::fs::write(&doc, bytes).unwrap();
+    assert!(!validate(&bag));
+    // A bag is never written over an existing directory.
+    dst.cmd()
+        .args(["bundle", "export-bag"])
+        .arg(repo("fixtures/bundles/v1.bundle"))
+        .arg("--out")
+        .arg(&bag)
+        .assert()
+        .code(1);
 }

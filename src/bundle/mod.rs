@@ -5,6 +5,7 @@
 //! structural and signature checks, and decrypting entries. What goes in and
 //! where it comes from is the vault's business.
 
+pub mod bagit;
 mod envelope;
 mod read;
 mod receipt;

@@ -37,6 +37,12 @@ pub enum BundleCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Decrypt a bundle addressed to this node into a new BagIt bag (RFC 8493)
+    ExportBag {
+        file: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Import a bundle addressed to this node (once per bundle); prints the new child id
     Import {
         file: PathBuf,
@@ -145,6 +151,15 @@ pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
                 eprintln!("receipt written to {}", path.display());
             }
             println!("{}", imported.child_id);
+        }
+        BundleCommand::ExportBag { file, out } => {
+            let opened = vault.export_bag(&actor, &file, &out).await?;
+            eprintln!(
+                "exported bundle {} as a BagIt bag in {}: {} document(s)",
+                opened.verified.envelope.bundle_id,
+                opened.dir.display(),
+                opened.manifest.documents.len()
+            );
         }
         BundleCommand::Open { file, out } => {
             let opened = vault.open_bundle(&actor, &file, &out).await?;

@@ -13,6 +13,7 @@ use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
 use super::{Purpose, Vault, VaultError};
+use crate::bundle::bagit::PayloadFile;
 use crate::bundle::{
     self, document_entry, BundleError, BundleReader, DepartmentRef, Envelope, EnvelopeEntry,
     Manifest, ManifestDocument, Measuring, StagedEntry, Verified, ENVELOPE_FORMAT, MANIFEST_ENTRY,
@@ -302,6 +303,27 @@ impl Vault {
         path: &Path,
         out: &Path,
     ) -> Result<OpenedBundle, VaultError> {
+        self.open_into(path, out, false).await
+    }
+
+    /// Like `open_bundle`, but `out` becomes a BagIt bag (RFC 8493): the
+    /// payload under `data/`, SHA-256 manifests, and bag-info naming the
+    /// bundle and both departments.
+    pub async fn export_bag(
+        &self,
+        _actor: &Actor,
+        path: &Path,
+        out: &Path,
+    ) -> Result<OpenedBundle, VaultError> {
+        self.open_into(path, out, true).await
+    }
+
+    async fn open_into(
+        &self,
+        path: &Path,
+        out: &Path,
+        bag: bool,
+    ) -> Result<OpenedBundle, VaultError> {
         if out.exists() {
             return Err(VaultError::Invalid(format!(
                 "{} already exists",
@@ -325,17 +347,31 @@ impl Vault {
             }
             let manifest = reader.manifest(&verified, keys.identity())?;
             fs::DirBuilder::new().mode(0o700).create(&partial_c)?;
+            let payload = if bag {
+                partial_c.join("data")
+            } else {
+                partial_c.clone()
+            };
             fs::DirBuilder::new()
+                .recursive(true)
                 .mode(0o700)
-                .create(partial_c.join("documents"))?;
+                .create(payload.join("documents"))?;
             let manifest_json =
                 serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-            let mut f = new_file(&partial_c.join("manifest.json"))?;
+            let mut f = new_file(&payload.join("manifest.json"))?;
             f.write_all(&manifest_json)?;
             f.sync_all()?;
+            let mut files = vec![PayloadFile {
+                path: "manifest.json".into(),
+                size: manifest_json.len() as u64,
+                sha256: {
+                    use sha2::Digest;
+                    hex::encode(sha2::Sha256::digest(&manifest_json))
+                },
+            }];
             for (i, doc) in manifest.documents.iter().enumerate() {
-                let name = format!("{:04}.{}", i + 1, extension(doc.media_type));
-                let file = new_file(&partial_c.join("documents").join(name))?;
+                let name = format!("documents/{:04}.{}", i + 1, extension(doc.media_type));
+                let file = new_file(&payload.join(&name))?;
                 let keep = file.try_clone()?;
                 let opened =
                     reader.decrypt_document(i + 1, keys.identity(), BufWriter::new(file))?;
@@ -343,6 +379,26 @@ impl Vault {
                     return Err(BundleError::Digest(doc.path.clone()).into());
                 }
                 keep.sync_all()?;
+                files.push(PayloadFile {
+                    path: name,
+                    size: doc.size,
+                    sha256: doc.sha256.clone(),
+                });
+            }
+            if bag {
+                let e = &verified.envelope;
+                bundle::bagit::write_tags(
+                    &partial_c,
+                    &files,
+                    &[
+                        ("External-Identifier", e.bundle_id.clone()),
+                        ("Handover-Bundle-Id", e.bundle_id.clone()),
+                        ("Handover-Source-Department", e.source.id.clone()),
+                        ("Handover-Destination-Department", e.destination.id.clone()),
+                        ("Handover-Envelope-SHA256", verified.envelope_sha256.clone()),
+                        ("Handover-Created", e.created_at.to_rfc3339()),
+                    ],
+                )?;
             }
             fs::rename(&partial_c, &out_c)?;
             Ok(OpenedBundle {
@@ -357,7 +413,7 @@ impl Vault {
             let _ = fs::remove_dir_all(&partial);
         }
         let opened = result?;
-        tracing::info!(bundle = %opened.verified.envelope.bundle_id, "bundle opened");
+        tracing::info!(bundle = %opened.verified.envelope.bundle_id, bag, "bundle opened");
         Ok(opened)
     }
 
