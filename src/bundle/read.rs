@@ -45,7 +45,11 @@ pub struct BundleReader {
 impl BundleReader {
     /// Opens `path` and checks its structure and entry layout.
     pub fn open(path: &Path) -> Result<BundleReader, BundleError> {
-        let mut file = File::open(path)?;
+        BundleReader::from_file(File::open(path)?)
+    }
+
+    /// Checks the structure and entry layout of an open bundle file.
+    pub fn from_file(mut file: File) -> Result<BundleReader, BundleError> {
         let index = read_index(&mut file)?;
         let size = file.seek(SeekFrom::End(0))?;
         let mut reader = BundleReader { file, index, size };
