@@ -1,7 +1,7 @@
 //! handover: an encrypted vault for child-protection case papers, and their
 //! signed, encrypted hand-over from one state department to another.
 //!
-//! Data flows one way: interfaces (`cli`) → `vault` → (`store`, `crypto`),
+//! Data flows one way: interfaces (`cli`) → `vault` → (`store`, `crypto`, `bundle`),
 //! over the plain types of `domain`, with settings from `config`.
 //! See DESIGN.md (shared) for the whole map.
 
