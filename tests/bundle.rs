@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 
 use common::bundles::*;
-use common::{files_under, Node};
+use common::Node;
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -151,10 +151,35 @@ fn create_refusals() {
         .code(1)
         .stderr(contains("needs a reason"));
     assert!(!out.exists());
+
+    // A stored document that fails its digest mid-way: nothing is written.
+    let blob = src.blob_files().pop().unwrap();
+    let good_blob = std::fs::read(&blob).unwrap();
+    let mut bad_blob = good_blob.clone();
+    let at = bad_blob.len() - 20;
+    bad_blob[at] ^= 1;
+    std::fs::write(&blob, &bad_blob).unwrap();
+    src.cmd()
+        .args([
+            "bundle",
+            "create",
+            &child,
+            "--to",
+            DEST,
+            "--allow-incomplete",
+            "r",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("fails authentication"));
+    assert!(!out.exists());
     assert!(
-        files_under(&src.data.join("tmp")).is_empty(),
-        "no staging left"
+        !handover::bundle::partial_path(&out).exists(),
+        "no partial file left"
     );
+    std::fs::write(&blob, &good_blob).unwrap();
 
     // With a reason it goes, and the reason travels in the manifest.
     let bundle = create(

@@ -18,7 +18,7 @@ pub use envelope::{
 };
 pub use read::{BundleReader, Verified};
 pub use receipt::{Receipt, ReceiptDocument, SignedReceipt, RECEIPT_FORMAT};
-pub use write::{write_bundle, Measuring, StagedEntry};
+pub use write::BundleWriter;
 pub use zipfmt::MAX_BUNDLE_BYTES;
 
 use crate::vault::ErrorClass;

@@ -1,143 +1,188 @@
-//! Writing a bundle file from entries the caller has already encrypted and
-//! staged (ciphertext only: staging never holds plaintext).
+//! Writing a bundle in one pass: the envelope and its signature are reserved
+//! up front (the envelope padded with trailing whitespace to its slot, the
+//! signature of fixed length), the manifest and documents are streamed into
+//! place, then the envelope is signed and filled in. Built at `OUT.partial`,
+//! fsynced, renamed to `OUT`; dropped unfinished, the partial file goes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::zipfmt::{Entry, ZipWriter};
-use super::{BundleError, ENVELOPE_ENTRY, MARKER, MARKER_ENTRY, SIGNATURE_ENTRY};
+use chrono::{DateTime, Utc};
 
-/// An encrypted entry waiting in a staging file, with its measurements.
-#[derive(Debug, Clone)]
-pub struct StagedEntry {
-    pub name: String,
-    pub file: PathBuf,
-    pub size: u64,
-    pub crc32: u32,
+use super::zipfmt::{Entry, Slot, ZipWriter};
+use super::{
+    document_entry, partial_path, BundleError, DepartmentRef, Envelope, EnvelopeEntry,
+    ENVELOPE_ENTRY, ENVELOPE_FORMAT, MANIFEST_ENTRY, MARKER, MARKER_ENTRY, SIGNATURE_ENTRY,
+};
+
+/// A bundle being written.
+pub struct BundleWriter {
+    zip: Option<ZipWriter<BufWriter<File>>>,
+    partial: PathBuf,
+    out: PathBuf,
+    envelope_slot: Slot,
+    envelope_len: usize,
+    signature_slot: Slot,
+    entries: Vec<EnvelopeEntry>,
 }
 
-/// Writes the bundle to `out` (via `out.partial`, renamed when complete and
-/// synced): marker, envelope, signature, then the staged entries in order.
-/// `progress` is told the bytes of each staged entry as they are copied.
-pub fn write_bundle(
-    out: &Path,
-    envelope: &[u8],
-    signature: &[u8],
-    staged: &[StagedEntry],
-    progress: &mut dyn FnMut(u64),
-) -> Result<(), BundleError> {
-    let partial = super::partial_path(out);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&partial)?;
-    let result = (|| -> Result<(), BundleError> {
+impl BundleWriter {
+    /// Starts a bundle at `out` for `documents` documents whose signatures
+    /// are `signature_len` bytes long.
+    pub fn create(
+        out: &Path,
+        documents: usize,
+        signature_len: usize,
+    ) -> Result<BundleWriter, BundleError> {
+        let partial = partial_path(out);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&partial)?;
         let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-        for (name, bytes) in [
-            (MARKER_ENTRY, MARKER.as_bytes()),
-            (ENVELOPE_ENTRY, envelope),
-            (SIGNATURE_ENTRY, signature),
-        ] {
-            zip.add(in_memory(name, bytes), &mut &bytes[..])?;
+        let marker = MARKER.as_bytes();
+        zip.add(
+            Entry {
+                name: MARKER_ENTRY.into(),
+                size: marker.len() as u64,
+                crc32: crc32fast::hash(marker),
+            },
+            &mut &marker[..],
+        )?;
+        let envelope_len = envelope_bound(documents);
+        let envelope_slot = zip.reserve(ENVELOPE_ENTRY, envelope_len as u64)?;
+        let signature_slot = zip.reserve(SIGNATURE_ENTRY, signature_len as u64)?;
+        Ok(BundleWriter {
+            zip: Some(zip),
+            partial,
+            out: out.to_path_buf(),
+            envelope_slot,
+            envelope_len,
+            signature_slot,
+            entries: Vec::new(),
+        })
+    }
+
+    fn zip(&mut self) -> &mut ZipWriter<BufWriter<File>> {
+        self.zip
+            .as_mut()
+            .expect("a bundle writer is used only until finished")
+    }
+
+    /// Adds the encrypted manifest (first, before any document).
+    pub fn add_manifest(&mut self, ciphertext: &[u8]) -> Result<(), BundleError> {
+        let (size, sha256) = self
+            .zip()
+            .stream(MANIFEST_ENTRY, |w| w.write_all(ciphertext))?;
+        self.entries.push(EnvelopeEntry {
+            path: MANIFEST_ENTRY.into(),
+            size,
+            sha256,
+        });
+        Ok(())
+    }
+
+    /// Adds the next document; `write` produces its ciphertext.
+    pub fn add_document<E: From<std::io::Error>>(
+        &mut self,
+        write: impl FnOnce(&mut (dyn Write + Send)) -> Result<(), E>,
+    ) -> Result<String, E> {
+        let path = document_entry(self.entries.len());
+        let mut failure = None;
+        let measured = self.zip().stream(&path, |w| {
+            write(w).map_err(|e| {
+                failure = Some(e);
+                std::io::Error::other("document stream failed")
+            })
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
-        for s in staged {
-            let mut reader = Progress {
-                inner: File::open(&s.file)?,
-                tell: &mut *progress,
-            };
-            zip.add(
-                Entry {
-                    name: s.name.clone(),
-                    size: s.size,
-                    crc32: s.crc32,
-                },
-                &mut reader,
-            )?;
+        let (size, sha256) = measured?;
+        self.entries.push(EnvelopeEntry {
+            path: path.clone(),
+            size,
+            sha256,
+        });
+        Ok(path)
+    }
+
+    /// Completes the envelope from the entries written, has `sign` sign its
+    /// exact bytes, writes both, the central directory; syncs and renames
+    /// into place. Returns the envelope and the SHA-256 of its bytes.
+    pub fn finish(
+        mut self,
+        bundle_id: &str,
+        created_at: DateTime<Utc>,
+        source: DepartmentRef,
+        destination: DepartmentRef,
+        sign: impl FnOnce(&[u8]) -> String,
+    ) -> Result<(Envelope, String), BundleError> {
+        use sha2::Digest;
+        let envelope = Envelope {
+            format: ENVELOPE_FORMAT.to_string(),
+            bundle_id: bundle_id.to_string(),
+            created_at,
+            source,
+            destination,
+            entries: std::mem::take(&mut self.entries),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&envelope).map_err(std::io::Error::other)?;
+        if bytes.len() + 1 > self.envelope_len {
+            return Err(BundleError::TooLarge(
+                "envelope.json outgrew its reserved size".into(),
+            ));
         }
+        // JSON allows trailing whitespace: pad the envelope to its slot.
+        bytes.resize(self.envelope_len - 1, b' ');
+        bytes.push(b'\n');
+        let signature = sign(&bytes);
+        let (envelope_slot, signature_slot) = (self.envelope_slot, self.signature_slot);
+        let mut zip = self.zip.take().expect("finished once");
+        zip.fill(envelope_slot, &bytes)?;
+        zip.fill(signature_slot, signature.as_bytes())?;
         let file = zip
             .finish()?
             .into_inner()
             .map_err(|e| BundleError::Io(e.into_error()))?;
         file.sync_all()?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            fs::rename(&partial, out)?;
-            Ok(())
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&partial);
-            Err(e)
-        }
+        fs::rename(&self.partial, &self.out)?;
+        Ok((envelope, hex::encode(sha2::Sha256::digest(&bytes))))
     }
 }
 
-fn in_memory(name: &str, bytes: &[u8]) -> Entry {
-    Entry {
-        name: name.to_string(),
-        size: bytes.len() as u64,
-        crc32: crc32fast::hash(bytes),
-    }
-}
-
-struct Progress<'a, R> {
-    inner: R,
-    tell: &'a mut dyn FnMut(u64),
-}
-
-impl<R: Read> Read for Progress<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.tell)(n as u64);
-        Ok(n)
-    }
-}
-
-/// A writer that measures what passes: size, SHA-256 and CRC-32.
-pub struct Measuring<W> {
-    inner: W,
-    size: u64,
-    sha: sha2::Sha256,
-    crc: crc32fast::Hasher,
-}
-
-impl<W: Write> Measuring<W> {
-    pub fn new(inner: W) -> Self {
-        use sha2::Digest;
-        Measuring {
-            inner,
-            size: 0,
-            sha: sha2::Sha256::new(),
-            crc: crc32fast::Hasher::new(),
+impl Drop for BundleWriter {
+    fn drop(&mut self) {
+        if self.zip.is_some() {
+            let _ = fs::remove_file(&self.partial);
         }
     }
-
-    /// The writer, and the size, hex SHA-256 and CRC-32 of what was written.
-    pub fn finish(self) -> (W, u64, String, u32) {
-        use sha2::Digest;
-        (
-            self.inner,
-            self.size,
-            hex::encode(self.sha.finalize()),
-            self.crc.finalize(),
-        )
-    }
 }
 
-impl<W: Write> Write for Measuring<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.write(buf)?;
-        self.size += n as u64;
-        self.sha.update(&buf[..n]);
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+/// Upper bound of the envelope's length for `documents` documents: every
+/// size at its widest, ids and fingerprints at their longest.
+fn envelope_bound(documents: usize) -> usize {
+    let widest = EnvelopeEntry {
+        path: document_entry(9_999),
+        size: 9_999_999_999,
+        sha256: "0".repeat(64),
+    };
+    let long_ref = DepartmentRef {
+        id: "x".repeat(63),
+        fingerprint: format!("SHA256:{}", "x".repeat(43)),
+    };
+    let envelope = Envelope {
+        format: ENVELOPE_FORMAT.to_string(),
+        bundle_id: "x".repeat(64),
+        created_at: DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456789Z")
+            .expect("a valid time")
+            .with_timezone(&Utc),
+        source: long_ref.clone(),
+        destination: long_ref,
+        entries: vec![widest; documents + 1],
+    };
+    serde_json::to_vec_pretty(&envelope).map_or(0, |v| v.len()) + 1
 }

@@ -188,6 +188,122 @@ impl<W: Write> ZipWriter<W> {
     }
 }
 
+/// An entry reserved at a known size, filled in later.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    index: usize,
+    header_offset: u64,
+    size: u64,
+}
+
+impl<W: Write + Seek + Send> ZipWriter<W> {
+    /// Reserves an entry of exactly `size` bytes, to be filled by [`ZipWriter::fill`].
+    pub fn reserve(&mut self, name: &str, size: u64) -> io::Result<Slot> {
+        let entry = Entry {
+            name: name.to_string(),
+            size,
+            crc32: 0,
+        };
+        let header = local_header(&entry);
+        let header_offset = self.offset;
+        self.out.write_all(&header)?;
+        self.offset += header.len() as u64 + size;
+        self.out.seek(SeekFrom::Start(self.offset))?;
+        self.written.push((entry, header_offset));
+        Ok(Slot {
+            index: self.written.len() - 1,
+            header_offset,
+            size,
+        })
+    }
+
+    /// Writes a reserved entry's data; it must be exactly the reserved size.
+    pub fn fill(&mut self, slot: Slot, data: &[u8]) -> io::Result<()> {
+        if data.len() as u64 != slot.size {
+            return Err(io::Error::other(format!(
+                "entry {} needs {} bytes, got {}",
+                self.written[slot.index].0.name,
+                slot.size,
+                data.len()
+            )));
+        }
+        let crc32 = crc32fast::hash(data);
+        self.written[slot.index].0.crc32 = crc32;
+        let entry = self.written[slot.index].0.clone();
+        self.out.seek(SeekFrom::Start(slot.header_offset))?;
+        self.out.write_all(&local_header(&entry))?;
+        self.out.write_all(data)?;
+        self.out.seek(SeekFrom::Start(self.offset))?;
+        Ok(())
+    }
+
+    /// Adds an entry whose data `write` produces, of a size not known in
+    /// advance; its size and CRC-32 are patched into the local header after.
+    /// Returns the entry's size and the hex SHA-256 of its data.
+    pub fn stream(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
+    ) -> io::Result<(u64, String)> {
+        use sha2::Digest;
+        let mut entry = Entry {
+            name: name.to_string(),
+            size: 0,
+            crc32: 0,
+        };
+        let header_offset = self.offset;
+        let header = local_header(&entry);
+        self.out.write_all(&header)?;
+        let mut measured = Measuring {
+            inner: &mut self.out,
+            size: 0,
+            sha: sha2::Sha256::new(),
+            crc: crc32fast::Hasher::new(),
+        };
+        write(&mut measured)?;
+        let (size, sha, crc) = (
+            measured.size,
+            measured.sha.finalize(),
+            measured.crc.finalize(),
+        );
+        entry.size = size;
+        entry.crc32 = crc;
+        self.offset += header.len() as u64 + size;
+        if self.offset > MAX_BUNDLE_BYTES {
+            return Err(io::Error::other(
+                "the bundle would exceed 4,000,000,000 bytes",
+            ));
+        }
+        self.out.seek(SeekFrom::Start(header_offset))?;
+        self.out.write_all(&local_header(&entry))?;
+        self.out.seek(SeekFrom::Start(self.offset))?;
+        self.written.push((entry, header_offset));
+        Ok((size, hex::encode(sha)))
+    }
+}
+
+/// Counts, hashes and CRCs what passes to `inner`.
+struct Measuring<'a, W> {
+    inner: &'a mut W,
+    size: u64,
+    sha: sha2::Sha256,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Measuring<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.size += n as u64;
+        self.sha.update(&buf[..n]);
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Reads and checks the structure of a canonical bundle zip: every header
 /// must be exactly what the writer would have written.
 pub fn read_index<R: Read + Seek>(file: &mut R) -> Result<Vec<Located>, BundleError> {
@@ -357,6 +473,26 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn reserved_and_streamed_entries_equal_plain_ones() {
+        let items: [(&str, &[u8]); 3] = [
+            ("HANDOVER", b"x\n"),
+            ("a", b"reserved"),
+            ("b", b"streamed data"),
+        ];
+        let plain = build(&items);
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        w.add(entry("HANDOVER", b"x\n"), &mut &b"x\n"[..]).unwrap();
+        let slot = w.reserve("a", 8).unwrap();
+        let (size, _) = w
+            .stream("b", |out| out.write_all(b"streamed data"))
+            .unwrap();
+        assert_eq!(size, 13);
+        assert!(w.fill(slot, b"too long!").is_err());
+        w.fill(slot, b"reserved").unwrap();
+        assert_eq!(w.finish().unwrap().into_inner(), plain);
     }
 
     #[test]

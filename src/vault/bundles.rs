@@ -15,16 +15,12 @@ use tokio_util::io::SyncIoBridge;
 use super::{Purpose, Vault, VaultError};
 use crate::bundle::bagit::PayloadFile;
 use crate::bundle::{
-    self, document_entry, BundleError, BundleReader, DepartmentRef, Envelope, EnvelopeEntry,
-    Manifest, ManifestDocument, Measuring, StagedEntry, Verified, ENVELOPE_FORMAT, MANIFEST_ENTRY,
-    MANIFEST_FORMAT,
+    self, document_entry, BundleError, BundleReader, BundleWriter, DepartmentRef, Envelope,
+    Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
 use crate::crypto::{self, StreamError};
 use crate::domain::{Actor, ChildId, MediaType};
 use crate::store::{BlobKey, SentBundle};
-
-/// Folder of the data directory where bundles are staged (ciphertext only).
-pub(super) const STAGING: &str = "tmp";
 
 /// What `create_bundle` made.
 #[derive(Debug, Clone)]
@@ -88,88 +84,18 @@ impl Vault {
         }
         let recipient = crypto::parse_recipient(&destination.age_recipient)?;
         let bundle_id = uuid::Uuid::now_v7().to_string();
-        let staging = self.staging_dir(&bundle_id)?;
-        let result = self
-            .build_bundle(
-                &view,
-                &bundle_id,
-                &destination.id,
-                &recipient,
-                reason,
-                &staging,
-                out,
-                progress,
-            )
-            .await;
-        let _ = fs::remove_dir_all(&staging);
-        let created = result?;
-        tracing::info!(bundle = %created.bundle_id, child = %child, to = %created.destination, "bundle created");
-        Ok(created)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn build_bundle(
-        &self,
-        view: &super::ChildView,
-        bundle_id: &str,
-        to: &str,
-        recipient: &age::x25519::Recipient,
-        incomplete_reason: Option<String>,
-        staging: &Path,
-        out: &Path,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<CreatedBundle, VaultError> {
-        let total: u64 = view.documents.iter().map(|d| d.size).sum::<u64>() * 2;
-        let mut done = 0u64;
-        let mut staged = Vec::new();
-        let mut manifest_docs = Vec::new();
-        for (i, doc) in view.documents.iter().enumerate() {
-            let path = document_entry(i + 1);
-            let file = staging.join(format!("{:04}.age", i + 1));
-            let key = BlobKey::for_document(doc.id);
-            let reader = self.blobs.reader(&key).await?;
-            let (keys, recipient_c, file_c, handle) = (
-                self.keys.clone(),
-                recipient.clone(),
-                file.clone(),
-                Handle::current(),
-            );
-            let (opened, size, sha256, crc32) = tokio::task::spawn_blocking(move || {
-                let out = Measuring::new(BufWriter::with_capacity(1 << 20, new_file(&file_c)?));
-                let input = SyncIoBridge::new_with_handle(reader, handle);
-                let (opened, out) = crypto::reseal(keys.identity(), &recipient_c, input, out)
-                    .map_err(|e| stream_error(e, doc_label(i)))?;
-                let (writer, size, sha, crc) = out.finish();
-                writer
-                    .into_inner()
-                    .map_err(|e| e.into_error())?
-                    .sync_all()?;
-                Ok::<_, VaultError>((opened, size, sha, crc))
-            })
-            .await
-            .map_err(|e| VaultError::Io(std::io::Error::other(e)))??;
-            if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
-                return Err(VaultError::Integrity(format!(
-                    "document {} does not match its recorded SHA-256",
-                    doc.id
-                )));
-            }
-            done += doc.size;
-            progress(done, total);
-            staged.push(StagedEntry {
-                name: path.clone(),
-                file,
-                size,
-                crc32,
-            });
-            manifest_docs.push((
-                EnvelopeEntry {
-                    path: path.clone(),
-                    size,
-                    sha256,
-                },
-                ManifestDocument {
-                    path,
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.to_string(),
+            bundle_id: bundle_id.clone(),
+            source_child_id: view.child.id,
+            child: view.child.record.clone(),
+            incomplete_reason: reason,
+            documents: view
+                .documents
+                .iter()
+                .enumerate()
+                .map(|(i, doc)| ManifestDocument {
+                    path: document_entry(i + 1),
                     source_document_id: doc.id.to_string(),
                     kind: doc.kind,
                     title: doc.title.clone(),
@@ -178,90 +104,72 @@ impl Vault {
                     size: doc.size,
                     sha256: doc.sha256.clone(),
                     added_at: doc.added_at,
-                },
-            ));
-        }
-
-        let manifest = Manifest {
-            format: MANIFEST_FORMAT.to_string(),
-            bundle_id: bundle_id.to_string(),
-            source_child_id: view.child.id,
-            child: view.child.record.clone(),
-            incomplete_reason,
-            documents: manifest_docs.iter().map(|(_, m)| m.clone()).collect(),
+                })
+                .collect(),
         };
-        let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-        let manifest_file = staging.join(MANIFEST_ENTRY);
-        let mut out_m = Measuring::new(new_file(&manifest_file)?);
-        crypto::seal(recipient, &manifest_json[..], &mut out_m)
-            .map_err(|e| stream_error(e, "the manifest".into()))?;
-        let (f, m_size, m_sha, m_crc) = out_m.finish();
-        f.sync_all()?;
-        staged.insert(
-            0,
-            StagedEntry {
-                name: MANIFEST_ENTRY.into(),
-                file: manifest_file,
-                size: m_size,
-                crc32: m_crc,
-            },
-        );
-
-        let mut entries = vec![EnvelopeEntry {
-            path: MANIFEST_ENTRY.into(),
-            size: m_size,
-            sha256: m_sha,
-        }];
-        entries.extend(manifest_docs.iter().map(|(e, _)| e.clone()));
         let signing = crypto::parse_ssh_public(&self.card().ssh_public_key)?;
-        let envelope = Envelope {
-            format: ENVELOPE_FORMAT.to_string(),
-            bundle_id: bundle_id.to_string(),
-            created_at: Utc::now(),
-            source: DepartmentRef {
-                id: self.card().id.clone(),
-                fingerprint: crypto::ssh_fingerprint(&signing),
-            },
-            destination: DepartmentRef {
-                id: to.to_string(),
-                fingerprint: crypto::age_fingerprint(recipient),
-            },
-            entries,
+        let source = DepartmentRef {
+            id: self.card().id.clone(),
+            fingerprint: crypto::ssh_fingerprint(&signing),
         };
-        let mut envelope_bytes =
-            serde_json::to_vec_pretty(&envelope).map_err(std::io::Error::other)?;
-        envelope_bytes.push(b'\n');
-        let signature = crypto::sign(&self.keys, &envelope_bytes);
-
-        let envelope_sha256 = {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(&envelope_bytes))
+        let target = DepartmentRef {
+            id: destination.id.clone(),
+            fingerprint: crypto::age_fingerprint(&recipient),
         };
-        let (out_c, staged_c) = (out.to_path_buf(), staged.clone());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-        let writer = tokio::task::spawn_blocking(move || {
-            bundle::write_bundle(
-                &out_c,
-                &envelope_bytes,
-                signature.as_bytes(),
-                &staged_c,
-                &mut |n| {
-                    let _ = tx.send(n);
-                },
-            )
-        });
-        while let Some(n) = rx.recv().await {
-            done += n;
-            progress(done.min(total), total);
+        let documents = view.documents.clone();
+        let (keys, blobs, handle, out_c) = (
+            self.keys.clone(),
+            self.blobs.clone(),
+            Handle::current(),
+            out.to_path_buf(),
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
+        let writer =
+            tokio::task::spawn_blocking(move || -> Result<(Envelope, String, u64), VaultError> {
+                let total: u64 = documents.iter().map(|d| d.size).sum();
+                let signature_len = crypto::sign(&keys, b"").len();
+                let mut bundle = BundleWriter::create(&out_c, documents.len(), signature_len)?;
+                let manifest_json =
+                    serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+                let mut sealed = Vec::new();
+                crypto::seal(&recipient, &manifest_json[..], &mut sealed)
+                    .map_err(|e| stream_error(e, "the manifest".into()))?;
+                bundle.add_manifest(&sealed)?;
+                let mut done = 0u64;
+                for (i, doc) in documents.iter().enumerate() {
+                    let reader = handle.block_on(blobs.reader(&BlobKey::for_document(doc.id)))?;
+                    let input = SyncIoBridge::new_with_handle(reader, handle.clone());
+                    bundle.add_document(|out| -> Result<(), VaultError> {
+                        let (opened, _) = crypto::reseal(keys.identity(), &recipient, input, out)
+                            .map_err(|e| stream_error(e, doc_label(i)))?;
+                        if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
+                            return Err(VaultError::Integrity(format!(
+                                "document {} does not match its recorded SHA-256",
+                                doc.id
+                            )));
+                        }
+                        Ok(())
+                    })?;
+                    done += doc.size;
+                    let _ = tx.send((done, total));
+                }
+                let (envelope, envelope_sha256) =
+                    bundle.finish(&manifest.bundle_id, Utc::now(), source, target, |bytes| {
+                        crypto::sign(&keys, bytes)
+                    })?;
+                let size = fs::metadata(&out_c)?.len();
+                Ok((envelope, envelope_sha256, size))
+            });
+        while let Some((done, total)) = rx.recv().await {
+            progress(done, total);
         }
-        writer
+        let (envelope, envelope_sha256, size) = writer
             .await
             .map_err(|e| VaultError::Io(std::io::Error::other(e)))??;
-        let size = fs::metadata(out)?.len();
         self.db.record_sent_bundle(&SentBundle {
-            bundle_id: bundle_id.to_string(),
-            child_id: view.child.id,
-            destination: to.to_string(),
+            bundle_id: bundle_id.clone(),
+            child_id: child,
+            destination: destination.id.clone(),
             envelope_sha256,
             documents: view
                 .documents
@@ -272,9 +180,10 @@ impl Vault {
             created_at: envelope.created_at,
             delivered_at: None,
         })?;
+        tracing::info!(bundle = %bundle_id, child = %child, to = %destination.id, "bundle created");
         Ok(CreatedBundle {
-            bundle_id: bundle_id.to_string(),
-            destination: to.to_string(),
+            bundle_id,
+            destination: destination.id,
             documents: view.documents.len(),
             size,
         })
@@ -358,9 +267,7 @@ impl Vault {
                 .create(payload.join("documents"))?;
             let manifest_json =
                 serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-            let mut f = new_file(&payload.join("manifest.json"))?;
-            f.write_all(&manifest_json)?;
-            f.sync_all()?;
+            new_file(&payload.join("manifest.json"))?.write_all(&manifest_json)?;
             let mut files = vec![PayloadFile {
                 path: "manifest.json".into(),
                 size: manifest_json.len() as u64,
@@ -371,14 +278,15 @@ impl Vault {
             }];
             for (i, doc) in manifest.documents.iter().enumerate() {
                 let name = format!("documents/{:04}.{}", i + 1, extension(doc.media_type));
+                // The directory appears only by the rename below, once every
+                // digest holds; its files are not fsynced one by one (the
+                // bundle stays the durable original).
                 let file = new_file(&payload.join(&name))?;
-                let keep = file.try_clone()?;
                 let opened =
                     reader.decrypt_document(i + 1, keys.identity(), BufWriter::new(file))?;
                 if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
                     return Err(BundleError::Digest(doc.path.clone()).into());
                 }
-                keep.sync_all()?;
                 files.push(PayloadFile {
                     path: name,
                     size: doc.size,
@@ -424,18 +332,6 @@ impl Vault {
         let mut all = vec![self.card().clone()];
         all.extend(self.db.departments()?);
         Ok(all)
-    }
-
-    /// A new private staging directory for one bundle.
-    fn staging_dir(&self, name: &str) -> Result<PathBuf, VaultError> {
-        let root = self.data_dir().join(STAGING);
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&root)?;
-        let dir = root.join(name);
-        fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        Ok(dir)
     }
 }
 

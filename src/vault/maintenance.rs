@@ -113,14 +113,6 @@ impl Vault {
             self.blobs.remove_staged(&staged)?;
             removed += 1;
         }
-        // Bundle staging of an interrupted `bundle create` (ciphertext only).
-        let staging = self.data_dir().join(super::bundles::STAGING);
-        if let Ok(entries) = std::fs::read_dir(&staging) {
-            for entry in entries.flatten() {
-                std::fs::remove_dir_all(entry.path())?;
-                removed += 1;
-            }
-        }
         if removed > 0 {
             tracing::info!(removed, "removed leftovers of interrupted uploads");
         }
