@@ -45,28 +45,7 @@ impl Db {
     pub fn commit_document(&self, doc: &Document, key: &BlobKey) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            &format!(
-                "INSERT INTO documents ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
-            ),
-            params![
-                doc.id.to_string(),
-                doc.child_id.to_string(),
-                doc.kind.as_str(),
-                doc.title,
-                doc.file_name,
-                doc.media_type.as_str(),
-                doc.size as i64,
-                doc.sha256,
-                key.as_str(),
-                doc.added_by,
-                doc.added_at.to_rfc3339(),
-            ],
-        )?;
-        tx.execute(
-            "DELETE FROM pending_blobs WHERE blob_key = ?1",
-            [key.as_str()],
-        )?;
+        insert_document(&tx, doc, key)?;
         tx.commit()?;
         Ok(())
     }
