@@ -18,6 +18,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Everything this program creates (database, WAL, blob folders, opened
+    // papers, bundles) is for its owner only.
+    // SAFETY: setting the process umask has no preconditions.
+    unsafe {
+        libc::umask(0o077);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),

@@ -32,6 +32,7 @@ fn init_creates_a_private_node_and_prints_only_its_id() {
     assert_eq!(mode(&node.data.join("ssh-ed25519")), 0o600);
     let ssh = std::fs::read_to_string(node.data.join("ssh-ed25519")).unwrap();
     assert!(ssh.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    assert_eq!(mode(&node.data.join("meta.db")), 0o600);
     let db = std::fs::read(node.data.join("meta.db")).unwrap();
     assert!(
         !db.starts_with(b"SQLite format 3"),
