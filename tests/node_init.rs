@@ -20,18 +20,24 @@ fn init_creates_a_private_node_and_prints_only_its_id() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{DEPT}\n"));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        !stderr.contains("AGE-SECRET-KEY"),
-        "secrets are never printed"
-    );
+    assert_eq!(String::from_utf8(out.stdout.clone()).unwrap(), format!("{DEPT}\n"));
+    let identity_text = std::fs::read_to_string(node.data.join("age-identity.txt")).unwrap();
+    let secret = {
+        use age::secrecy::ExposeSecret;
+        let identity = handover::crypto::parse_identity(&identity_text).unwrap();
+        identity.to_string().expose_secret().to_string()
+    };
+    let printed =
+        String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
+    assert!(!printed.contains(&secret), "secrets are never printed");
 
     assert_eq!(mode(&node.data), 0o700);
     assert_eq!(mode(&node.data.join("age-identity.txt")), 0o600);
     assert_eq!(mode(&node.data.join("ssh-ed25519")), 0o600);
     let ssh = std::fs::read_to_string(node.data.join("ssh-ed25519")).unwrap();
-    assert!(ssh.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    let key = ssh_key::PrivateKey::from_openssh(&ssh).expect("an OpenSSH private key");
+    assert_eq!(key.algorithm(), ssh_key::Algorithm::Ed25519);
+    assert!(!key.is_encrypted());
     assert_eq!(mode(&node.data.join("meta.db")), 0o600);
     let db = std::fs::read(node.data.join("meta.db")).unwrap();
     assert!(
@@ -120,7 +126,8 @@ fn passphrase_protects_the_identity() {
     assert!(sealed.starts_with(b"age-encryption.org/v1"));
     assert_eq!(mode(&node.data.join("age-identity.age")), 0o600);
     let ssh = std::fs::read_to_string(node.data.join("ssh-ed25519")).unwrap();
-    assert!(!ssh.contains("AGE-SECRET-KEY"));
+    let key = ssh_key::PrivateKey::from_openssh(&ssh).unwrap();
+    assert!(key.is_encrypted(), "the signing key is protected too");
 
     node.cmd()
         .env("HANDOVER_PASSPHRASE", "test passphrase, not secret")

@@ -18,12 +18,7 @@ const IDENTITY: &str = include_str!("../../fixtures/keys/br-swd-patna/age-identi
 
 fuzz_target!(|data: &[u8]| {
     let cards: Vec<DepartmentCard> = CARDS.iter().map(|c| serde_json::from_str(c).unwrap()).collect();
-    let identity: age::x25519::Identity = IDENTITY
-        .lines()
-        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let identity = handover::crypto::parse_identity(IDENTITY).unwrap();
     let mut file = tempfile::tempfile().unwrap();
     file.write_all(data).unwrap();
     file.seek(SeekFrom::Start(0)).unwrap();

@@ -200,11 +200,13 @@ impl NodeKeys {
     }
 }
 
-fn parse_identity(text: &str) -> Result<age::x25519::Identity, KeyError> {
+/// The X25519 identity in the text of an age identity file (comment lines
+/// start with `#`; the first line that parses as an identity counts).
+pub fn parse_identity(text: &str) -> Result<age::x25519::Identity, KeyError> {
     text.lines()
         .map(str::trim)
-        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .and_then(|l| l.parse().ok())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .find_map(|l| l.parse().ok())
         .ok_or(KeyError::Malformed(KeyFiles::IDENTITY))
 }
 

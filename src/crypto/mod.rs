@@ -9,7 +9,7 @@ mod signature;
 mod stream;
 
 pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
-pub use keys::{derive_key, KeyFiles, NodeKeys, Passphrase};
+pub use keys::{derive_key, parse_identity, KeyFiles, NodeKeys, Passphrase};
 pub use signature::{sign, verify, SignatureError, MAX_SIGNATURE_BYTES, NAMESPACE};
 pub use stream::{open, reseal, seal, Opened, Sealed, StreamError};
 

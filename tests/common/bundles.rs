@@ -108,11 +108,7 @@ pub fn directory() -> Vec<DepartmentCard> {
 pub fn dest_identity() -> age::x25519::Identity {
     let text =
         std::fs::read_to_string(repo(&format!("fixtures/keys/{DEST}/age-identity.txt"))).unwrap();
-    text.lines()
-        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .unwrap()
-        .parse()
-        .unwrap()
+    handover::crypto::parse_identity(&text).unwrap()
 }
 
 /// Every entry of a bundle (name, bytes), read with the stock `zip` crate.
