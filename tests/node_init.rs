@@ -20,7 +20,10 @@ fn init_creates_a_private_node_and_prints_only_its_id() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout.clone()).unwrap(), format!("{DEPT}\n"));
+    assert_eq!(
+        String::from_utf8(out.stdout.clone()).unwrap(),
+        format!("{DEPT}\n")
+    );
     let identity_text = std::fs::read_to_string(node.data.join("age-identity.txt")).unwrap();
     let secret = {
         use age::secrecy::ExposeSecret;
