@@ -245,7 +245,6 @@ impl<W: Write + Seek + Send> ZipWriter<W> {
         name: &str,
         write: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
     ) -> io::Result<(u64, String)> {
-        use sha2::Digest;
         let mut entry = Entry {
             name: name.to_string(),
             size: 0,
@@ -254,18 +253,30 @@ impl<W: Write + Seek + Send> ZipWriter<W> {
         let header_offset = self.offset;
         let header = local_header(&entry);
         self.out.write_all(&header)?;
-        let mut measured = Measuring {
-            inner: &mut self.out,
-            size: 0,
-            sha: sha2::Sha256::new(),
-            crc: crc32fast::Hasher::new(),
-        };
-        write(&mut measured)?;
-        let (size, sha, crc) = (
-            measured.size,
-            measured.sha.finalize(),
-            measured.crc.finalize(),
-        );
+        let out = &mut self.out;
+        let (size, crc, sha) = std::thread::scope(|scope| -> io::Result<_> {
+            // SHA-256 on its own thread: the writing thread is also encrypting.
+            let (to_hash, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+            let hasher = scope.spawn(move || {
+                use sha2::Digest;
+                let mut sha = sha2::Sha256::new();
+                for chunk in chunks {
+                    sha.update(&chunk);
+                }
+                sha.finalize()
+            });
+            let mut measured = Measuring {
+                inner: out,
+                size: 0,
+                to_hash,
+                crc: crc32fast::Hasher::new(),
+            };
+            let result = write(&mut measured);
+            let (size, crc) = (measured.size, measured.crc.finalize());
+            drop(measured.to_hash);
+            let sha = hasher.join().expect("the hashing thread does not panic");
+            result.map(|()| (size, crc, sha))
+        })?;
         entry.size = size;
         entry.crc32 = crc;
         self.offset += header.len() as u64 + size;
@@ -282,21 +293,25 @@ impl<W: Write + Seek + Send> ZipWriter<W> {
     }
 }
 
-/// Counts, hashes and CRCs what passes to `inner`.
+/// Chunks waiting for the hashing thread of [`ZipWriter::stream`] at most.
+const HASH_QUEUE: usize = 16;
+
+/// Counts and CRCs what passes to `inner`, and hands a copy to the hasher.
 struct Measuring<'a, W> {
     inner: &'a mut W,
     size: u64,
-    sha: sha2::Sha256,
+    to_hash: std::sync::mpsc::SyncSender<Vec<u8>>,
     crc: crc32fast::Hasher,
 }
 
 impl<W: Write> Write for Measuring<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        use sha2::Digest;
         let n = self.inner.write(buf)?;
         self.size += n as u64;
-        self.sha.update(&buf[..n]);
         self.crc.update(&buf[..n]);
+        self.to_hash
+            .send(buf[..n].to_vec())
+            .map_err(|_| io::Error::other("the hashing thread stopped"))?;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
