@@ -1,8 +1,7 @@
 //! `doc put|get|list`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
@@ -81,37 +80,12 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
                     .await?;
                 eprintln!("wrote {} bytes, SHA-256 verified", doc.size);
             } else {
-                if out.exists() && !force {
-                    return Err(CliError(format!(
-                        "{} exists; use --force to replace it",
-                        out.display()
-                    ))
-                    .into());
-                }
-                let partial = partial_path(&out);
-                let file = OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&partial)
-                    .map_err(|e| CliError(format!("cannot write {}: {e}", partial.display())))?;
-                let keep = file.try_clone()?;
-                match vault.read_document(&actor, id, Box::new(file)).await {
-                    Ok(doc) => {
-                        keep.sync_all()?;
-                        fs::rename(&partial, &out)?;
-                        eprintln!(
-                            "wrote {} ({} bytes, SHA-256 verified)",
-                            out.display(),
-                            doc.size
-                        );
-                    }
-                    Err(e) => {
-                        let _ = fs::remove_file(&partial);
-                        return Err(e.into());
-                    }
-                }
+                let doc = vault.save_document(&actor, id, &out, force).await?;
+                eprintln!(
+                    "wrote {} ({} bytes, SHA-256 verified)",
+                    out.display(),
+                    doc.size
+                );
             }
         }
         DocCommand::List { child, json } => {
@@ -157,10 +131,4 @@ fn open_source(path: &Path) -> Result<Source, CliError> {
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     Ok((Box::new(file), name, Some(meta.len())))
-}
-
-fn partial_path(out: &Path) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
 }

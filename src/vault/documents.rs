@@ -3,7 +3,10 @@
 //! exists only once its row commits. A get is one streaming pass too:
 //! decrypt, hash, and the digest decides whether the output is trusted.
 
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -121,6 +124,46 @@ impl Vault {
         self.verify_blob(&doc, &key, sink).await?;
         tracing::info!(document = %id, "document read");
         Ok(doc)
+    }
+
+    /// Saves a document's plaintext as the file `out`: written to
+    /// `OUT.partial` (owner-only), synced and renamed only once the digest
+    /// holds, removed otherwise. An existing `out` is replaced only if
+    /// `replace`.
+    pub async fn save_document(
+        &self,
+        actor: &Actor,
+        id: DocumentId,
+        out: &Path,
+        replace: bool,
+    ) -> Result<Document, VaultError> {
+        if out.exists() && !replace {
+            return Err(VaultError::Invalid(format!(
+                "{} exists; use --force to replace it",
+                out.display()
+            )));
+        }
+        let partial = crate::bundle::partial_path(out);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .map_err(|e| VaultError::Invalid(format!("cannot write {}: {e}", partial.display())))?;
+        let keep = file.try_clone()?;
+        let saved = match self.read_document(actor, id, Box::new(file)).await {
+            Ok(doc) => keep
+                .sync_all()
+                .and_then(|()| fs::rename(&partial, out))
+                .map(|()| doc)
+                .map_err(VaultError::from),
+            Err(e) => Err(e),
+        };
+        if saved.is_err() {
+            let _ = fs::remove_file(&partial);
+        }
+        saved
     }
 
     fn document_and_key(&self, id: DocumentId) -> Result<(Document, BlobKey), VaultError> {
