@@ -147,12 +147,7 @@ impl BlobStore {
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r)
-        .map_err(|e| {
-            StoreError::Blob(object_store::Error::Generic {
-                store: "local",
-                source: Box::new(e),
-            })
-        })
+        .map_err(StoreError::Io)
     }
 
     /// Whether `key` exists.
@@ -233,9 +228,6 @@ fn remove_file_if_present(path: &Path) -> Result<(), StoreError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StoreError::Blob(object_store::Error::Generic {
-            store: "local",
-            source: Box::new(e),
-        })),
+        Err(e) => Err(StoreError::Io(e)),
     }
 }

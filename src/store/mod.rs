@@ -24,6 +24,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("blob store error: {0}")]
     Blob(#[from] object_store::Error),
+    /// The local file system under a local blob store.
+    #[error("blob file error: {0}")]
+    Io(#[source] std::io::Error),
     #[error("unsupported blob store URL: {0}")]
     BlobUrl(String),
     #[error("stored row is malformed: {0}")]
