@@ -65,14 +65,10 @@ fn the_v1_receipt_still_verifies() {
     let bundle = repo("fixtures/bundles/v1.bundle");
     let dir = directory();
     let mut reader = handover::bundle::BundleReader::open(&bundle).unwrap();
-    let verified = reader
-        .verify(|id| dir.iter().find(|c| c.id == id).cloned())
-        .unwrap();
+    let verified = reader.verify(|id| dir.card(id)).unwrap();
     let bytes = std::fs::read(repo("fixtures/bundles/v1.receipt.json")).unwrap();
     let signed = handover::bundle::SignedReceipt::parse(&bytes).unwrap();
-    let receipt = signed
-        .verify(|id| dir.iter().find(|c| c.id == id).cloned())
-        .unwrap();
+    let receipt = signed.verify(|id| dir.card(id)).unwrap();
     assert_eq!(receipt.bundle_id, verified.envelope.bundle_id);
     assert_eq!(receipt.envelope_sha256, verified.envelope_sha256);
     assert_eq!(receipt.source, SOURCE);

@@ -17,3 +17,18 @@ pub struct DepartmentCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox_url: Option<String>,
 }
+
+/// A snapshot of a department directory: cards found by id.
+#[derive(Debug, Clone, Default)]
+pub struct Directory(Vec<DepartmentCard>);
+
+impl Directory {
+    pub fn new(cards: Vec<DepartmentCard>) -> Self {
+        Directory(cards)
+    }
+
+    /// The card of department `id`, if present.
+    pub fn card(&self, id: &str) -> Option<DepartmentCard> {
+        self.0.iter().find(|c| c.id == id).cloned()
+    }
+}

@@ -8,7 +8,7 @@ mod document;
 mod ids;
 
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
-pub use department::DepartmentCard;
+pub use department::{DepartmentCard, Directory};
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
 pub use ids::{ChildId, DocumentId, InvalidId};

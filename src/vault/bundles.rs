@@ -19,7 +19,7 @@ use crate::bundle::{
     Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
 use crate::crypto::{self, StreamError};
-use crate::domain::{Actor, ChildId, MediaType};
+use crate::domain::{Actor, ChildId, Directory, MediaType};
 use crate::store::{BlobKey, SentBundle};
 
 /// What `create_bundle` made.
@@ -193,10 +193,10 @@ impl Vault {
     /// against this node's directory. Needs no secret.
     pub async fn verify_bundle(&self, path: &Path) -> Result<Verified, VaultError> {
         let path = path.to_path_buf();
-        let directory = self.directory_snapshot()?;
+        let directory = self.directory()?;
         let verified = tokio::task::spawn_blocking(move || {
             let mut reader = BundleReader::open(&path)?;
-            reader.verify(|id| directory.iter().find(|c| c.id == id).cloned())
+            reader.verify(|id| directory.card(id))
         })
         .await
         .map_err(|e| VaultError::Io(std::io::Error::other(e)))??;
@@ -241,12 +241,12 @@ impl Vault {
         }
         let partial = bundle::partial_path(out);
         let (path, out_c, partial_c) = (path.to_path_buf(), out.to_path_buf(), partial.clone());
-        let directory = self.directory_snapshot()?;
+        let directory = self.directory()?;
         let own = self.card().id.clone();
         let keys = self.keys.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<OpenedBundle, VaultError> {
             let mut reader = BundleReader::open(&path)?;
-            let verified = reader.verify(|id| directory.iter().find(|c| c.id == id).cloned())?;
+            let verified = reader.verify(|id| directory.card(id))?;
             if verified.envelope.destination.id != own {
                 return Err(BundleError::WrongDestination {
                     expected: own,
@@ -326,12 +326,10 @@ impl Vault {
     }
 
     /// This node's card and every card in the directory.
-    pub(super) fn directory_snapshot(
-        &self,
-    ) -> Result<Vec<crate::domain::DepartmentCard>, VaultError> {
+    pub(super) fn directory(&self) -> Result<Directory, VaultError> {
         let mut all = vec![self.card().clone()];
         all.extend(self.db.departments()?);
-        Ok(all)
+        Ok(Directory::new(all))
     }
 }
 

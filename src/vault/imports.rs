@@ -47,7 +47,7 @@ impl Vault {
         _actor: &Actor,
         path: &std::path::Path,
     ) -> Result<Imported, VaultError> {
-        let directory = self.directory_snapshot()?;
+        let directory = self.directory()?;
         let (own, keys, path) = (
             self.card().id.clone(),
             self.keys.clone(),
@@ -55,7 +55,7 @@ impl Vault {
         );
         let (reader, verified, manifest) = tokio::task::spawn_blocking(move || {
             let mut reader = BundleReader::open(&path)?;
-            let verified = reader.verify(|id| directory.iter().find(|c| c.id == id).cloned())?;
+            let verified = reader.verify(|id| directory.card(id))?;
             if verified.envelope.destination.id != own {
                 return Err(BundleError::WrongDestination {
                     expected: own,
@@ -248,8 +248,8 @@ impl Vault {
         bytes: &[u8],
     ) -> Result<Delivered, VaultError> {
         let signed = SignedReceipt::parse(bytes)?;
-        let directory = self.directory_snapshot()?;
-        let receipt = signed.verify(|id| directory.iter().find(|c| c.id == id).cloned())?;
+        let directory = self.directory()?;
+        let receipt = signed.verify(|id| directory.card(id))?;
         if receipt.source != self.card().id {
             return Err(VaultError::Invalid(format!(
                 "the receipt answers a bundle from {}, not from this node",

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use handover::bundle::zipfmt::{Entry, ZipWriter};
-use handover::domain::DepartmentCard;
+use handover::domain::{DepartmentCard, Directory};
 
 use super::{created_id, pdf, Node};
 
@@ -94,14 +94,15 @@ pub fn create(node: &Node, child: &str, name: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// The demo directory: both demo cards.
-pub fn directory() -> Vec<DepartmentCard> {
-    [SOURCE, DEST]
+pub fn directory() -> Directory {
+    let cards = [SOURCE, DEST]
         .iter()
         .map(|id| {
             serde_json::from_slice(&std::fs::read(repo(&format!("keys/{id}.json"))).unwrap())
                 .unwrap()
         })
-        .collect()
+        .collect::<Vec<DepartmentCard>>();
+    Directory::new(cards)
 }
 
 /// The destination's identity (a test key).
@@ -146,7 +147,7 @@ pub fn open_in_process(path: &Path) -> Result<handover::bundle::Manifest, String
     let identity = dest_identity();
     let mut reader = BundleReader::open(path).map_err(|e| e.to_string())?;
     let verified = reader
-        .verify(|id| dir.iter().find(|c| c.id == id).cloned())
+        .verify(|id| dir.card(id))
         .map_err(|e| e.to_string())?;
     let manifest = reader
         .manifest(&verified, &identity)
@@ -167,7 +168,7 @@ pub fn verify_in_process(path: &Path) -> Result<(), String> {
     let dir = directory();
     let mut reader = handover::bundle::BundleReader::open(path).map_err(|e| e.to_string())?;
     reader
-        .verify(|id| dir.iter().find(|c| c.id == id).cloned())
+        .verify(|id| dir.card(id))
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
