@@ -51,6 +51,19 @@ impl MediaType {
         }
     }
 
+    /// The usual file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            MediaType::Pdf => "pdf",
+            MediaType::Jpeg => "jpg",
+            MediaType::Png => "png",
+            MediaType::Tiff => "tif",
+            MediaType::Webp => "webp",
+            MediaType::Heic => "heic",
+            MediaType::Text => "txt",
+        }
+    }
+
     /// Parses a MIME type string as stored.
     pub fn from_mime(s: &str) -> Option<MediaType> {
         MediaType::ALL.into_iter().find(|m| m.as_str() == s)

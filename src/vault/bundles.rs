@@ -19,7 +19,7 @@ use crate::bundle::{
     Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
 use crate::crypto::{self, StreamError};
-use crate::domain::{Actor, ChildId, Directory, MediaType};
+use crate::domain::{Actor, ChildId, Directory};
 use crate::store::{BlobKey, SentBundle};
 
 /// What `create_bundle` made.
@@ -277,7 +277,7 @@ impl Vault {
                 },
             }];
             for (i, doc) in manifest.documents.iter().enumerate() {
-                let name = format!("documents/{:04}.{}", i + 1, extension(doc.media_type));
+                let name = format!("documents/{:04}.{}", i + 1, doc.media_type.extension());
                 // The directory appears only by the rename below, once every
                 // digest holds; its files are not fsynced one by one (the
                 // bundle stays the durable original).
@@ -351,18 +351,5 @@ fn stream_error(e: StreamError, what: String) -> VaultError {
             VaultError::Integrity(format!("{what}: stored file fails authentication"))
         }
         StreamError::Input(io) | StreamError::Output(io) => VaultError::Io(io),
-    }
-}
-
-/// File name extension for an opened document.
-fn extension(media: MediaType) -> &'static str {
-    match media {
-        MediaType::Pdf => "pdf",
-        MediaType::Jpeg => "jpg",
-        MediaType::Png => "png",
-        MediaType::Tiff => "tif",
-        MediaType::Webp => "webp",
-        MediaType::Heic => "heic",
-        MediaType::Text => "txt",
     }
 }
