@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use std::path::Path;
 
 use common::bundles::*;
 use common::Node;
@@ -94,6 +95,23 @@ fn hand_over_between_the_demo_departments() {
     assert!(!src.path("nope").exists());
 }
 
+/// `bundle create CHILD --to TO --allow-incomplete REASON -o OUT` at `node`.
+fn create_cmd(node: &Node, child: &str, to: &str, reason: &str, out: &Path) -> assert_cmd::Command {
+    let mut cmd = node.cmd();
+    cmd.args([
+        "bundle",
+        "create",
+        child,
+        "--to",
+        to,
+        "--allow-incomplete",
+        reason,
+        "-o",
+    ])
+    .arg(out);
+    cmd
+}
+
 #[test]
 fn create_refusals() {
     let (src, _dst) = two_nodes();
@@ -105,48 +123,15 @@ fn create_refusals() {
         .assert()
         .code(1)
         .stderr(contains("restoration checklist").and(contains("missing: medical_report")));
-    src.cmd()
-        .args([
-            "bundle",
-            "create",
-            &child,
-            "--to",
-            "xx-unknown",
-            "--allow-incomplete",
-            "r",
-            "-o",
-        ])
-        .arg(&out)
+    create_cmd(&src, &child, "xx-unknown", "r", &out)
         .assert()
         .code(1)
         .stderr(contains("not in the directory"));
-    src.cmd()
-        .args([
-            "bundle",
-            "create",
-            &child,
-            "--to",
-            SOURCE,
-            "--allow-incomplete",
-            "r",
-            "-o",
-        ])
-        .arg(&out)
+    create_cmd(&src, &child, SOURCE, "r", &out)
         .assert()
         .code(1)
         .stderr(contains("itself"));
-    src.cmd()
-        .args([
-            "bundle",
-            "create",
-            &child,
-            "--to",
-            DEST,
-            "--allow-incomplete",
-            " ",
-            "-o",
-        ])
-        .arg(&out)
+    create_cmd(&src, &child, DEST, " ", &out)
         .assert()
         .code(1)
         .stderr(contains("needs a reason"));
@@ -159,18 +144,7 @@ fn create_refusals() {
     let at = bad_blob.len() - 20;
     bad_blob[at] ^= 1;
     std::fs::write(&blob, &bad_blob).unwrap();
-    src.cmd()
-        .args([
-            "bundle",
-            "create",
-            &child,
-            "--to",
-            DEST,
-            "--allow-incomplete",
-            "r",
-            "-o",
-        ])
-        .arg(&out)
+    create_cmd(&src, &child, DEST, "r", &out)
         .assert()
         .code(2)
         .stderr(contains("fails authentication"));
@@ -193,18 +167,7 @@ fn create_refusals() {
         manifest.incomplete_reason.as_deref(),
         Some("test: rest follows by post")
     );
-    src.cmd()
-        .args([
-            "bundle",
-            "create",
-            &child,
-            "--to",
-            DEST,
-            "--allow-incomplete",
-            "r",
-            "-o",
-        ])
-        .arg(&bundle)
+    create_cmd(&src, &child, DEST, "r", &bundle)
         .assert()
         .code(1)
         .stderr(contains("already exists"));

@@ -145,16 +145,36 @@ fn bad_receipts_are_refused() {
     let receipt = std::fs::read(dst.path("receipt.json")).unwrap();
 
     // Bad signature: the signature or the signed text changed.
-    let mut v: serde_json::Value = serde_json::from_slice(&receipt).unwrap();
-    let sig = v["signature"].as_str().unwrap().to_string();
-    v["signature"] = sig.replacen('A', "B", 1).into();
-    let f = src.file("bad-sig.json", v.to_string().as_bytes());
-    src.cmd()
-        .args(["receipt", "verify"])
-        .arg(&f)
-        .assert()
-        .code(2)
-        .stderr(contains("signature"));
+    let sig = serde_json::from_slice::<serde_json::Value>(&receipt).unwrap()["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // One base64 character inside the signature's body, and, separately,
+    // its armour header.
+    let mut lines: Vec<String> = sig.lines().map(str::to_string).collect();
+    let swapped = if lines[1].as_bytes()[10] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    lines[1].replace_range(10..11, swapped);
+    let body_changed = lines.join("\n") + "\n";
+    let header_changed = sig.replacen("SIGNATURE", "SIGNATURF", 1);
+    for (name, bad) in [
+        ("bad-sig.json", body_changed),
+        ("bad-armour.json", header_changed),
+    ] {
+        assert_ne!(bad, sig);
+        let mut v: serde_json::Value = serde_json::from_slice(&receipt).unwrap();
+        v["signature"] = bad.into();
+        let f = src.file(name, v.to_string().as_bytes());
+        src.cmd()
+            .args(["receipt", "verify"])
+            .arg(&f)
+            .assert()
+            .code(2)
+            .stderr(contains("signature"));
+    }
     let mut v: serde_json::Value = serde_json::from_slice(&receipt).unwrap();
     let text = v["receipt"].as_str().unwrap().to_string();
     v["receipt"] = text
