@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use common::bundles::*;
-use common::Node;
+use common::{run_ok, Node};
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -46,17 +46,7 @@ fn hand_over_between_the_demo_departments() {
 
     // Anyone with the directory verifies it: source, destination, a third node.
     for node in [&src, &dst, &demo_node("xx-third-node", &[SOURCE, DEST])] {
-        let out = node
-            .cmd()
-            .args(["bundle", "verify", "--json"])
-            .arg(&bundle)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_ok(node.cmd().args(["bundle", "verify", "--json"]).arg(&bundle));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["source"], SOURCE);
         assert_eq!(v["destination"], DEST);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::bundles::*;
-use common::{created_id, Node};
+use common::{created_id, run_ok, Node};
 use predicates::str::contains;
 
 fn import(dst: &Node, bundle: &std::path::Path, receipt: &str) -> String {
@@ -113,17 +113,7 @@ fn import_receipt_and_delivery() {
 
     // The receipt, back at the source.
     let r = src.file("receipt.json", &receipt);
-    let out = src
-        .cmd()
-        .args(["receipt", "verify", "--json"])
-        .arg(&r)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(src.cmd().args(["receipt", "verify", "--json"]).arg(&r));
     assert!(String::from_utf8_lossy(&out.stderr).contains("recorded as delivered"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["destination"], DEST);

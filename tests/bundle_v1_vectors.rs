@@ -4,7 +4,7 @@
 mod common;
 
 use common::bundles::*;
-use common::created_id;
+use common::{created_id, run_ok};
 
 const FIR_SHA256: &str = "6f40d1a2f2c5d9bbc60b02011688f812f3ded6038213bf350220ad9842c06587";
 const NOTE_SHA256: &str = "9d77de311aa833a645649607dc9a08bdf88d8e34be176b3d669a3f639b144a8a";
@@ -29,17 +29,11 @@ fn the_v1_bundle_still_verifies_opens_and_imports() {
     assert_eq!(manifest.documents[1].title.as_deref(), Some("Test note"));
 
     let dst = demo_node(DEST, &[SOURCE]);
-    let out = dst
-        .cmd()
-        .args(["bundle", "verify", "--json"])
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(dst.cmd().args(["bundle", "verify", "--json"]).arg(&bundle));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["source"], SOURCE);
+    assert_eq!(summary["destination"], DEST);
+    assert_eq!(summary["documents"], 2);
     let opened = dst.path("opened");
     dst.cmd()
         .args(["bundle", "open"])

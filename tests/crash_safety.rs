@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{sha256_file, write_big_pdf, Node};
+use common::{run_ok, sha256_file, write_big_pdf, Node};
 
 fn spawn_put(node: &Node, child: &str, file: &std::path::Path) -> Child {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("handover"))
@@ -57,12 +57,7 @@ fn kill_during_a_large_put_then_check_and_gc() {
     kill_mid_upload(&node, &child, &input);
 
     // check: consistent (exit 0), and it names the interrupted upload.
-    let out = node.cmd().args(["check", "--json"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(node.cmd().args(["check", "--json"]));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         !report["interrupted"].as_array().unwrap().is_empty(),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{have, Node, DEPT};
+use common::{have, run_ok, Node, DEPT};
 use predicates::str::contains;
 
 fn repo(path: &str) -> std::path::PathBuf {
@@ -29,17 +29,7 @@ fn demo_cards_are_added_and_listed_with_fingerprints() {
     let node = Node::init();
     for id in ["br-swd-patna", "rj-dcpu-jaipur"] {
         let card = repo(&format!("keys/{id}.json"));
-        let out = node
-            .cmd()
-            .args(["dept", "add"])
-            .arg(&card)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_ok(node.cmd().args(["dept", "add"]).arg(&card));
         assert_eq!(common::stdout_line(&out.stdout), id);
         // Adding the same card again changes nothing and is fine.
         node.cmd()

@@ -89,16 +89,7 @@ impl Node {
 
     /// Document ids of a child, via the CLI.
     pub fn doc_ids(&self, child: &str) -> Vec<String> {
-        let out = self
-            .cmd()
-            .args(["doc", "list", child, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_ok(self.cmd().args(["doc", "list", child, "--json"]));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v.as_array()
             .unwrap()
@@ -124,15 +115,20 @@ impl Node {
     }
 }
 
-/// Runs a creating command, asserts it succeeded, returns the id it printed.
-pub fn created_id(cmd: &mut Command) -> String {
+/// Runs a command and asserts it succeeded (showing its stderr if not).
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    stdout_line(&out.stdout)
+    out
+}
+
+/// Runs a creating command, asserts it succeeded, returns the id it printed.
+pub fn created_id(cmd: &mut Command) -> String {
+    stdout_line(&run_ok(cmd).stdout)
 }
 
 /// The one line a creating command prints.
