@@ -7,6 +7,7 @@
 
 pub mod bagit;
 mod envelope;
+pub mod parallel;
 mod read;
 mod receipt;
 mod write;

@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -165,14 +166,16 @@ impl BundleReader {
                 present.len()
             )));
         }
-        for (i, listed) in envelope.entries.clone().iter().enumerate() {
+        super::parallel::run(envelope.entries.len(), |i| {
             let at = i + 3;
             let (sha, crc) = self.digest_entry(at)?;
             let entry = &self.index[at].entry;
+            let listed = &envelope.entries[i];
             if listed.size != entry.size || listed.sha256 != sha || crc != entry.crc32 {
                 return Err(BundleError::Digest(entry.name.clone()));
             }
-        }
+            Ok(())
+        })?;
         Ok(Verified {
             envelope_sha256: hex::encode(Sha256::digest(&envelope_bytes)),
             envelope,
@@ -216,7 +219,7 @@ impl BundleReader {
     /// Decrypts document `n` (from 1) into `sink`; returns its plaintext
     /// size and digest for the caller to compare with the manifest.
     pub fn decrypt_document(
-        &mut self,
+        &self,
         n: usize,
         identity: &dyn age::Identity,
         sink: impl Write + Send,
@@ -225,12 +228,12 @@ impl BundleReader {
     }
 
     /// A raw reader of document `n`'s ciphertext (from 1), for storing it as it arrived.
-    pub fn document_ciphertext(&mut self, n: usize) -> Result<impl Read + '_, BundleError> {
+    pub fn document_ciphertext(&self, n: usize) -> Result<impl Read + '_, BundleError> {
         self.entry_reader(3 + n)
     }
 
     fn decrypt_entry(
-        &mut self,
+        &self,
         at: usize,
         identity: &dyn age::Identity,
         sink: impl Write + Send,
@@ -243,10 +246,13 @@ impl BundleReader {
         })
     }
 
-    fn entry_reader(&self, at: usize) -> Result<io::Take<&File>, BundleError> {
+    fn entry_reader(&self, at: usize) -> Result<EntryReader<'_>, BundleError> {
         let l = &self.index[at];
-        (&self.file).seek(SeekFrom::Start(l.data_offset))?;
-        Ok((&self.file).take(l.entry.size))
+        Ok(EntryReader {
+            file: &self.file,
+            pos: l.data_offset,
+            end: l.data_offset + l.entry.size,
+        })
     }
 
     fn read_small(&self, at: usize, limit: u64) -> Result<Vec<u8>, BundleError> {
@@ -276,6 +282,27 @@ impl BundleReader {
             crc.update(&buf[..n]);
         }
         Ok((hex::encode(sha.finalize()), crc.finalize()))
+    }
+}
+
+/// Reads one entry's bytes by position, so several entries can be read at
+/// once from the same file.
+struct EntryReader<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for EntryReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

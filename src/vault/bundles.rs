@@ -276,23 +276,25 @@ impl Vault {
                     hex::encode(sha2::Sha256::digest(&manifest_json))
                 },
             }];
-            for (i, doc) in manifest.documents.iter().enumerate() {
+            // Documents are decrypted side by side. The directory appears
+            // only by the rename below, once every digest holds; its files
+            // are not fsynced one by one (the bundle stays the durable original).
+            let opened = bundle::parallel::run(manifest.documents.len(), |i| {
+                let doc = &manifest.documents[i];
                 let name = format!("documents/{:04}.{}", i + 1, doc.media_type.extension());
-                // The directory appears only by the rename below, once every
-                // digest holds; its files are not fsynced one by one (the
-                // bundle stays the durable original).
                 let file = new_file(&payload.join(&name))?;
                 let opened =
                     reader.decrypt_document(i + 1, keys.identity(), BufWriter::new(file))?;
                 if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
-                    return Err(BundleError::Digest(doc.path.clone()).into());
+                    return Err(VaultError::from(BundleError::Digest(doc.path.clone())));
                 }
-                files.push(PayloadFile {
+                Ok(PayloadFile {
                     path: name,
                     size: doc.size,
                     sha256: doc.sha256.clone(),
-                });
-            }
+                })
+            })?;
+            files.extend(opened);
             if bag {
                 let e = &verified.envelope;
                 bundle::bagit::write_tags(
