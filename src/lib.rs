@@ -10,5 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod policy;
 pub mod store;
 pub mod vault;

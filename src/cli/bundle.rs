@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::{open, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::{Actor, ChildId};
+use crate::domain::{ChildId, Principal};
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
@@ -77,7 +77,7 @@ struct Summary<'a> {
 
 pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
     let vault = open(settings).await?;
-    let actor = Actor::LocalOperator;
+    let actor = Principal::LocalOperator;
     match cmd {
         BundleCommand::Create {
             child,
@@ -181,7 +181,9 @@ pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> anyhow::Res
         ReceiptCommand::Verify { receipt, json } => {
             let bytes = std::fs::read(&receipt)
                 .map_err(|e| CliError(format!("cannot read {}: {e}", receipt.display())))?;
-            let delivered = vault.verify_receipt(&Actor::LocalOperator, &bytes).await?;
+            let delivered = vault
+                .verify_receipt(&Principal::LocalOperator, &bytes)
+                .await?;
             let r = &delivered.receipt;
             if json {
                 print_json(r)?;

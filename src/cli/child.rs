@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{open, print_json};
 use crate::config::Settings;
-use crate::domain::{Actor, CaseRecord, CaseRecordPatch, ChildId, Sex};
+use crate::domain::{CaseRecord, CaseRecordPatch, ChildId, Principal, Sex};
 use crate::vault::Purpose;
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +49,9 @@ pub struct RecordArgs {
     /// Id of the shelter home (child care institution)
     #[arg(long, value_name = "ID")]
     institution: Option<String>,
+    /// District where the child is placed, STATE/DISTRICT (e.g. rajasthan/jaipur)
+    #[arg(long, value_name = "STATE/DISTRICT")]
+    district: Option<String>,
     /// YYYY-MM-DD
     #[arg(long, value_name = "DATE")]
     rescue_date: Option<NaiveDate>,
@@ -75,6 +78,7 @@ impl RecordArgs {
             home_state: self.home_state,
             home_district: self.home_district,
             institution: self.institution,
+            district: self.district,
             rescue_date: self.rescue_date,
             rescue_place: self.rescue_place,
             cwc_case_number: self.cwc_case_number,
@@ -104,7 +108,7 @@ pub struct EditArgs {
 
 pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
     let vault = open(settings).await?;
-    let actor = Actor::LocalOperator;
+    let actor = Principal::LocalOperator;
     match cmd {
         ChildCommand::Add(args) => {
             let mut record = CaseRecord::default();

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::output::{open, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::{Actor, ChildId, DocKind, DocumentId};
+use crate::domain::{ChildId, DocKind, DocumentId, Principal};
 use crate::vault::NewDocument;
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +45,7 @@ pub enum DocCommand {
 }
 
 pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
-    let actor = Actor::LocalOperator;
+    let actor = Principal::LocalOperator;
     match cmd {
         DocCommand::Put {
             child,

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{self, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::{Actor, DepartmentCard};
+use crate::domain::{DepartmentCard, Principal};
 use crate::vault::{InitOptions, Vault};
 
 #[derive(Debug, Args)]
@@ -143,7 +143,7 @@ pub async fn gc(settings: Settings, args: GcArgs) -> anyhow::Result<()> {
 
 pub async fn dept(settings: Settings, cmd: DeptCommand) -> anyhow::Result<()> {
     let vault = output::open(settings).await?;
-    let actor = Actor::LocalOperator;
+    let actor = Principal::LocalOperator;
     match cmd {
         DeptCommand::Card => print_json(vault.card()),
         DeptCommand::Add { card, replace } => {

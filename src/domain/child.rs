@@ -47,6 +47,10 @@ pub struct CaseRecord {
     /// Id of the shelter home (child care institution) the child lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub institution: Option<String>,
+    /// Where the child is placed, `STATE/DISTRICT` (the district whose CWC
+    /// and DCPU oversee the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescue_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +73,7 @@ pub struct CaseRecordPatch {
     pub home_state: Option<String>,
     pub home_district: Option<String>,
     pub institution: Option<String>,
+    pub district: Option<String>,
     pub rescue_date: Option<NaiveDate>,
     pub rescue_place: Option<String>,
     pub cwc_case_number: Option<String>,
@@ -98,6 +103,7 @@ impl CaseRecordPatch {
             home_state,
             home_district,
             institution,
+            district,
             rescue_date,
             rescue_place,
             cwc_case_number,

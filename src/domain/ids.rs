@@ -54,3 +54,6 @@ macro_rules! opaque_id {
 
 opaque_id!(ChildId, "child");
 opaque_id!(DocumentId, "document");
+opaque_id!(UserId, "user");
+opaque_id!(TokenId, "token");
+opaque_id!(GrantId, "grant");

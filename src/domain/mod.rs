@@ -5,27 +5,16 @@ mod child;
 mod department;
 mod doc_kind;
 mod document;
+mod grant;
 mod ids;
+mod principal;
+mod purpose;
 
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
 pub use department::{DepartmentCard, Directory};
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
-pub use ids::{ChildId, DocumentId, InvalidId};
-
-/// Who performed an operation. Later issues add users; today every command
-/// run on the node itself acts as the local operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// A command run on the node by whoever holds its data directory.
-    LocalOperator,
-}
-
-impl Actor {
-    /// The opaque label stored as "added by"; never a person's name.
-    pub fn label(&self) -> String {
-        match self {
-            Actor::LocalOperator => "local-operator".to_string(),
-        }
-    }
-}
+pub use grant::Grant;
+pub use ids::{ChildId, DocumentId, GrantId, InvalidId, TokenId, UserId};
+pub use principal::{valid_district, valid_place_id, Principal, Role, Scope, User};
+pub use purpose::Purpose;

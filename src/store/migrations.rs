@@ -73,6 +73,40 @@ const STEPS: &[&str] = &[
     );
     ALTER TABLE children ADD COLUMN origin TEXT CHECK (origin IS NULL OR json_valid(origin));
     "#,
+    // 4: who may do what: users (Argon2id password hashes), API tokens
+    // (SHA-256 of the token; the token itself is shown once) and grants.
+    r#"
+    CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        role          TEXT NOT NULL,
+        scope         TEXT NOT NULL,
+        password_hash TEXT,
+        disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL REFERENCES users(id),
+        hash        TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        revoked_at  TEXT
+    );
+    CREATE INDEX tokens_by_user ON tokens(user_id);
+    CREATE TABLE grants (
+        id          TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL REFERENCES users(id),
+        child_id    TEXT NOT NULL REFERENCES children(id),
+        kinds       TEXT NOT NULL CHECK (json_valid(kinds)),
+        purpose     TEXT NOT NULL,
+        until       TEXT NOT NULL,
+        granted_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT
+    );
+    CREATE INDEX grants_by_user_child ON grants(user_id, child_id);
+    "#,
 ];
 
 /// The schema version this program writes.

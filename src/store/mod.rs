@@ -8,11 +8,14 @@ mod children;
 mod db;
 mod departments;
 mod documents;
+mod grants;
 mod migrations;
+mod users;
 
 pub use blobs::{BlobKey, BlobStore, StagedFile};
 pub use bundles::{ImportedBundle, SentBundle};
 pub use db::Db;
+pub use users::TokenRow;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]

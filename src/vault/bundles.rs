@@ -19,7 +19,7 @@ use crate::bundle::{
     Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
 use crate::crypto::{self, StreamError};
-use crate::domain::{Actor, ChildId, Directory};
+use crate::domain::{ChildId, Directory, Principal};
 use crate::store::{BlobKey, SentBundle};
 
 /// What `create_bundle` made.
@@ -45,7 +45,7 @@ impl Vault {
     /// reason goes into the manifest. `progress` hears (bytes done, bytes total).
     pub async fn create_bundle(
         &self,
-        actor: &Actor,
+        actor: &Principal,
         child: ChildId,
         to: &str,
         out: &Path,
@@ -208,7 +208,7 @@ impl Vault {
     /// at the end: on any failure nothing is left).
     pub async fn open_bundle(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         path: &Path,
         out: &Path,
     ) -> Result<OpenedBundle, VaultError> {
@@ -220,7 +220,7 @@ impl Vault {
     /// bundle and both departments.
     pub async fn export_bag(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         path: &Path,
         out: &Path,
     ) -> Result<OpenedBundle, VaultError> {

@@ -2,61 +2,16 @@
 //! The lists are data (`policies/checklists.toml`), not code.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
-use crate::domain::{DocKind, Document};
+use crate::domain::{DocKind, Document, Purpose};
 
 /// The checklists shipped with the binary.
 const EMBEDDED: &str = include_str!("../../policies/checklists.toml");
 const FILE: &str = "checklists.toml";
-
-/// Why papers are needed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    /// Sending the child home to their state.
-    Restoration,
-    /// A victim compensation claim.
-    CompensationClaim,
-    /// Enrolling the child in school.
-    SchoolEnrolment,
-}
-
-impl Purpose {
-    pub const ALL: [Purpose; 3] = [
-        Purpose::Restoration,
-        Purpose::CompensationClaim,
-        Purpose::SchoolEnrolment,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Restoration => "restoration",
-            Purpose::CompensationClaim => "compensation_claim",
-            Purpose::SchoolEnrolment => "school_enrolment",
-        }
-    }
-}
-
-impl fmt::Display for Purpose {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Purpose {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Purpose::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| "expected restoration, compensation_claim or school_enrolment".into())
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,10 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::{Checklist, Purpose, Vault, VaultError};
-use crate::domain::{Actor, CaseRecord, CaseRecordPatch, Child, ChildId, Document};
+use crate::domain::{
+    valid_district, valid_place_id, CaseRecord, CaseRecordPatch, Child, ChildId, Document,
+    Principal,
+};
 
 /// One child with its documents and one purpose's checklist.
 #[derive(Debug, Clone, Serialize)]
@@ -19,7 +22,7 @@ impl Vault {
     /// Takes a new child in; only the name is required.
     pub async fn add_child(
         &self,
-        actor: &Actor,
+        actor: &Principal,
         record: CaseRecord,
     ) -> Result<ChildId, VaultError> {
         validate(&record)?;
@@ -40,7 +43,7 @@ impl Vault {
     /// Changes fields of a child's record.
     pub async fn edit_child(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         id: ChildId,
         patch: CaseRecordPatch,
     ) -> Result<Child, VaultError> {
@@ -57,14 +60,14 @@ impl Vault {
     }
 
     /// Every child on this node.
-    pub async fn list_children(&self, _actor: &Actor) -> Result<Vec<Child>, VaultError> {
+    pub async fn list_children(&self, _actor: &Principal) -> Result<Vec<Child>, VaultError> {
         Ok(self.db.children()?)
     }
 
     /// One child, its documents and the checklist for `purpose`.
     pub async fn show_child(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         id: ChildId,
         purpose: Purpose,
     ) -> Result<ChildView, VaultError> {
@@ -103,6 +106,12 @@ fn validate(r: &CaseRecord) -> Result<(), VaultError> {
     }
     if r.estimated_age.is_some_and(|a| a > 25) {
         return invalid("the estimated age must be 0-25 years");
+    }
+    if r.institution.as_ref().is_some_and(|i| !valid_place_id(i)) {
+        return invalid("the institution id must be 1-64 of a-z 0-9 - _ .");
+    }
+    if r.district.as_ref().is_some_and(|d| !valid_district(d)) {
+        return invalid("the district must be written STATE/DISTRICT (a-z 0-9 - _ .)");
     }
     let texts = [
         &r.home_state,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Vault, VaultError};
 use crate::crypto::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
-use crate::domain::{Actor, DepartmentCard};
+use crate::domain::{DepartmentCard, Principal};
 
 /// A directory entry as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +27,7 @@ impl Vault {
     /// present with other keys is refused unless `replace`.
     pub async fn add_department(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         card: DepartmentCard,
         replace: bool,
     ) -> Result<DirectoryEntry, VaultError> {
@@ -58,7 +58,7 @@ impl Vault {
     /// This node and every department in the directory.
     pub async fn list_departments(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
     ) -> Result<Vec<DirectoryEntry>, VaultError> {
         let mut all = vec![entry(self.card().clone(), true)?];
         for card in self.db.departments()? {

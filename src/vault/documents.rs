@@ -17,7 +17,7 @@ use tokio_util::io::SyncIoBridge;
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
 use crate::crypto::{self, Sealed, StreamError};
-use crate::domain::{Actor, ChildId, DocKind, Document, DocumentId, MediaType};
+use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType, Principal};
 use crate::store::{BlobKey, StoreError};
 
 /// What the caller says about a new document; the rest is found from its bytes.
@@ -38,7 +38,7 @@ impl Vault {
     /// overwritten: every put is a new document.
     pub async fn put_document(
         &self,
-        actor: &Actor,
+        actor: &Principal,
         child_id: ChildId,
         new: NewDocument,
         source: Box<dyn Read + Send>,
@@ -97,14 +97,18 @@ impl Vault {
     }
 
     /// A document's metadata.
-    pub async fn document(&self, _actor: &Actor, id: DocumentId) -> Result<Document, VaultError> {
+    pub async fn document(
+        &self,
+        _actor: &Principal,
+        id: DocumentId,
+    ) -> Result<Document, VaultError> {
         Ok(self.document_and_key(id)?.0)
     }
 
     /// A child's documents, oldest first.
     pub async fn list_documents(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         child_id: ChildId,
     ) -> Result<Vec<Document>, VaultError> {
         self.child(child_id)?;
@@ -116,7 +120,7 @@ impl Vault {
     /// differs from the stored one; the caller must then discard what it got.
     pub async fn read_document(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         id: DocumentId,
         sink: Box<dyn Write + Send>,
     ) -> Result<Document, VaultError> {
@@ -132,7 +136,7 @@ impl Vault {
     /// `replace`.
     pub async fn save_document(
         &self,
-        actor: &Actor,
+        actor: &Principal,
         id: DocumentId,
         out: &Path,
         replace: bool,

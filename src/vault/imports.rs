@@ -15,7 +15,7 @@ use crate::bundle::{
     RECEIPT_FORMAT,
 };
 use crate::crypto::{self, StreamError};
-use crate::domain::{Actor, Child, ChildId, Document, DocumentId, Origin};
+use crate::domain::{Child, ChildId, Document, DocumentId, Origin, Principal};
 use crate::store::{BlobKey, ImportedBundle};
 
 /// What `import_bundle` did.
@@ -44,7 +44,7 @@ impl Vault {
     /// Imports a bundle addressed to this node.
     pub async fn import_bundle(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         path: &std::path::Path,
     ) -> Result<Imported, VaultError> {
         let directory = self.directory()?;
@@ -244,7 +244,7 @@ impl Vault {
     /// bundle this node sent, exactly; records the hand-over as delivered.
     pub async fn verify_receipt(
         &self,
-        _actor: &Actor,
+        _actor: &Principal,
         bytes: &[u8],
     ) -> Result<Delivered, VaultError> {
         let signed = SignedReceipt::parse(bytes)?;

@@ -14,8 +14,9 @@ pub mod intake;
 mod maintenance;
 mod node;
 
+pub use crate::domain::Purpose;
 pub use bundles::{CreatedBundle, OpenedBundle};
-pub use checklist::{Checklist, Checklists, Purpose};
+pub use checklist::{Checklist, Checklists};
 pub use children::ChildView;
 pub use departments::DirectoryEntry;
 pub use documents::NewDocument;

@@ -1,0 +1,92 @@
+//! Rows of the `grants` table: purpose-bound, time-limited read access.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::children::{malformed, parse_time};
+use super::{Db, StoreError};
+use crate::domain::{ChildId, Grant, GrantId, UserId};
+
+const COLUMNS: &str =
+    "id, user_id, child_id, kinds, purpose, until, granted_by, created_at, revoked_at";
+
+impl Db {
+    /// Stores a new grant.
+    pub fn insert_grant(&self, g: &Grant) -> Result<(), StoreError> {
+        let kinds =
+            serde_json::to_string(&g.kinds).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.conn().execute(
+            &format!(
+                "INSERT INTO grants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)"
+            ),
+            params![
+                g.id.to_string(),
+                g.user.to_string(),
+                g.child.to_string(),
+                kinds,
+                g.purpose.as_str(),
+                g.until.to_rfc3339(),
+                g.granted_by,
+                g.created_at.to_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One grant.
+    pub fn grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM grants WHERE id = ?1"),
+                [id.to_string()],
+                |r| Ok(grant_from_row(r)),
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// Grants, newest first, filtered by grantee and/or child.
+    pub fn grants(
+        &self,
+        user: Option<UserId>,
+        child: Option<ChildId>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE (?1 IS NULL OR user_id = ?1)
+             AND (?2 IS NULL OR child_id = ?2) ORDER BY created_at DESC, id"
+        ))?;
+        let rows = stmt.query_map(
+            params![user.map(|u| u.to_string()), child.map(|c| c.to_string())],
+            |r| Ok(grant_from_row(r)),
+        )?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Revokes a grant; `false` when unknown or already revoked.
+    pub fn revoke_grant(&self, id: GrantId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id.to_string(), at.to_rfc3339()],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+fn grant_from_row(r: &Row<'_>) -> Result<Grant, StoreError> {
+    let text = |i: usize| r.get::<_, String>(i).map_err(StoreError::from);
+    Ok(Grant {
+        id: text(0)?.parse().map_err(|_| malformed("grant id"))?,
+        user: text(1)?.parse().map_err(|_| malformed("user id"))?,
+        child: text(2)?.parse().map_err(|_| malformed("child id"))?,
+        kinds: serde_json::from_str(&text(3)?).map_err(|_| malformed("grant kinds"))?,
+        purpose: text(4)?.parse().map_err(|_| malformed("purpose"))?,
+        until: parse_time(&text(5)?)?,
+        granted_by: text(6)?,
+        created_at: parse_time(&text(7)?)?,
+        revoked_at: r
+            .get::<_, Option<String>>(8)?
+            .map(|t| parse_time(&t))
+            .transpose()?,
+    })
+}
