@@ -40,8 +40,11 @@ pub struct Settings {
     pub max_document_bytes: u64,
     /// Largest JPEG/PNG/WebP scan accepted (its metadata is removed in memory), in bytes.
     pub max_image_bytes: u64,
-    /// Directory holding `checklists.toml`; default: the checklists built into the binary.
+    /// Directory holding the Cedar policies (`*.cedar`, `handover.cedarschema`)
+    /// and `checklists.toml`; default: those built into the binary.
     pub policies_dir: Option<PathBuf>,
+    /// A signed audit checkpoint is written after this many entries (and at shutdown).
+    pub audit_checkpoint_every: u64,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             policies_dir: None,
+            audit_checkpoint_every: 1000,
         }
     }
 }

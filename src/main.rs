@@ -73,7 +73,9 @@ fn class_of(e: &anyhow::Error) -> ErrorClass {
         v.class()
     } else if let Some(c) = e.downcast_ref::<CliError>() {
         c.class()
-    } else if e.downcast_ref::<ConfigError>().is_some() {
+    } else if e.downcast_ref::<ConfigError>().is_some()
+        || e.downcast_ref::<handover::policy::PolicyError>().is_some()
+    {
         ErrorClass::Refused
     } else {
         ErrorClass::Internal

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::output::{open, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::{ChildId, Principal};
+use crate::domain::ChildId;
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
@@ -77,7 +77,7 @@ struct Summary<'a> {
 
 pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
     let vault = open(settings).await?;
-    let actor = Principal::LocalOperator;
+    let actor = super::output::actor(&vault)?;
     match cmd {
         BundleCommand::Create {
             child,
@@ -182,7 +182,7 @@ pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> anyhow::Res
             let bytes = std::fs::read(&receipt)
                 .map_err(|e| CliError(format!("cannot read {}: {e}", receipt.display())))?;
             let delivered = vault
-                .verify_receipt(&Principal::LocalOperator, &bytes)
+                .verify_receipt(&super::output::actor(&vault)?, &bytes)
                 .await?;
             let r = &delivered.receipt;
             if json {

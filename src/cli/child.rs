@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{open, print_json};
 use crate::config::Settings;
-use crate::domain::{CaseRecord, CaseRecordPatch, ChildId, Principal, Sex};
+use crate::domain::{CaseRecord, CaseRecordPatch, ChildId, Sex};
 use crate::vault::Purpose;
 
 #[derive(Debug, Subcommand)]
@@ -108,7 +108,7 @@ pub struct EditArgs {
 
 pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
     let vault = open(settings).await?;
-    let actor = Principal::LocalOperator;
+    let actor = super::output::actor(&vault)?;
     match cmd {
         ChildCommand::Add(args) => {
             let mut record = CaseRecord::default();

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::output::{open, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::{ChildId, DocKind, DocumentId, Principal};
+use crate::domain::{ChildId, DocKind, DocumentId};
 use crate::vault::NewDocument;
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +45,6 @@ pub enum DocCommand {
 }
 
 pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
-    let actor = Principal::LocalOperator;
     match cmd {
         DocCommand::Put {
             child,
@@ -56,6 +55,7 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
             let kind: DocKind = kind.parse().map_err(|e| CliError(format!("{e}")))?;
             let (source, file_name, declared_size) = open_source(&file)?;
             let vault = open(settings).await?;
+            let actor = super::output::actor(&vault)?;
             let doc = vault
                 .put_document(
                     &actor,
@@ -74,6 +74,7 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
         }
         DocCommand::Get { id, out, force } => {
             let vault = open(settings).await?;
+            let actor = super::output::actor(&vault)?;
             if out.as_os_str() == "-" {
                 let doc = vault
                     .read_document(&actor, id, Box::new(std::io::stdout()))
@@ -90,6 +91,7 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
         }
         DocCommand::List { child, json } => {
             let vault = open(settings).await?;
+            let actor = super::output::actor(&vault)?;
             let docs = vault.list_documents(&actor, child).await?;
             if json {
                 print_json(&docs)?;

@@ -2,6 +2,7 @@
 //! noun. Runners parse, call the vault, and print; they hold no rules.
 //! Creating commands print only the new id on stdout; messages go to stderr.
 
+mod access;
 mod bundle;
 mod child;
 mod doc;
@@ -27,6 +28,15 @@ pub struct Cli {
     /// A settings file (TOML) to read after ./handover.toml and DIR/handover.toml
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Act as the user of this API token instead of as the local operator
+    #[arg(
+        long,
+        global = true,
+        env = "HANDOVER_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,11 +64,27 @@ pub enum Command {
     /// Receipts of hand-overs
     #[command(subcommand)]
     Receipt(bundle::ReceiptCommand),
+    /// User accounts (roles and scopes)
+    #[command(subcommand)]
+    User(access::UserCommand),
+    /// API tokens of users
+    #[command(subcommand)]
+    Token(access::TokenCommand),
+    /// Purpose-bound, time-limited access for support persons
+    #[command(subcommand)]
+    Grant(access::GrantCommand),
+    /// The access policies (Cedar)
+    #[command(subcommand)]
+    Policy(access::PolicyCommand),
+    /// The tamper-evident audit log
+    #[command(subcommand)]
+    Audit(access::AuditCommand),
 }
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.data_dir.as_deref(), cli.config.as_deref())?;
+    output::set_token(cli.token);
     match cli.command {
         Command::Init(args) => node::init(settings, args),
         Command::Child(cmd) => child::run(settings, cmd).await,
@@ -68,5 +94,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dept(cmd) => node::dept(settings, cmd).await,
         Command::Bundle(cmd) => bundle::run(settings, cmd).await,
         Command::Receipt(cmd) => bundle::run_receipt(settings, cmd).await,
+        Command::User(cmd) => access::user(settings, cmd).await,
+        Command::Token(cmd) => access::token(settings, cmd).await,
+        Command::Grant(cmd) => access::grant(settings, cmd).await,
+        Command::Policy(cmd) => access::policy(settings, cmd),
+        Command::Audit(cmd) => access::audit(settings, cmd).await,
     }
 }

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{self, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::{DepartmentCard, Principal};
+use crate::domain::DepartmentCard;
 use crate::vault::{InitOptions, Vault};
 
 #[derive(Debug, Args)]
@@ -97,7 +97,7 @@ pub fn init(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
 pub async fn check(settings: Settings, args: CheckArgs) -> anyhow::Result<()> {
     // No clean-up on open: check reports leftovers instead of removing them.
     let vault = Vault::open(settings, || output::passphrase(false), false).await?;
-    let report = vault.check().await?;
+    let report = vault.check(&super::output::actor(&vault)?).await?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -129,7 +129,9 @@ pub async fn check(settings: Settings, args: CheckArgs) -> anyhow::Result<()> {
 
 pub async fn gc(settings: Settings, args: GcArgs) -> anyhow::Result<()> {
     let vault = Vault::open(settings, || output::passphrase(false), false).await?;
-    let report = vault.gc(args.orphans).await?;
+    let report = vault
+        .gc(&super::output::actor(&vault)?, args.orphans)
+        .await?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -143,7 +145,7 @@ pub async fn gc(settings: Settings, args: GcArgs) -> anyhow::Result<()> {
 
 pub async fn dept(settings: Settings, cmd: DeptCommand) -> anyhow::Result<()> {
     let vault = output::open(settings).await?;
-    let actor = Principal::LocalOperator;
+    let actor = super::output::actor(&vault)?;
     match cmd {
         DeptCommand::Card => print_json(vault.card()),
         DeptCommand::Add { card, replace } => {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::crypto::Passphrase;
+use crate::domain::Principal;
 use crate::vault::{ErrorClass, Vault};
 
 /// Environment variable holding the node passphrase.
@@ -42,6 +43,22 @@ pub fn passphrase(confirm: bool) -> Option<Passphrase> {
         }
     }
     Some(Passphrase::from(first))
+}
+
+/// The API token the command acts with (`--token` / `HANDOVER_TOKEN`), set
+/// once by the runner before any command runs.
+static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+pub fn set_token(token: Option<String>) {
+    let _ = TOKEN.set(token);
+}
+
+/// Who runs this command: the user of `--token`, else the local operator.
+pub fn actor(vault: &Vault) -> anyhow::Result<Principal> {
+    match TOKEN.get().and_then(|t| t.as_deref()) {
+        Some(token) => Ok(vault.authenticate_token(token)?),
+        None => Ok(Principal::LocalOperator),
+    }
 }
 
 /// Opens the node, clearing leftovers of interrupted uploads when it can.

@@ -10,7 +10,10 @@ mod stream;
 
 pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
 pub use keys::{derive_key, parse_identity, KeyFiles, NodeKeys, Passphrase};
-pub use signature::{sign, verify, SignatureError, MAX_SIGNATURE_BYTES, NAMESPACE};
+pub use signature::{
+    sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, MAX_SIGNATURE_BYTES,
+    NAMESPACE,
+};
 pub use stream::{open, reseal, seal, Opened, Sealed, StreamError};
 
 /// Errors from key handling.

@@ -17,22 +17,41 @@ pub const MAX_SIGNATURE_BYTES: usize = 16 * 1024;
 pub enum SignatureError {
     #[error("the signature is malformed")]
     Malformed,
-    #[error("the signature is not in the `handover` namespace")]
+    #[error("the signature is not in the expected namespace")]
     Namespace,
     #[error("the signature was not made by the expected key, or the signed bytes changed")]
     Invalid,
 }
 
+/// The SSHSIG namespace of audit log checkpoints (kept apart from bundle
+/// and receipt signatures).
+pub const AUDIT_NAMESPACE: &str = "handover-audit";
+
 /// Signs `msg`; returns the armoured signature (`-----BEGIN SSH SIGNATURE-----`).
 pub fn sign(keys: &NodeKeys, msg: &[u8]) -> String {
+    sign_in(keys, NAMESPACE, msg)
+}
+
+/// Signs `msg` in `namespace`.
+pub fn sign_in(keys: &NodeKeys, namespace: &str, msg: &[u8]) -> String {
     keys.signing_key()
-        .sign(NAMESPACE, HashAlg::Sha512, msg)
+        .sign(namespace, HashAlg::Sha512, msg)
         .and_then(|sig| sig.to_pem(LineEnding::LF))
         .expect("an Ed25519 key signs any message")
 }
 
 /// Checks that `armored` is a signature of `msg` by `key`.
 pub fn verify(key: &PublicKey, msg: &[u8], armored: &[u8]) -> Result<(), SignatureError> {
+    verify_in(key, NAMESPACE, msg, armored)
+}
+
+/// Checks that `armored` is a signature of `msg` by `key` in `namespace`.
+pub fn verify_in(
+    key: &PublicKey,
+    namespace: &str,
+    msg: &[u8],
+    armored: &[u8],
+) -> Result<(), SignatureError> {
     if armored.len() > MAX_SIGNATURE_BYTES {
         return Err(SignatureError::Malformed);
     }
@@ -43,10 +62,10 @@ pub fn verify(key: &PublicKey, msg: &[u8], armored: &[u8]) -> Result<(), Signatu
     if canonical.as_bytes() != armored {
         return Err(SignatureError::Malformed);
     }
-    if sig.namespace() != NAMESPACE {
+    if sig.namespace() != namespace {
         return Err(SignatureError::Namespace);
     }
-    key.verify(NAMESPACE, msg, &sig)
+    key.verify(namespace, msg, &sig)
         .map_err(|_| SignatureError::Invalid)
 }
 

@@ -95,6 +95,18 @@ pub struct GrantFacts {
     pub until: DateTime<Utc>,
 }
 
+impl From<&crate::domain::Grant> for GrantFacts {
+    fn from(g: &crate::domain::Grant) -> Self {
+        GrantFacts {
+            id: g.id,
+            child: g.child,
+            kinds: g.kinds.clone(),
+            purpose: g.purpose,
+            until: g.until,
+        }
+    }
+}
+
 /// What an action is applied to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {

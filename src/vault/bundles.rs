@@ -12,6 +12,7 @@ use chrono::Utc;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
+use super::access::Note;
 use super::{Purpose, Vault, VaultError};
 use crate::bundle::bagit::PayloadFile;
 use crate::bundle::{
@@ -20,6 +21,7 @@ use crate::bundle::{
 };
 use crate::crypto::{self, StreamError};
 use crate::domain::{ChildId, Directory, Principal};
+use crate::policy::Action;
 use crate::store::{BlobKey, SentBundle};
 
 /// What `create_bundle` made.
@@ -52,7 +54,9 @@ impl Vault {
         allow_incomplete: Option<String>,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<CreatedBundle, VaultError> {
-        let view = self.show_child(actor, child, Purpose::Restoration).await?;
+        let record =
+            self.authorize_child(actor, Action::CreateTransfer, child, Note::target(to))?;
+        let view = self.view_of(record, Purpose::Restoration)?;
         let reason = allow_incomplete.map(|r| r.trim().to_string());
         if reason
             .as_ref()
@@ -208,10 +212,11 @@ impl Vault {
     /// at the end: on any failure nothing is left).
     pub async fn open_bundle(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         path: &Path,
         out: &Path,
     ) -> Result<OpenedBundle, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         self.open_into(path, out, false).await
     }
 
@@ -220,10 +225,11 @@ impl Vault {
     /// bundle and both departments.
     pub async fn export_bag(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         path: &Path,
         out: &Path,
     ) -> Result<OpenedBundle, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         self.open_into(path, out, true).await
     }
 

@@ -4,11 +4,13 @@
 use chrono::Utc;
 use serde::Serialize;
 
+use super::access::{child_facts, Note};
 use super::{Checklist, Purpose, Vault, VaultError};
 use crate::domain::{
     valid_district, valid_place_id, CaseRecord, CaseRecordPatch, Child, ChildId, Document,
-    Principal,
+    Principal, Role, Scope,
 };
+use crate::policy::{Action, Resource};
 
 /// One child with its documents and one purpose's checklist.
 #[derive(Debug, Clone, Serialize)]
@@ -23,8 +25,16 @@ impl Vault {
     pub async fn add_child(
         &self,
         actor: &Principal,
-        record: CaseRecord,
+        mut record: CaseRecord,
     ) -> Result<ChildId, VaultError> {
+        // Shelter staff take children in for their own institution.
+        if let Principal::User(u) = actor {
+            if let (Role::ShelterStaff, Scope::Institution(i), None) =
+                (u.role, &u.scope, &record.institution)
+            {
+                record.institution = Some(i.clone());
+            }
+        }
         validate(&record)?;
         let now = Utc::now();
         let child = Child {
@@ -35,6 +45,14 @@ impl Vault {
             updated_at: now,
             origin: None,
         };
+        self.decide(
+            actor,
+            Action::CreateChild,
+            &Resource::Child(child_facts(&child)),
+            None,
+            Note::default(),
+            || VaultError::Denied(Action::CreateChild.as_str()),
+        )?;
         self.db.insert_child(&child)?;
         tracing::info!(child = %child.id, "child added");
         Ok(child.id)
@@ -43,16 +61,36 @@ impl Vault {
     /// Changes fields of a child's record.
     pub async fn edit_child(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         id: ChildId,
         patch: CaseRecordPatch,
     ) -> Result<Child, VaultError> {
+        let mut child = self.authorize_child(actor, Action::EditChild, id, Note::default())?;
         if patch.is_empty() {
             return Err(VaultError::Invalid("nothing to change".into()));
         }
-        let mut child = self.child(id)?;
+        let placement = (
+            child.record.institution.clone(),
+            child.record.district.clone(),
+        );
         patch.apply(&mut child.record);
         validate(&child.record)?;
+        if placement
+            != (
+                child.record.institution.clone(),
+                child.record.district.clone(),
+            )
+        {
+            // Moving a child is allowed only into a place the editor may also edit.
+            self.decide(
+                actor,
+                Action::EditChild,
+                &Resource::Child(child_facts(&child)),
+                None,
+                Note::default(),
+                || VaultError::Denied("moving the child there"),
+            )?;
+        }
         child.updated_at = Utc::now();
         self.db.update_child(id, &child.record, child.updated_at)?;
         tracing::info!(child = %id, "child edited");
@@ -60,18 +98,41 @@ impl Vault {
     }
 
     /// Every child on this node.
-    pub async fn list_children(&self, _actor: &Principal) -> Result<Vec<Child>, VaultError> {
-        Ok(self.db.children()?)
+    /// The children on this node that `actor` may see. The listing is one
+    /// audited decision; each child is then filtered by the same policies.
+    pub async fn list_children(&self, actor: &Principal) -> Result<Vec<Child>, VaultError> {
+        self.authorize_node(actor, Action::ListChildren, Note::default())?;
+        let mut visible = Vec::new();
+        for child in self.db.children()? {
+            if self.may(actor, Action::ReadRecord, &child)? {
+                visible.push(child);
+            }
+        }
+        Ok(visible)
     }
 
     /// One child, its documents and the checklist for `purpose`.
     pub async fn show_child(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         id: ChildId,
         purpose: Purpose,
     ) -> Result<ChildView, VaultError> {
-        let child = self.child(id)?;
+        let child = self.authorize_child(
+            actor,
+            Action::ReadRecord,
+            id,
+            Note {
+                target: None,
+                purpose: Some(purpose),
+            },
+        )?;
+        self.view_of(child, purpose)
+    }
+
+    /// A child's view, for a caller that has already been authorized.
+    pub(super) fn view_of(&self, child: Child, purpose: Purpose) -> Result<ChildView, VaultError> {
+        let id = child.id;
         let documents = self.db.documents_of(id)?;
         let checklist = self.checklists.evaluate(purpose, &documents);
         Ok(ChildView {

@@ -5,9 +5,11 @@
 use chrono::Utc;
 use serde::Serialize;
 
+use super::access::Note;
 use super::{Vault, VaultError};
 use crate::crypto::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
 use crate::domain::{DepartmentCard, Principal};
+use crate::policy::Action;
 
 /// A directory entry as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -27,10 +29,11 @@ impl Vault {
     /// present with other keys is refused unless `replace`.
     pub async fn add_department(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         card: DepartmentCard,
         replace: bool,
     ) -> Result<DirectoryEntry, VaultError> {
+        self.authorize_node(actor, Action::Administer, Note::target(&card.id))?;
         let entry = entry(card, false)?;
         let card = &entry.card;
         if card.id == self.card().id {

@@ -14,10 +14,12 @@ use chrono::Utc;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
+use super::access::Note;
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
 use crate::crypto::{self, Sealed, StreamError};
 use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType, Principal};
+use crate::policy::Action;
 use crate::store::{BlobKey, StoreError};
 
 /// What the caller says about a new document; the rest is found from its bytes.
@@ -43,6 +45,7 @@ impl Vault {
         new: NewDocument,
         source: Box<dyn Read + Send>,
     ) -> Result<Document, VaultError> {
+        self.authorize_child(actor, Action::AddDocument, child_id, Note::default())?;
         let (title, file_name) = validate(&new)?;
         if let Some(size) = new.declared_size {
             let limit = self.settings.max_document_bytes;
@@ -53,7 +56,6 @@ impl Vault {
                 return Err(IntakeError::Empty.into());
             }
         }
-        self.child(child_id)?;
         let id = DocumentId::new();
         let key = BlobKey::for_document(id);
         self.db.begin_blob(&key, Utc::now())?;
@@ -99,19 +101,29 @@ impl Vault {
     /// A document's metadata.
     pub async fn document(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         id: DocumentId,
     ) -> Result<Document, VaultError> {
-        Ok(self.document_and_key(id)?.0)
+        let unknown = || VaultError::UnknownDocument(id.to_string());
+        let Some((doc, _)) = self.db.document(id)? else {
+            self.refuse_unknown(actor, Action::ReadRecord, None, Some(id))?;
+            return Err(unknown());
+        };
+        // Metadata is part of the child's record.
+        match self.authorize_child(actor, Action::ReadRecord, doc.child_id, Note::default()) {
+            Ok(_) => Ok(doc),
+            Err(VaultError::UnknownChild(_)) => Err(unknown()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A child's documents, oldest first.
     pub async fn list_documents(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         child_id: ChildId,
     ) -> Result<Vec<Document>, VaultError> {
-        self.child(child_id)?;
+        self.authorize_child(actor, Action::ReadRecord, child_id, Note::default())?;
         Ok(self.db.documents_of(child_id)?)
     }
 
@@ -120,11 +132,12 @@ impl Vault {
     /// differs from the stored one; the caller must then discard what it got.
     pub async fn read_document(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         id: DocumentId,
         sink: Box<dyn Write + Send>,
     ) -> Result<Document, VaultError> {
-        let (doc, key) = self.document_and_key(id)?;
+        // Decided and audited before a byte is read.
+        let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
         self.verify_blob(&doc, &key, sink).await?;
         tracing::info!(document = %id, "document read");
         Ok(doc)
@@ -147,6 +160,7 @@ impl Vault {
                 out.display()
             )));
         }
+        let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
         let partial = crate::bundle::partial_path(out);
         let file = OpenOptions::new()
             .write(true)
@@ -156,7 +170,8 @@ impl Vault {
             .open(&partial)
             .map_err(|e| VaultError::Invalid(format!("cannot write {}: {e}", partial.display())))?;
         let keep = file.try_clone()?;
-        let saved = match self.read_document(actor, id, Box::new(file)).await {
+        let read = self.verify_blob(&doc, &key, Box::new(file)).await;
+        let saved = match read.map(|()| doc) {
             Ok(doc) => keep
                 .sync_all()
                 .and_then(|()| fs::rename(&partial, out))
@@ -170,7 +185,10 @@ impl Vault {
         saved
     }
 
-    fn document_and_key(&self, id: DocumentId) -> Result<(Document, BlobKey), VaultError> {
+    pub(super) fn document_and_key(
+        &self,
+        id: DocumentId,
+    ) -> Result<(Document, BlobKey), VaultError> {
         self.db
             .document(id)?
             .ok_or_else(|| VaultError::UnknownDocument(id.to_string()))

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 use super::intake::IntakeError;
+use crate::audit::AuditError;
 use crate::bundle::BundleError;
 use crate::config::ConfigError;
 use crate::crypto::KeyError;
+use crate::policy::PolicyError;
 use crate::store::StoreError;
 
 /// How a failure is reported to a caller.
@@ -53,6 +55,15 @@ pub enum VaultError {
     Store(StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A node-wide action the principal may not take.
+    #[error("not permitted: {0}")]
+    Denied(&'static str),
+    #[error("invalid or expired credentials")]
+    Unauthenticated,
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("policies refused: {0}")]
+    Policy(#[from] PolicyError),
 }
 
 impl From<StoreError> for VaultError {
@@ -77,7 +88,12 @@ impl VaultError {
             | VaultError::Intake(_)
             | VaultError::Source(_)
             | VaultError::Config(_)
-            | VaultError::Busy(_) => ErrorClass::Refused,
+            | VaultError::Busy(_)
+            | VaultError::Denied(_)
+            | VaultError::Unauthenticated
+            | VaultError::Policy(_) => ErrorClass::Refused,
+            VaultError::Audit(AuditError::Broken { .. }) => ErrorClass::Integrity,
+            VaultError::Audit(_) => ErrorClass::Internal,
             VaultError::Keys(KeyError::Malformed(_)) => ErrorClass::Integrity,
             VaultError::Keys(KeyError::Io(_)) => ErrorClass::Internal,
             VaultError::Keys(_) => ErrorClass::Refused,

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
+use super::access::Note;
 use super::{Vault, VaultError};
 use crate::bundle::{
     BundleError, BundleReader, Manifest, Receipt, ReceiptDocument, SignedReceipt, Verified,
@@ -16,6 +17,7 @@ use crate::bundle::{
 };
 use crate::crypto::{self, StreamError};
 use crate::domain::{Child, ChildId, Document, DocumentId, Origin, Principal};
+use crate::policy::Action;
 use crate::store::{BlobKey, ImportedBundle};
 
 /// What `import_bundle` did.
@@ -44,9 +46,10 @@ impl Vault {
     /// Imports a bundle addressed to this node.
     pub async fn import_bundle(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         path: &std::path::Path,
     ) -> Result<Imported, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         let directory = self.directory()?;
         let (own, keys, path) = (
             self.card().id.clone(),
@@ -244,9 +247,10 @@ impl Vault {
     /// bundle this node sent, exactly; records the hand-over as delivered.
     pub async fn verify_receipt(
         &self,
-        _actor: &Principal,
+        actor: &Principal,
         bytes: &[u8],
     ) -> Result<Delivered, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         let signed = SignedReceipt::parse(bytes)?;
         let directory = self.directory()?;
         let receipt = signed.verify(|id| directory.card(id))?;

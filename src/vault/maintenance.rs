@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::access::Note;
 use super::{Vault, VaultError};
+use crate::domain::Principal;
+use crate::policy::Action;
 
 /// What `check` found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -41,7 +44,8 @@ pub struct GcReport {
 
 impl Vault {
     /// Re-reads and verifies every document; lists what does not fit.
-    pub async fn check(&self) -> Result<CheckReport, VaultError> {
+    pub async fn check(&self, actor: &Principal) -> Result<CheckReport, VaultError> {
+        self.authorize_node(actor, Action::Administer, Note::default())?;
         let mut report = CheckReport::default();
         let documents = self.db.all_documents()?;
         let pending: BTreeSet<_> = self.db.pending_blobs()?.into_iter().collect();
@@ -74,7 +78,8 @@ impl Vault {
 
     /// Removes leftovers of interrupted uploads, and with `orphans` also blobs
     /// that belong to no document. Needs the node to itself.
-    pub async fn gc(&self, orphans: bool) -> Result<GcReport, VaultError> {
+    pub async fn gc(&self, actor: &Principal, orphans: bool) -> Result<GcReport, VaultError> {
+        self.authorize_node(actor, Action::Administer, Note::default())?;
         self.exclusively(async {
             let mut report = GcReport {
                 interrupted: self.clear_interrupted_uploads().await?,

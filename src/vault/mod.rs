@@ -3,16 +3,20 @@
 //! `crypto`; holds no HTTP or command-line types. Every way in (CLI today,
 //! API later) goes through here.
 
+mod access;
+mod audit;
 mod bundles;
 mod checklist;
 mod children;
 mod departments;
 mod documents;
 mod error;
+mod grants;
 mod imports;
 pub mod intake;
 mod maintenance;
 mod node;
+mod users;
 
 pub use crate::domain::Purpose;
 pub use bundles::{CreatedBundle, OpenedBundle};

@@ -12,9 +12,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Checklists, VaultError};
+use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::crypto::{derive_key, KeyFiles, NodeKeys, Passphrase};
 use crate::domain::DepartmentCard;
+use crate::policy::Policies;
 use crate::store::{BlobStore, Db};
 
 const CARD: &str = "card.json";
@@ -41,6 +43,8 @@ pub struct Vault {
     pub(super) db: Db,
     pub(super) blobs: BlobStore,
     pub(super) checklists: Checklists,
+    pub(super) policies: Policies,
+    pub(super) audit: AuditLog,
     card: DepartmentCard,
     lock: File,
 }
@@ -122,13 +126,23 @@ impl Vault {
         let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), false)?;
         let blobs = BlobStore::open(settings.blob_store.as_deref(), &dir.join(BLOBS))?;
         let checklists = Checklists::load(settings.policies_dir.as_deref())?;
+        let policies = Policies::load(settings.policies_dir.as_deref(), &card.id)?;
         let lock = open_lock(&dir)?;
+        let keys = Arc::new(keys);
+        let audit = AuditLog::open(
+            &dir,
+            keys.clone(),
+            &card.id,
+            settings.audit_checkpoint_every,
+        )?;
         let vault = Vault {
             settings,
-            keys: Arc::new(keys),
+            keys,
             db,
             blobs,
             checklists,
+            policies,
+            audit,
             card,
             lock,
         };

@@ -1,0 +1,357 @@
+//! `user`, `token`, `grant`, `policy check` and `audit verify|log`: who may
+//! do what on this node, and the record of what was done.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+
+use super::output::{actor, open, print_json, CliError};
+use crate::config::Settings;
+use crate::domain::{ChildId, DocKind, GrantId, Purpose, Role, Scope, TokenId};
+use crate::policy::Policies;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; prints the new user id
+    Add(UserAddArgs),
+    /// List users (no password hashes)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: their password and tokens stop working at once
+    Disable { name: String },
+    /// Enable a disabled user again
+    Enable { name: String },
+    /// Set a user's password (prompted, or one line on stdin)
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Login name: 2-64 of a-z 0-9 . _ -
+    name: String,
+    /// shelter_staff, cwc_member, dcpu_officer, swd_officer, support_person or admin
+    #[arg(long)]
+    role: Role,
+    /// Where the user works: institution:ID, district:STATE/DISTRICT or department:ID
+    #[arg(long)]
+    scope: Scope,
+    /// Read the password from the first line of stdin
+    #[arg(long, conflicts_with = "no_password")]
+    password_stdin: bool,
+    /// No password: the user signs in with tokens only
+    #[arg(long)]
+    no_password: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user; prints it once (only its hash is kept)
+    Create {
+        user: String,
+        /// Lifetime, e.g. 30d, 12h (at most 366 days)
+        #[arg(long, default_value = "30d")]
+        expires: humantime::Duration,
+    },
+    /// List tokens (never the tokens themselves)
+    List {
+        /// Only this user's tokens
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once
+    Revoke { id: TokenId },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Let a support person read some kinds of a child's papers for a purpose, until a date
+    Add(GrantAddArgs),
+    /// List grants (of one child, or all)
+    List {
+        #[arg(long)]
+        child: Option<ChildId>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a grant at once
+    Revoke { id: GrantId },
+}
+
+#[derive(Debug, Args)]
+pub struct GrantAddArgs {
+    /// The support person's user name
+    #[arg(long)]
+    to: String,
+    #[arg(long)]
+    child: ChildId,
+    /// Document kinds, comma-separated (e.g. fir,medical_report)
+    #[arg(long, value_delimiter = ',', required = true)]
+    kinds: Vec<String>,
+    /// restoration, compensation_claim or school_enrolment
+    #[arg(long)]
+    purpose: Purpose,
+    /// Last day (YYYY-MM-DD, to the end of that day, India time) or an RFC 3339 time
+    #[arg(long)]
+    until: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy directory (default: the node's) without starting
+    Check { dir: Option<PathBuf> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain and every signed checkpoint; names the first bad line
+    Verify,
+    /// A child's access history: who asked for which papers, when and why
+    Log {
+        #[arg(long)]
+        child: ChildId,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<SecretString> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin().take(4096).read_to_string(&mut text)?;
+        let line = text.lines().next().unwrap_or_default().to_string();
+        return Ok(SecretString::from(line));
+    }
+    if !std::io::stderr().is_terminal() {
+        return Err(CliError(
+            "no terminal to ask for the password: use --password-stdin or --no-password".into(),
+        )
+        .into());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    if confirm && rpassword::prompt_password("Repeat the password: ")? != first {
+        return Err(CliError("the passwords differ".into()).into());
+    }
+    Ok(SecretString::from(first))
+}
+
+pub async fn user(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    let who = actor(&vault)?;
+    match cmd {
+        UserCommand::Add(a) => {
+            let password = if a.no_password {
+                None
+            } else {
+                Some(read_password(a.password_stdin, true)?)
+            };
+            let user = vault
+                .add_user(&who, &a.name, a.role, a.scope, password.as_ref())
+                .await?;
+            println!("{}", user.id);
+        }
+        UserCommand::List { json } => {
+            let users = vault.list_users(&who).await?;
+            if json {
+                return print_json(&users);
+            }
+            for u in users {
+                println!(
+                    "{}  {:<24} {:<15} {:<40} {}{}",
+                    u.id,
+                    u.name,
+                    u.role,
+                    u.scope,
+                    if u.disabled { "disabled" } else { "enabled" },
+                    if u.has_password { "" } else { ", tokens only" }
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            vault.set_user_disabled(&who, &name, true).await?;
+            eprintln!("user {name} disabled");
+        }
+        UserCommand::Enable { name } => {
+            vault.set_user_disabled(&who, &name, false).await?;
+            eprintln!("user {name} enabled");
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            vault.set_password(&who, &name, &password).await?;
+            eprintln!("password of {name} set");
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    let who = actor(&vault)?;
+    match cmd {
+        TokenCommand::Create { user, expires } => {
+            let (row, token) = vault.create_token(&who, &user, expires.into()).await?;
+            use secrecy::ExposeSecret;
+            println!("{}", token.expose_secret());
+            eprintln!(
+                "token {} for {user}, valid until {}; it is shown only this once",
+                row.id,
+                row.expires_at.to_rfc3339()
+            );
+        }
+        TokenCommand::List { user, json } => {
+            let tokens = vault.list_tokens(&who, user.as_deref()).await?;
+            if json {
+                return print_json(&tokens);
+            }
+            let now = Utc::now();
+            for t in tokens {
+                println!(
+                    "{}  user {}  until {}  {}",
+                    t.id,
+                    t.user,
+                    t.expires_at.to_rfc3339(),
+                    t.state(now)
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            vault.revoke_token(&who, id).await?;
+            eprintln!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` means to the end of that day in India (UTC+05:30).
+fn parse_until(s: &str) -> Result<DateTime<Utc>, CliError> {
+    if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let ist = chrono::FixedOffset::east_opt(5 * 3600 + 1800).expect("valid offset");
+        let end = day.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"));
+        return ist
+            .from_local_datetime(&end)
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| CliError(format!("invalid date {s}")));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            CliError(format!(
+                "--until {s}: expected YYYY-MM-DD or an RFC 3339 time"
+            ))
+        })
+}
+
+pub async fn grant(settings: Settings, cmd: GrantCommand) -> anyhow::Result<()> {
+    match cmd {
+        GrantCommand::Add(a) => {
+            let kinds = a
+                .kinds
+                .iter()
+                .map(|k| k.trim().parse::<DocKind>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError(e.to_string()))?;
+            let until = parse_until(&a.until)?;
+            let vault = open(settings).await?;
+            let who = actor(&vault)?;
+            let g = vault
+                .add_grant(&who, &a.to, a.child, kinds, a.purpose, until)
+                .await?;
+            println!("{}", g.id);
+            eprintln!("grant {} until {}", g.id, g.until.to_rfc3339());
+        }
+        GrantCommand::List { child, json } => {
+            let vault = open(settings).await?;
+            let who = actor(&vault)?;
+            let grants = vault.list_grants(&who, child).await?;
+            if json {
+                return print_json(&grants);
+            }
+            let now = Utc::now();
+            for g in grants {
+                let kinds: Vec<_> = g.kinds.iter().map(|k| k.as_str()).collect();
+                println!(
+                    "{}  child {}  user {}  {}  {}  until {}  {}",
+                    g.id,
+                    g.child,
+                    g.user,
+                    kinds.join(","),
+                    g.purpose,
+                    g.until.to_rfc3339(),
+                    g.state(now)
+                );
+            }
+        }
+        GrantCommand::Revoke { id } => {
+            let vault = open(settings).await?;
+            let who = actor(&vault)?;
+            vault.revoke_grant(&who, id).await?;
+            eprintln!("grant {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+pub fn policy(settings: Settings, cmd: PolicyCommand) -> anyhow::Result<()> {
+    let PolicyCommand::Check { dir } = cmd;
+    let dir = dir.or(settings.policies_dir);
+    let n = Policies::check(dir.as_deref())?;
+    match dir {
+        Some(d) => println!(
+            "{}: {n} policies parse and validate against the schema",
+            d.display()
+        ),
+        None => println!("built-in policies: {n} parse and validate against the schema"),
+    }
+    Ok(())
+}
+
+pub async fn audit(settings: Settings, cmd: AuditCommand) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    let who = actor(&vault)?;
+    match cmd {
+        AuditCommand::Verify => {
+            let v = vault.verify_audit(&who).await?;
+            println!(
+                "audit log verified: {} lines, {} signed checkpoints (last at line {}), {} entries after it",
+                v.lines, v.checkpoints, v.last_checkpoint, v.unsigned_tail
+            );
+        }
+        AuditCommand::Log { child, json } => {
+            let entries = vault.access_log(&who, child).await?;
+            if json {
+                let lines: Vec<_> = entries.into_iter().map(|(l, _)| l).collect();
+                return print_json(&lines);
+            }
+            for (line, e) in entries {
+                println!(
+                    "{}  {:<8} {:<16} {:<15} {:<44} doc {}  {}{}",
+                    line.time.to_rfc3339(),
+                    match e.decision {
+                        crate::audit::Outcome::Allow => "allow",
+                        crate::audit::Outcome::Deny => "deny",
+                    },
+                    e.action,
+                    e.role,
+                    e.who,
+                    e.document.as_deref().unwrap_or("-"),
+                    e.purpose.as_deref().unwrap_or("-"),
+                    e.grant.map(|g| format!(" grant {g}")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}

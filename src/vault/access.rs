@@ -1,0 +1,238 @@
+//! The gate every use case passes: look up what is asked about, ask the
+//! policies, write the decision to the audit log (before anything is
+//! returned), and refuse what is not allowed. A refusal about a child or a
+//! document reads exactly like "no such child/document", so guessing ids
+//! reveals nothing.
+
+use chrono::Utc;
+
+use super::{Vault, VaultError};
+use crate::audit::{Entry, Outcome};
+use crate::domain::{Child, ChildId, DocKind, Document, DocumentId, Grant, Principal, Purpose};
+use crate::policy::{Action, ChildFacts, DocumentFacts, GrantFacts, Resource};
+use crate::store::BlobKey;
+
+/// Extra facts an audit entry may carry.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Note {
+    /// Another opaque id the action names (user, token, grant, department, bundle).
+    pub target: Option<String>,
+    pub purpose: Option<Purpose>,
+}
+
+impl Note {
+    pub fn target(id: impl ToString) -> Note {
+        Note {
+            target: Some(id.to_string()),
+            purpose: None,
+        }
+    }
+}
+
+pub(super) fn child_facts(child: &Child) -> ChildFacts {
+    ChildFacts {
+        id: child.id,
+        institution: child.record.institution.clone(),
+        district: child.record.district.clone(),
+        transferred_in: child.origin.is_some(),
+    }
+}
+
+impl Vault {
+    /// Decides, audits, and refuses with `refusal` when denied.
+    pub(super) fn decide(
+        &self,
+        who: &Principal,
+        action: Action,
+        resource: &Resource,
+        grant: Option<&Grant>,
+        note: Note,
+        refusal: impl FnOnce() -> VaultError,
+    ) -> Result<(), VaultError> {
+        let facts = grant.map(GrantFacts::from);
+        let decision = self
+            .policies
+            .authorize(who, action, resource, facts.as_ref(), Utc::now());
+        self.record(
+            who,
+            action,
+            resource.child_id(),
+            resource.document_id(),
+            grant,
+            note,
+            decision.allowed,
+            decision.policies,
+        )?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(refusal())
+        }
+    }
+
+    /// Appends one decision to the audit log; an error here fails the request.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        who: &Principal,
+        action: Action,
+        child: Option<ChildId>,
+        document: Option<DocumentId>,
+        grant: Option<&Grant>,
+        note: Note,
+        allowed: bool,
+        policies: Vec<String>,
+    ) -> Result<(), VaultError> {
+        let purpose = note.purpose.or(grant.map(|g| g.purpose));
+        self.audit.append(Entry {
+            who: who.label(),
+            role: who.role_label().to_string(),
+            action: action.as_str().to_string(),
+            decision: if allowed {
+                Outcome::Allow
+            } else {
+                Outcome::Deny
+            },
+            child: child.map(|c| c.to_string()),
+            document: document.map(|d| d.to_string()),
+            target: note.target,
+            grant: grant.map(|g| g.id.to_string()),
+            purpose: purpose.map(|p| p.as_str().to_string()),
+            policies,
+        })?;
+        Ok(())
+    }
+
+    /// Audits the refusal of an action on an id that does not exist.
+    pub(super) fn refuse_unknown(
+        &self,
+        who: &Principal,
+        action: Action,
+        child: Option<ChildId>,
+        document: Option<DocumentId>,
+    ) -> Result<(), VaultError> {
+        self.record(
+            who,
+            action,
+            child,
+            document,
+            None,
+            Note::default(),
+            false,
+            Vec::new(),
+        )
+    }
+
+    /// A node-wide action (listing, administration, receiving bundles).
+    pub(super) fn authorize_node(
+        &self,
+        who: &Principal,
+        action: Action,
+        note: Note,
+    ) -> Result<(), VaultError> {
+        self.decide(who, action, &Resource::Node, None, note, || {
+            VaultError::Denied(action.as_str())
+        })
+    }
+
+    /// An action on one child; returns the child. An unknown child and a
+    /// refused one give the same error.
+    pub(super) fn authorize_child(
+        &self,
+        who: &Principal,
+        action: Action,
+        id: ChildId,
+        note: Note,
+    ) -> Result<Child, VaultError> {
+        let refusal = || VaultError::UnknownChild(id.to_string());
+        let Some(child) = self.db.child(id)? else {
+            self.refuse_unknown(who, action, Some(id), None)?;
+            return Err(refusal());
+        };
+        let grant = self.live_grant(who, id, None)?;
+        let resource = Resource::Child(child_facts(&child));
+        self.decide(who, action, &resource, grant.as_ref(), note, refusal)?;
+        Ok(child)
+    }
+
+    /// An action on one document; returns it and its blob key. An unknown
+    /// document and a refused one give the same error.
+    pub(super) fn authorize_document(
+        &self,
+        who: &Principal,
+        action: Action,
+        id: DocumentId,
+    ) -> Result<(Document, BlobKey), VaultError> {
+        let refusal = || VaultError::UnknownDocument(id.to_string());
+        let found = match self.document_and_key(id) {
+            Ok(found) => Some(found),
+            Err(VaultError::UnknownDocument(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let Some((doc, key)) = found else {
+            self.refuse_unknown(who, action, None, Some(id))?;
+            return Err(refusal());
+        };
+        let child = self.child(doc.child_id)?;
+        let grant = self.live_grant(who, child.id, Some(doc.kind))?;
+        let resource = Resource::Document(
+            child_facts(&child),
+            DocumentFacts {
+                id: doc.id,
+                kind: doc.kind,
+            },
+        );
+        self.decide(
+            who,
+            action,
+            &resource,
+            grant.as_ref(),
+            Note::default(),
+            refusal,
+        )?;
+        Ok((doc, key))
+    }
+
+    /// The user's unrevoked grant for `child` (covering `kind`, if given)
+    /// that lasts longest. Expiry is left to the policies, so an expired
+    /// grant is named in the audit entry of the refusal.
+    fn live_grant(
+        &self,
+        who: &Principal,
+        child: ChildId,
+        kind: Option<DocKind>,
+    ) -> Result<Option<Grant>, VaultError> {
+        let Principal::User(user) = who else {
+            return Ok(None);
+        };
+        Ok(self
+            .db
+            .grants(Some(user.id), Some(child))?
+            .into_iter()
+            .filter(|g| g.revoked_at.is_none())
+            .filter(|g| kind.is_none_or(|k| g.kinds.contains(&k)))
+            .max_by_key(|g| g.until))
+    }
+
+    /// Would `who` be allowed `action` on `child`? Not audited: used only to
+    /// filter a listing whose own decision was audited.
+    pub(super) fn may(
+        &self,
+        who: &Principal,
+        action: Action,
+        child: &Child,
+    ) -> Result<bool, VaultError> {
+        let grant = self.live_grant(who, child.id, None)?;
+        let facts = grant.as_ref().map(GrantFacts::from);
+        Ok(self
+            .policies
+            .authorize(
+                who,
+                action,
+                &Resource::Child(child_facts(child)),
+                facts.as_ref(),
+                Utc::now(),
+            )
+            .allowed)
+    }
+}
