@@ -84,7 +84,12 @@ impl Settings {
             fig = fig.merge(Toml::file(file));
         }
         let fig = fig
-            .merge(Env::prefixed("HANDOVER_").ignore(&["passphrase", "data_dir", "config"]))
+            .merge(Env::prefixed("HANDOVER_").ignore(&[
+                "passphrase",
+                "data_dir",
+                "config",
+                "token",
+            ]))
             .merge(Serialized::default("data_dir", &dir));
         let settings: Settings = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
         if settings.max_document_bytes == 0 {

@@ -113,8 +113,16 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the whole chain and every signed checkpoint; names the first bad line
-    Verify,
+    /// Check the whole chain and every signed checkpoint; names the first bad
+    /// line. Needs only the log and the node's public card, no secret.
+    Verify {
+        /// The log to check [default: DIR/audit.log]
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// The card of the node that wrote it [default: DIR/card.json]
+        #[arg(long, value_name = "CARD.json")]
+        card: Option<PathBuf>,
+    },
     /// A child's access history: who asked for which papers, when and why
     Log {
         #[arg(long)]
@@ -319,17 +327,34 @@ pub fn policy(settings: Settings, cmd: PolicyCommand) -> anyhow::Result<()> {
 }
 
 pub async fn audit(settings: Settings, cmd: AuditCommand) -> anyhow::Result<()> {
-    let vault = open(settings).await?;
-    let who = actor(&vault)?;
     match cmd {
-        AuditCommand::Verify => {
-            let v = vault.verify_audit(&who).await?;
+        AuditCommand::Verify { log, card } => {
+            let dir = &settings.data_dir;
+            let log = log.unwrap_or_else(|| dir.join(crate::audit::LOG_FILE));
+            let card_path = card.unwrap_or_else(|| dir.join("card.json"));
+            let card: crate::domain::DepartmentCard = serde_json::from_slice(
+                &std::fs::read(&card_path)
+                    .map_err(|e| CliError(format!("{}: {e}", card_path.display())))?,
+            )
+            .map_err(|e| {
+                CliError(format!(
+                    "{}: not a department card: {e}",
+                    card_path.display()
+                ))
+            })?;
+            let key = crate::crypto::parse_ssh_public(&card.ssh_public_key)
+                .map_err(|_| CliError("the card holds no valid signing key".into()))?;
+            let head = log.with_file_name(crate::audit::HEAD_FILE);
+            let v = crate::audit::verify(&log, Some(&head), &key, &card.id)
+                .map_err(crate::vault::VaultError::from)?;
             println!(
                 "audit log verified: {} lines, {} signed checkpoints (last at line {}), {} entries after it",
                 v.lines, v.checkpoints, v.last_checkpoint, v.unsigned_tail
             );
         }
         AuditCommand::Log { child, json } => {
+            let vault = open(settings).await?;
+            let who = actor(&vault)?;
             let entries = vault.access_log(&who, child).await?;
             if json {
                 let lines: Vec<_> = entries.into_iter().map(|(l, _)| l).collect();

@@ -1,0 +1,802 @@
+//! Who may do what: a table of role × action × own/other scope, grants
+//! (live, expired, revoked, for another child or kind), disabled users and
+//! revoked tokens, run in process against a real node (Cedar policies,
+//! SQLCipher, audit log). Refusals about children and documents must read
+//! exactly like "no such id".
+
+mod common;
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::bundles::{child_with, create, demo_node, two_nodes, DEST};
+use common::{created_id, pdf};
+use handover::config::Settings;
+use handover::domain::{CaseRecord, ChildId, DocKind, DocumentId, Principal, Purpose, Role, Scope};
+use handover::vault::{NewDocument, Vault, VaultError};
+
+struct World {
+    vault: Vault,
+    /// Child placed at institution cci-a, district bihar/patna.
+    a: ChildId,
+    a_fir: DocumentId,
+    a_medical: DocumentId,
+    /// Child placed at institution cci-b, district bihar/gaya.
+    b: ChildId,
+    b_fir: DocumentId,
+    /// Child transferred in from rj-dcpu-jaipur.
+    t: ChildId,
+    t_fir: DocumentId,
+    t_medical: DocumentId,
+}
+
+fn doc_id(vault_docs: &[handover::domain::Document], kind: DocKind) -> DocumentId {
+    vault_docs.iter().find(|d| d.kind == kind).unwrap().id
+}
+
+async fn put(vault: &Vault, child: ChildId, kind: DocKind) -> DocumentId {
+    let bytes = pdf(2_000, kind.as_str());
+    vault
+        .put_document(
+            &Principal::LocalOperator,
+            child,
+            NewDocument {
+                kind,
+                title: None,
+                file_name: None,
+                declared_size: Some(bytes.len() as u64),
+            },
+            Box::new(Cursor::new(bytes)),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+async fn local_child(vault: &Vault, institution: &str, district: &str) -> ChildId {
+    let record = CaseRecord {
+        name: "Zqxmarker Child".into(),
+        institution: Some(institution.into()),
+        district: Some(district.into()),
+        ..CaseRecord::default()
+    };
+    vault
+        .add_child(&Principal::LocalOperator, record)
+        .await
+        .unwrap()
+}
+
+/// The destination node with one imported child and two local ones.
+async fn world(dir: &common::Node) -> World {
+    let settings = Settings {
+        data_dir: dir.data.clone(),
+        ..Settings::default()
+    };
+    let vault = Vault::open(settings, || None, false).await.unwrap();
+    let a = local_child(&vault, "cci-a", "bihar/patna").await;
+    let a_fir = put(&vault, a, DocKind::Fir).await;
+    let a_medical = put(&vault, a, DocKind::MedicalReport).await;
+    let b = local_child(&vault, "cci-b", "bihar/gaya").await;
+    let b_fir = put(&vault, b, DocKind::Fir).await;
+    let t = vault
+        .list_children(&Principal::LocalOperator)
+        .await
+        .unwrap();
+    let t = t.iter().find(|c| c.origin.is_some()).unwrap().id;
+    let docs = vault
+        .list_documents(&Principal::LocalOperator, t)
+        .await
+        .unwrap();
+    World {
+        t_fir: doc_id(&docs, DocKind::Fir),
+        t_medical: doc_id(&docs, DocKind::MedicalReport),
+        vault,
+        a,
+        a_fir,
+        a_medical,
+        b,
+        b_fir,
+        t,
+    }
+}
+
+async fn user(vault: &Vault, name: &str, role: Role, scope: &str) -> Principal {
+    let scope: Scope = scope.parse().unwrap();
+    vault
+        .add_user(&Principal::LocalOperator, name, role, scope, None)
+        .await
+        .unwrap();
+    let (_, token) = vault
+        .create_token(&Principal::LocalOperator, name, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    use secrecy::ExposeSecret;
+    vault.authenticate_token(token.expose_secret()).unwrap()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    List,
+    ReadRecord(Target),
+    ReadDoc(Doc),
+    AddDoc(Target),
+    CreateChild(&'static str, &'static str),
+    EditChild(Target),
+    Grant(Target),
+    AccessLog(Target),
+    Administer,
+    ReceiveTransfer,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    A,
+    B,
+    T,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Doc {
+    AFir,
+    AMedical,
+    BFir,
+    TFir,
+    TMedical,
+}
+
+impl World {
+    fn child(&self, t: Target) -> ChildId {
+        match t {
+            Target::A => self.a,
+            Target::B => self.b,
+            Target::T => self.t,
+        }
+    }
+    fn doc(&self, d: Doc) -> DocumentId {
+        match d {
+            Doc::AFir => self.a_fir,
+            Doc::AMedical => self.a_medical,
+            Doc::BFir => self.b_fir,
+            Doc::TFir => self.t_fir,
+            Doc::TMedical => self.t_medical,
+        }
+    }
+
+    /// Runs one act; Ok(true) allowed, Ok(false) refused (with the
+    /// refusal checked to be the right kind of error).
+    async fn run(&self, who: &Principal, act: Act) -> bool {
+        let v = &self.vault;
+        let r: Result<(), VaultError> = match act {
+            Act::List => v.list_children(who).await.map(|_| ()),
+            Act::ReadRecord(t) => v
+                .show_child(who, self.child(t), Purpose::Restoration)
+                .await
+                .map(|_| ()),
+            Act::ReadDoc(d) => {
+                let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let r = v
+                    .read_document(who, self.doc(d), Box::new(SharedSink(sink.clone())))
+                    .await;
+                if r.is_err() {
+                    assert!(
+                        sink.lock().unwrap().is_empty(),
+                        "a refused read returned bytes"
+                    );
+                }
+                r.map(|_| ())
+            }
+            Act::AddDoc(t) => {
+                let bytes = pdf(1_000, "added");
+                v.put_document(
+                    who,
+                    self.child(t),
+                    NewDocument {
+                        kind: DocKind::CarePlan,
+                        title: None,
+                        file_name: None,
+                        declared_size: None,
+                    },
+                    Box::new(Cursor::new(bytes)),
+                )
+                .await
+                .map(|_| ())
+            }
+            Act::CreateChild(institution, district) => {
+                let record = CaseRecord {
+                    name: "New".into(),
+                    institution: Some(institution.into()),
+                    district: Some(district.into()),
+                    ..CaseRecord::default()
+                };
+                v.add_child(who, record).await.map(|_| ())
+            }
+            Act::EditChild(t) => {
+                let patch = handover::domain::CaseRecordPatch {
+                    notes: Some("edited".into()),
+                    ..Default::default()
+                };
+                v.edit_child(who, self.child(t), patch).await.map(|_| ())
+            }
+            Act::Grant(t) => v
+                .add_grant(
+                    who,
+                    "ngo-spare",
+                    self.child(t),
+                    vec![DocKind::Fir],
+                    Purpose::CompensationClaim,
+                    Utc::now() + chrono::Duration::days(10),
+                )
+                .await
+                .map(|_| ()),
+            Act::AccessLog(t) => v.access_log(who, self.child(t)).await.map(|_| ()),
+            Act::Administer => v.list_users(who).await.map(|_| ()),
+            Act::ReceiveTransfer => {
+                // Opening a bundle that is not there: allowed callers get
+                // past the gate and fail on the file.
+                match v
+                    .open_bundle(
+                        who,
+                        std::path::Path::new("/nonexistent.bundle"),
+                        std::path::Path::new("/nonexistent-out"),
+                    )
+                    .await
+                {
+                    Err(VaultError::Denied(_)) => Err(VaultError::Denied("receive_transfer")),
+                    _ => Ok(()),
+                }
+            }
+        };
+        match r {
+            Ok(()) => true,
+            Err(
+                VaultError::UnknownChild(_)
+                | VaultError::UnknownDocument(_)
+                | VaultError::Denied(_),
+            ) => false,
+            Err(e) => panic!("{act:?} failed with an unexpected error: {e}"),
+        }
+    }
+}
+
+struct SharedSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+impl std::io::Write for SharedSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_table_holds() {
+    // A bundle from the demo source brings child T into the destination.
+    let (src, dst) = two_nodes();
+    let (child, _) = child_with(&src, "Zqxmarker Child", &["fir", "medical_report"], 3_000);
+    let bundle = create(&src, &child, "t.bundle", &["--allow-incomplete", "test"]);
+    created_id(dst.cmd().args(["bundle", "import"]).arg(&bundle));
+    let w = world(&dst).await;
+    let v = &w.vault;
+
+    let staff_a = user(v, "staff-a", Role::ShelterStaff, "institution:cci-a").await;
+    let cwc_patna = user(v, "cwc-patna", Role::CwcMember, "district:bihar/patna").await;
+    let dcpu_patna = user(v, "dcpu-patna", Role::DcpuOfficer, "district:bihar/patna").await;
+    let swd = user(v, "swd", Role::SwdOfficer, &format!("department:{DEST}")).await;
+    let swd_other = user(
+        v,
+        "swd-other",
+        Role::SwdOfficer,
+        "department:rj-dcpu-jaipur",
+    )
+    .await;
+    let admin = user(v, "admin", Role::Admin, &format!("department:{DEST}")).await;
+    let ngo = user(v, "ngo", Role::SupportPerson, &format!("department:{DEST}")).await;
+    let ngo_expired = user(
+        v,
+        "ngo-expired",
+        Role::SupportPerson,
+        &format!("department:{DEST}"),
+    )
+    .await;
+    let ngo_revoked = user(
+        v,
+        "ngo-revoked",
+        Role::SupportPerson,
+        &format!("department:{DEST}"),
+    )
+    .await;
+    let ngo_none = user(
+        v,
+        "ngo-none",
+        Role::SupportPerson,
+        &format!("department:{DEST}"),
+    )
+    .await;
+    user(
+        v,
+        "ngo-spare",
+        Role::SupportPerson,
+        &format!("department:{DEST}"),
+    )
+    .await;
+    let op = Principal::LocalOperator;
+
+    // ngo: a live grant for T's FIR. ngo-expired: one that ends in 2 s.
+    // ngo-revoked: a revoked one. The SWD officer grants (T is theirs).
+    let soon = Utc::now() + chrono::Duration::seconds(2);
+    let later = Utc::now() + chrono::Duration::days(30);
+    v.add_grant(
+        &swd,
+        "ngo",
+        w.t,
+        vec![DocKind::Fir],
+        Purpose::CompensationClaim,
+        later,
+    )
+    .await
+    .unwrap();
+    v.add_grant(
+        &swd,
+        "ngo-expired",
+        w.t,
+        vec![DocKind::Fir],
+        Purpose::CompensationClaim,
+        soon,
+    )
+    .await
+    .unwrap();
+    let revoked = v
+        .add_grant(
+            &swd,
+            "ngo-revoked",
+            w.t,
+            vec![DocKind::Fir],
+            Purpose::CompensationClaim,
+            later,
+        )
+        .await
+        .unwrap();
+    v.revoke_grant(&swd, revoked.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    use Act::*;
+    use Doc::*;
+    use Target::*;
+    let table: Vec<(&str, &Principal, Act, bool)> = vec![
+        // shelter staff: own institution only
+        ("staff lists", &staff_a, List, true),
+        ("staff reads own record", &staff_a, ReadRecord(A), true),
+        (
+            "staff reads other institution's record",
+            &staff_a,
+            ReadRecord(B),
+            false,
+        ),
+        (
+            "staff reads transferred child",
+            &staff_a,
+            ReadRecord(T),
+            false,
+        ),
+        ("staff reads own FIR", &staff_a, ReadDoc(AFir), true),
+        (
+            "staff reads own medical report",
+            &staff_a,
+            ReadDoc(AMedical),
+            true,
+        ),
+        (
+            "staff reads other institution's FIR",
+            &staff_a,
+            ReadDoc(BFir),
+            false,
+        ),
+        ("staff adds to own child", &staff_a, AddDoc(A), true),
+        ("staff adds to other child", &staff_a, AddDoc(B), false),
+        (
+            "staff takes a child in at own institution",
+            &staff_a,
+            CreateChild("cci-a", "bihar/patna"),
+            true,
+        ),
+        (
+            "staff takes a child in elsewhere",
+            &staff_a,
+            CreateChild("cci-b", "bihar/gaya"),
+            false,
+        ),
+        ("staff edits own child", &staff_a, EditChild(A), true),
+        ("staff edits other child", &staff_a, EditChild(B), false),
+        ("staff grants", &staff_a, Grant(A), false),
+        ("staff administers", &staff_a, Administer, false),
+        ("staff receives bundles", &staff_a, ReceiveTransfer, false),
+        // CWC: own district
+        (
+            "cwc reads own district record",
+            &cwc_patna,
+            ReadRecord(A),
+            true,
+        ),
+        (
+            "cwc reads other district record",
+            &cwc_patna,
+            ReadRecord(B),
+            false,
+        ),
+        (
+            "cwc reads own district FIR",
+            &cwc_patna,
+            ReadDoc(AFir),
+            true,
+        ),
+        (
+            "cwc reads other district FIR",
+            &cwc_patna,
+            ReadDoc(BFir),
+            false,
+        ),
+        (
+            "cwc reads transferred child's FIR",
+            &cwc_patna,
+            ReadDoc(TFir),
+            false,
+        ),
+        ("cwc adds documents", &cwc_patna, AddDoc(A), false),
+        (
+            "cwc sees access log of own district",
+            &cwc_patna,
+            AccessLog(A),
+            true,
+        ),
+        (
+            "cwc sees access log elsewhere",
+            &cwc_patna,
+            AccessLog(B),
+            false,
+        ),
+        ("cwc administers", &cwc_patna, Administer, false),
+        // DCPU: records of own district, never contents
+        (
+            "dcpu reads own district record",
+            &dcpu_patna,
+            ReadRecord(A),
+            true,
+        ),
+        (
+            "dcpu reads other district record",
+            &dcpu_patna,
+            ReadRecord(B),
+            false,
+        ),
+        ("dcpu reads a document", &dcpu_patna, ReadDoc(AFir), false),
+        (
+            "dcpu reads another document",
+            &dcpu_patna,
+            ReadDoc(AMedical),
+            false,
+        ),
+        ("dcpu adds documents", &dcpu_patna, AddDoc(A), false),
+        ("dcpu sees access log", &dcpu_patna, AccessLog(A), true),
+        ("dcpu edits", &dcpu_patna, EditChild(A), false),
+        // SWD: children transferred into their department
+        ("swd reads transferred record", &swd, ReadRecord(T), true),
+        ("swd reads transferred FIR", &swd, ReadDoc(TFir), true),
+        (
+            "swd reads transferred medical report",
+            &swd,
+            ReadDoc(TMedical),
+            true,
+        ),
+        (
+            "swd reads a local child's record",
+            &swd,
+            ReadRecord(A),
+            false,
+        ),
+        ("swd reads a local child's FIR", &swd, ReadDoc(AFir), false),
+        ("swd grants for transferred child", &swd, Grant(T), true),
+        ("swd grants for local child", &swd, Grant(A), false),
+        ("swd receives bundles", &swd, ReceiveTransfer, true),
+        (
+            "swd of another department reads transferred child",
+            &swd_other,
+            ReadRecord(T),
+            false,
+        ),
+        (
+            "swd of another department reads its FIR",
+            &swd_other,
+            ReadDoc(TFir),
+            false,
+        ),
+        (
+            "swd of another department receives bundles",
+            &swd_other,
+            ReceiveTransfer,
+            false,
+        ),
+        ("swd administers", &swd, Administer, false),
+        // support persons: only through a live grant, only its kinds
+        ("support lists", &ngo, List, true),
+        ("support reads granted FIR", &ngo, ReadDoc(TFir), true),
+        (
+            "support reads granted child's record",
+            &ngo,
+            ReadRecord(T),
+            true,
+        ),
+        (
+            "support reads a kind not granted",
+            &ngo,
+            ReadDoc(TMedical),
+            false,
+        ),
+        (
+            "support reads another child's FIR",
+            &ngo,
+            ReadDoc(AFir),
+            false,
+        ),
+        (
+            "support reads another child's record",
+            &ngo,
+            ReadRecord(A),
+            false,
+        ),
+        ("support adds documents", &ngo, AddDoc(T), false),
+        ("support grants on", &ngo, Grant(T), false),
+        (
+            "support with an expired grant",
+            &ngo_expired,
+            ReadDoc(TFir),
+            false,
+        ),
+        (
+            "support with an expired grant, record",
+            &ngo_expired,
+            ReadRecord(T),
+            false,
+        ),
+        (
+            "support with a revoked grant",
+            &ngo_revoked,
+            ReadDoc(TFir),
+            false,
+        ),
+        (
+            "support with a revoked grant, record",
+            &ngo_revoked,
+            ReadRecord(T),
+            false,
+        ),
+        ("support without a grant", &ngo_none, ReadDoc(TFir), false),
+        (
+            "support without a grant, record",
+            &ngo_none,
+            ReadRecord(T),
+            false,
+        ),
+        // admin: administration, never children's papers
+        ("admin administers", &admin, Administer, true),
+        ("admin reads a record", &admin, ReadRecord(A), false),
+        ("admin reads a document", &admin, ReadDoc(AFir), false),
+        (
+            "admin reads a transferred document",
+            &admin,
+            ReadDoc(TFir),
+            false,
+        ),
+        ("admin adds documents", &admin, AddDoc(A), false),
+        ("admin grants", &admin, Grant(T), false),
+        (
+            "admin takes a child in",
+            &admin,
+            CreateChild("cci-a", "bihar/patna"),
+            false,
+        ),
+        // the local operator
+        ("operator reads any document", &op, ReadDoc(BFir), true),
+        ("operator administers", &op, Administer, true),
+    ];
+    assert!(table.len() >= 60, "{} cases", table.len());
+    let mut wrong = Vec::new();
+    for (name, who, act, expected) in &table {
+        let got = w.run(who, *act).await;
+        if got != *expected {
+            wrong.push(format!(
+                "{name}: expected {}, got {}",
+                allow(*expected),
+                allow(got)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "decisions differ from the table:\n{}",
+        wrong.join("\n")
+    );
+
+    // Listing shows exactly what each may see.
+    let seen = |list: Vec<handover::domain::Child>| {
+        let mut ids: Vec<_> = list.into_iter().map(|c| c.id).collect();
+        ids.sort();
+        ids
+    };
+    let only = |ids: &[ChildId]| {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids
+    };
+    assert!(seen(v.list_children(&staff_a).await.unwrap())
+        .iter()
+        .all(|id| *id != w.b && *id != w.t));
+    assert_eq!(seen(v.list_children(&ngo).await.unwrap()), only(&[w.t]));
+    assert_eq!(seen(v.list_children(&ngo_none).await.unwrap()), only(&[]));
+    assert_eq!(seen(v.list_children(&swd).await.unwrap()), only(&[w.t]));
+    assert!(v.list_children(&admin).await.is_err());
+}
+
+fn allow(b: bool) -> &'static str {
+    if b {
+        "allow"
+    } else {
+        "deny"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_users_and_revoked_tokens_get_nothing() {
+    let node = demo_node(DEST, &[]);
+    let settings = Settings {
+        data_dir: node.data.clone(),
+        ..Settings::default()
+    };
+    let v = Vault::open(settings, || None, false).await.unwrap();
+    let a = local_child(&v, "cci-a", "bihar/patna").await;
+    let fir = put(&v, a, DocKind::Fir).await;
+    let op = Principal::LocalOperator;
+    v.add_user(
+        &op,
+        "staff",
+        Role::ShelterStaff,
+        "institution:cci-a".parse().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let (row, token) = v
+        .create_token(&op, "staff", Duration::from_secs(600))
+        .await
+        .unwrap();
+    let (_, token2) = v
+        .create_token(&op, "staff", Duration::from_secs(600))
+        .await
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let who = v.authenticate_token(token.expose_secret()).unwrap();
+    assert!(v
+        .read_document(&who, fir, Box::new(std::io::sink()))
+        .await
+        .is_ok());
+
+    // A revoked token stops at once; the other still works.
+    v.revoke_token(&op, row.id).await.unwrap();
+    assert!(matches!(
+        v.authenticate_token(token.expose_secret()),
+        Err(VaultError::Unauthenticated)
+    ));
+    assert!(v.authenticate_token(token2.expose_secret()).is_ok());
+    assert!(matches!(
+        v.authenticate_token("hov_guessed"),
+        Err(VaultError::Unauthenticated)
+    ));
+
+    // Disabling stops every token, and a principal obtained before is
+    // refused by the policies too.
+    v.set_user_disabled(&op, "staff", true).await.unwrap();
+    assert!(matches!(
+        v.authenticate_token(token2.expose_secret()),
+        Err(VaultError::Unauthenticated)
+    ));
+    let Principal::User(mut stale) = who else {
+        unreachable!()
+    };
+    stale.disabled = true;
+    let stale = Principal::User(stale);
+    assert!(v
+        .read_document(&stale, fir, Box::new(std::io::sink()))
+        .await
+        .is_err());
+    assert!(v.show_child(&stale, a, Purpose::Restoration).await.is_err());
+    assert!(v.list_children(&stale).await.is_err());
+
+    // Expired tokens: a token of one second.
+    v.set_user_disabled(&op, "staff", false).await.unwrap();
+    let (_, short) = v
+        .create_token(&op, "staff", Duration::from_secs(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(matches!(
+        v.authenticate_token(short.expose_secret()),
+        Err(VaultError::Unauthenticated)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_ids_reveals_nothing() {
+    let node = demo_node(DEST, &[]);
+    let settings = Settings {
+        data_dir: node.data.clone(),
+        ..Settings::default()
+    };
+    let v = Vault::open(settings, || None, false).await.unwrap();
+    let mine = local_child(&v, "cci-a", "bihar/patna").await;
+    let theirs = local_child(&v, "cci-b", "bihar/patna").await;
+    let their_doc = put(&v, theirs, DocKind::Fir).await;
+    let _ = mine;
+    let op = Principal::LocalOperator;
+    v.add_user(
+        &op,
+        "staff",
+        Role::ShelterStaff,
+        "institution:cci-a".parse().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let (_, token) = v
+        .create_token(&op, "staff", Duration::from_secs(600))
+        .await
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let who = v.authenticate_token(token.expose_secret()).unwrap();
+    let made_up_child = ChildId::new();
+    let made_up_doc = DocumentId::new();
+
+    let shape = |e: VaultError, id: &str| e.to_string().replace(id, "ID");
+    let existing = v
+        .show_child(&who, theirs, Purpose::Restoration)
+        .await
+        .unwrap_err();
+    let missing = v
+        .show_child(&who, made_up_child, Purpose::Restoration)
+        .await
+        .unwrap_err();
+    assert_eq!(existing.class(), missing.class());
+    assert_eq!(
+        shape(existing, &theirs.to_string()),
+        shape(missing, &made_up_child.to_string())
+    );
+
+    for read in [true, false] {
+        let (existing, missing) = if read {
+            (
+                v.read_document(&who, their_doc, Box::new(std::io::sink()))
+                    .await
+                    .unwrap_err(),
+                v.read_document(&who, made_up_doc, Box::new(std::io::sink()))
+                    .await
+                    .unwrap_err(),
+            )
+        } else {
+            (
+                v.document(&who, their_doc).await.unwrap_err(),
+                v.document(&who, made_up_doc).await.unwrap_err(),
+            )
+        };
+        assert_eq!(existing.class(), missing.class());
+        assert_eq!(
+            shape(existing, &their_doc.to_string()),
+            shape(missing, &made_up_doc.to_string())
+        );
+    }
+    let existing = v.list_documents(&who, theirs).await.unwrap_err();
+    let missing = v.list_documents(&who, made_up_child).await.unwrap_err();
+    assert_eq!(
+        shape(existing, &theirs.to_string()),
+        shape(missing, &made_up_child.to_string())
+    );
+}
