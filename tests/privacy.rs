@@ -76,6 +76,42 @@ fn planted_markers_appear_nowhere_in_clear() {
         Some(b"not a scan".to_vec()),
     );
     run(&["child", "edit", &child, "--dob", "2999-01-01"], None);
+    // A user outside the child's scope is refused; the refusals and the
+    // access history name no one.
+    run(
+        &[
+            "user",
+            "add",
+            "outsider",
+            "--role",
+            "shelter_staff",
+            "--scope",
+            "institution:elsewhere",
+            "--no-password",
+        ],
+        None,
+    );
+    let token = common::stdout_line(&run(&["token", "create", "outsider"], None).stdout);
+    for args in [
+        vec!["child", "show", child.as_str()],
+        vec!["doc", "get", doc.as_str(), "-o", "-"],
+        vec!["doc", "list", child.as_str()],
+        vec!["child", "list"],
+    ] {
+        let mut all = vec!["--token", token.as_str()];
+        all.extend(args);
+        let out = run(&all, None);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Zqxmarker"));
+    }
+    let history = run(&["audit", "log", "--child", &child, "--json"], None);
+    let history = String::from_utf8_lossy(&history.stdout).into_owned();
+    assert!(
+        history.contains("\"deny\"") && history.contains("read_document"),
+        "{history}"
+    );
+    assert!(!history.contains("Zqxmarker"));
+    let audit_log = std::fs::read_to_string(node.data.join("audit.log")).unwrap();
+    assert!(audit_log.lines().count() > 10, "the audit log was written");
 
     let stderr = String::from_utf8_lossy(&stderr);
     assert!(

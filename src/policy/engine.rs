@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use cedar_policy::{Authorizer, Entities, PolicySet, Request, Schema};
+use std::collections::HashMap;
+
+use cedar_policy::{ActionConstraint, Authorizer, Entities, PolicySet, Request};
 use chrono::{DateTime, Utc};
 
 use super::load::Sources;
@@ -12,8 +14,12 @@ use crate::domain::Principal;
 
 /// A validated policy set for one node's department.
 pub struct Policies {
-    set: PolicySet,
-    schema: Schema,
+    /// The whole set sliced by action: each slice holds the policies whose
+    /// action scope can match that action (unscoped ones are in every
+    /// slice), so a request evaluates only policies that could apply. The
+    /// schema has no action groups, so a scope `in [..]` is plain membership
+    /// and the decision is the same as over the whole set.
+    by_action: HashMap<Action, PolicySet>,
     authorizer: Authorizer,
     department: String,
     origin: String,
@@ -37,11 +43,28 @@ impl Policies {
             Some(d) => Sources::read_dir(d)?,
             None => Sources::embedded(),
         };
-        let (set, schema) = sources.compile()?;
+        let (set, _schema) = sources.compile()?;
+        let mut by_action = HashMap::new();
+        for action in Action::ALL {
+            let uid = action_uid(action);
+            let mut slice = PolicySet::new();
+            for p in set.policies() {
+                let applies = match p.action_constraint() {
+                    ActionConstraint::Any => true,
+                    ActionConstraint::Eq(a) => a == uid,
+                    ActionConstraint::In(list) => list.contains(&uid),
+                };
+                if applies {
+                    slice
+                        .add(p.clone())
+                        .expect("ids are unique in the whole set");
+                }
+            }
+            by_action.insert(action, slice);
+        }
         Ok(Policies {
             count: set.policies().count(),
-            set,
-            schema,
+            by_action,
             authorizer: Authorizer::new(),
             department: department.to_string(),
             origin: sources.origin,
@@ -94,13 +117,16 @@ impl Policies {
             action_uid(action),
             r_uid,
             context(now, grant),
-            Some(&self.schema),
+            // The request is built by code from typed facts, and the
+            // policies were validated against the schema at load; checking
+            // each request against it again would double the cost.
+            None,
         ) else {
             return deny;
         };
         let response = self
             .authorizer
-            .is_authorized(&request, &self.set, &entities);
+            .is_authorized(&request, &self.by_action[&action], &entities);
         let allowed = response.decision() == cedar_policy::Decision::Allow
             && response.diagnostics().errors().next().is_none();
         let mut policies: Vec<String> = response

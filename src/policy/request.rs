@@ -3,6 +3,7 @@
 //! times: never a name or a document's content.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use cedar_policy::{Context, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use chrono::{DateTime, Utc};
@@ -134,12 +135,16 @@ impl Resource {
     }
 }
 
+/// Entity type names, parsed once (parsing is the costly part of a uid).
+static TYPES: LazyLock<HashMap<&'static str, EntityTypeName>> = LazyLock::new(|| {
+    ["Operator", "User", "Node", "Child", "Document", "Action"]
+        .into_iter()
+        .map(|t| (t, t.parse().expect("entity type names are valid")))
+        .collect()
+});
+
 fn uid(ty: &str, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(
-        ty.parse::<EntityTypeName>()
-            .expect("entity type names are valid"),
-        EntityId::new(id),
-    )
+    EntityUid::from_type_name_and_id(TYPES[ty].clone(), EntityId::new(id))
 }
 
 fn string(s: &str) -> RestrictedExpression {
