@@ -800,3 +800,41 @@ async fn guessing_ids_reveals_nothing() {
         shape(missing, &made_up_child.to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_checked_with_argon2id() {
+    let node = demo_node(DEST, &[]);
+    let settings = Settings {
+        data_dir: node.data.clone(),
+        ..Settings::default()
+    };
+    let v = Vault::open(settings, || None, false).await.unwrap();
+    let op = Principal::LocalOperator;
+    let pw = secrecy::SecretString::from("correct horse battery staple".to_string());
+    let scope: Scope = "district:bihar/patna".parse().unwrap();
+    v.add_user(&op, "cwc", Role::CwcMember, scope, Some(&pw))
+        .await
+        .unwrap();
+    assert!(matches!(
+        v.authenticate_password("cwc", &pw),
+        Ok(Principal::User(_))
+    ));
+    let wrong = secrecy::SecretString::from("correct horse battery stapler".to_string());
+    assert!(matches!(
+        v.authenticate_password("cwc", &wrong),
+        Err(VaultError::Unauthenticated)
+    ));
+    assert!(matches!(
+        v.authenticate_password("nobody", &pw),
+        Err(VaultError::Unauthenticated)
+    ));
+    // A new password replaces the old one; a disabled user cannot sign in.
+    v.set_password(&op, "cwc", &wrong).await.unwrap();
+    assert!(v.authenticate_password("cwc", &pw).is_err());
+    assert!(v.authenticate_password("cwc", &wrong).is_ok());
+    v.set_user_disabled(&op, "cwc", true).await.unwrap();
+    assert!(matches!(
+        v.authenticate_password("cwc", &wrong),
+        Err(VaultError::Unauthenticated)
+    ));
+}
