@@ -59,7 +59,13 @@ fn users() -> Vec<Principal> {
 }
 
 fn authorize_bench(calls: usize) {
+    let start = Instant::now();
     let policies = Policies::load(None, "br-swd-patna").unwrap();
+    println!(
+        "policy load (parse + validate {} built-in policies): {:.1} ms",
+        policies.len(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
     let users = users();
     let children: Vec<ChildFacts> = (0..64)
         .map(|i| ChildFacts {
