@@ -9,6 +9,7 @@ mod grant;
 mod ids;
 mod principal;
 mod purpose;
+mod transfer;
 
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
 pub use department::{DepartmentCard, Directory};
@@ -18,3 +19,4 @@ pub use grant::Grant;
 pub use ids::{ChildId, DocumentId, GrantId, InvalidId, TokenId, UserId};
 pub use principal::{valid_district, valid_place_id, Principal, Role, Scope, User};
 pub use purpose::Purpose;
+pub use transfer::{TransferState, TransferStep, TransitionError};

@@ -1,0 +1,235 @@
+//! The transfer of one child from this department to another, as a state
+//! machine: `draft` → `submitted` → `approved` (by a CWC member, with the
+//! restoration order number) or `rejected` (with a reason) → `sent` →
+//! `delivered` (the destination's signed receipt verified). `revoked` is
+//! possible until `sent`; `failed` when delivery gives up, after which the
+//! transfer may be sent again. Who may take each step is the policies'
+//! business; which steps exist, and in which order, is decided here.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    Draft,
+    Submitted,
+    Approved,
+    Rejected,
+    Sent,
+    Delivered,
+    Revoked,
+    Failed,
+}
+
+impl TransferState {
+    pub const ALL: [TransferState; 8] = [
+        TransferState::Draft,
+        TransferState::Submitted,
+        TransferState::Approved,
+        TransferState::Rejected,
+        TransferState::Sent,
+        TransferState::Delivered,
+        TransferState::Revoked,
+        TransferState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferState::Draft => "draft",
+            TransferState::Submitted => "submitted",
+            TransferState::Approved => "approved",
+            TransferState::Rejected => "rejected",
+            TransferState::Sent => "sent",
+            TransferState::Delivered => "delivered",
+            TransferState::Revoked => "revoked",
+            TransferState::Failed => "failed",
+        }
+    }
+
+    /// No step leads out of this state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TransferState::Rejected | TransferState::Delivered | TransferState::Revoked
+        )
+    }
+
+    /// The state `step` leads to from this one, or why it cannot be taken.
+    pub fn next(self, step: &TransferStep) -> Result<TransferState, TransitionError> {
+        use TransferState::*;
+        let refused = |why: &'static str| TransitionError {
+            from: self,
+            step: step.name(),
+            why,
+        };
+        match (self, step) {
+            (Draft, TransferStep::Submit { .. }) => Ok(Submitted),
+            (Submitted, TransferStep::Approve { order_number }) => {
+                if order_number.trim().is_empty() {
+                    Err(refused("approval records the restoration order number"))
+                } else {
+                    Ok(Approved)
+                }
+            }
+            (Submitted, TransferStep::Reject { reason }) => {
+                if reason.trim().is_empty() {
+                    Err(refused("a rejection records its reason"))
+                } else {
+                    Ok(Rejected)
+                }
+            }
+            (Approved | Failed, TransferStep::Send) => Ok(Sent),
+            (Sent, TransferStep::Deliver) => Ok(Delivered),
+            (Sent, TransferStep::Fail) => Ok(Failed),
+            (Draft | Submitted | Approved, TransferStep::Revoke) => Ok(Revoked),
+            (Sent | Delivered | Failed, TransferStep::Revoke) => {
+                Err(refused("a transfer can be revoked only until it is sent"))
+            }
+            (Draft, TransferStep::Send) | (Submitted, TransferStep::Send) => {
+                Err(refused("only an approved transfer is sent"))
+            }
+            _ if self.is_final() => Err(refused("the transfer is closed")),
+            _ => Err(refused("not a step from this state")),
+        }
+    }
+}
+
+impl fmt::Display for TransferState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of the workflow, with what it records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum TransferStep {
+    /// Ask the CWC to approve. `override_reason`: a CWC member's recorded
+    /// reason to submit while the restoration checklist is incomplete.
+    Submit {
+        override_reason: Option<String>,
+    },
+    Approve {
+        order_number: String,
+    },
+    Reject {
+        reason: String,
+    },
+    Send,
+    /// The destination's signed receipt was verified.
+    Deliver,
+    /// Delivery gave up.
+    Fail,
+    Revoke,
+}
+
+impl TransferStep {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TransferStep::Submit { .. } => "submit",
+            TransferStep::Approve { .. } => "approve",
+            TransferStep::Reject { .. } => "reject",
+            TransferStep::Send => "send",
+            TransferStep::Deliver => "deliver",
+            TransferStep::Fail => "fail",
+            TransferStep::Revoke => "revoke",
+        }
+    }
+}
+
+/// A step that cannot be taken from a state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {step} a {from} transfer: {why}")]
+pub struct TransitionError {
+    pub from: TransferState,
+    pub step: &'static str,
+    pub why: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransferState::*;
+    use super::*;
+
+    fn steps() -> Vec<TransferStep> {
+        vec![
+            TransferStep::Submit {
+                override_reason: None,
+            },
+            TransferStep::Approve {
+                order_number: "CWC/RO/17/2026".into(),
+            },
+            TransferStep::Reject {
+                reason: "home not verified".into(),
+            },
+            TransferStep::Send,
+            TransferStep::Deliver,
+            TransferStep::Fail,
+            TransferStep::Revoke,
+        ]
+    }
+
+    /// Every (state, step) pair: the allowed ones and where they lead; all
+    /// others refused.
+    #[test]
+    fn every_allowed_and_every_refused_transition() {
+        let allowed = [
+            (Draft, "submit", Submitted),
+            (Draft, "revoke", Revoked),
+            (Submitted, "approve", Approved),
+            (Submitted, "reject", Rejected),
+            (Submitted, "revoke", Revoked),
+            (Approved, "send", Sent),
+            (Approved, "revoke", Revoked),
+            (Sent, "deliver", Delivered),
+            (Sent, "fail", Failed),
+            (Failed, "send", Sent),
+        ];
+        let mut checked = 0;
+        for from in TransferState::ALL {
+            for step in steps() {
+                let want = allowed
+                    .iter()
+                    .find(|(f, s, _)| *f == from && *s == step.name())
+                    .map(|(_, _, to)| *to);
+                match (from.next(&step), want) {
+                    (Ok(to), Some(expected)) => assert_eq!(to, expected, "{from} {}", step.name()),
+                    (Err(e), None) => {
+                        assert_eq!(e.from, from);
+                        assert!(e
+                            .to_string()
+                            .starts_with(&format!("cannot {} a {from}", step.name())));
+                    }
+                    (got, want) => panic!("{from} {}: got {got:?}, want {want:?}", step.name()),
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 8 * 7);
+    }
+
+    #[test]
+    fn approval_and_rejection_record_their_reasons() {
+        let blank = TransferStep::Approve {
+            order_number: "  ".into(),
+        };
+        assert!(Submitted.next(&blank).is_err());
+        let blank = TransferStep::Reject { reason: "".into() };
+        assert!(Submitted.next(&blank).is_err());
+    }
+
+    #[test]
+    fn revocation_ends_at_sending_and_closed_transfers_stay_closed() {
+        for s in [Sent, Delivered, Failed] {
+            let e = s.next(&TransferStep::Revoke).unwrap_err();
+            assert!(e.why.contains("until it is sent"));
+        }
+        for s in [Rejected, Delivered, Revoked] {
+            assert!(s.is_final());
+            assert!(steps().iter().all(|step| s.next(step).is_err()));
+        }
+    }
+}
