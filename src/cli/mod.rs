@@ -8,6 +8,7 @@ mod child;
 mod doc;
 mod node;
 mod output;
+mod transfer;
 
 use std::path::PathBuf;
 
@@ -79,6 +80,9 @@ pub enum Command {
     /// The tamper-evident audit log
     #[command(subcommand)]
     Audit(access::AuditCommand),
+    /// Transfers of a child to another department (draft, CWC approval, send)
+    #[command(subcommand)]
+    Transfer(transfer::TransferCommand),
 }
 
 /// Runs one parsed command line.
@@ -99,5 +103,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grant(cmd) => access::grant(settings, cmd).await,
         Command::Policy(cmd) => access::policy(settings, cmd),
         Command::Audit(cmd) => access::audit(settings, cmd).await,
+        Command::Transfer(cmd) => transfer::run(settings, cmd).await,
     }
 }

@@ -57,3 +57,4 @@ opaque_id!(DocumentId, "document");
 opaque_id!(UserId, "user");
 opaque_id!(TokenId, "token");
 opaque_id!(GrantId, "grant");
+opaque_id!(TransferId, "transfer");

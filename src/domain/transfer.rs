@@ -8,7 +8,10 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::{ChildId, TransferId};
 
 /// Where a transfer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,6 +140,70 @@ impl TransferStep {
             TransferStep::Fail => "fail",
             TransferStep::Revoke => "revoke",
         }
+    }
+}
+
+/// One step taken: what, by whom (an opaque label), when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferEvent {
+    #[serde(flatten)]
+    pub step: TransferStep,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// The state the step led to.
+    pub state: TransferState,
+}
+
+/// A transfer of one child to another department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub child: ChildId,
+    /// The destination department's id.
+    pub to: String,
+    pub state: TransferState,
+    /// The bundle built when it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_id: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    /// Every step, oldest first (restoration order number, reasons).
+    pub history: Vec<TransferEvent>,
+}
+
+impl Transfer {
+    /// Takes `step` by `by`: checks it is allowed, records it.
+    pub fn take(
+        &mut self,
+        step: TransferStep,
+        by: String,
+        at: DateTime<Utc>,
+    ) -> Result<TransferState, TransitionError> {
+        let next = self.state.next(&step)?;
+        self.state = next;
+        self.history.push(TransferEvent {
+            step,
+            by,
+            at,
+            state: next,
+        });
+        Ok(next)
+    }
+
+    /// The restoration order number recorded at approval.
+    pub fn order_number(&self) -> Option<&str> {
+        self.history.iter().rev().find_map(|e| match &e.step {
+            TransferStep::Approve { order_number } => Some(order_number.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The override reason recorded at submission, if any.
+    pub fn override_reason(&self) -> Option<&str> {
+        self.history.iter().rev().find_map(|e| match &e.step {
+            TransferStep::Submit { override_reason } => override_reason.as_deref(),
+            _ => None,
+        })
     }
 }
 

@@ -107,6 +107,20 @@ const STEPS: &[&str] = &[
     );
     CREATE INDEX grants_by_user_child ON grants(user_id, child_id);
     "#,
+    // 5: transfers of a child to another department (the workflow).
+    r#"
+    CREATE TABLE transfers (
+        id          TEXT PRIMARY KEY,
+        child_id    TEXT NOT NULL REFERENCES children(id),
+        destination TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        bundle_id   TEXT UNIQUE,
+        record      TEXT NOT NULL CHECK (json_valid(record)),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX transfers_by_child ON transfers(child_id);
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -10,6 +10,7 @@ mod departments;
 mod documents;
 mod grants;
 mod migrations;
+mod transfers;
 mod users;
 
 pub use blobs::{BlobKey, BlobStore, StagedFile};

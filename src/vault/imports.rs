@@ -281,6 +281,7 @@ impl Vault {
         if !already {
             self.db
                 .mark_delivered(&receipt.bundle_id, &signed.receipt, Utc::now())?;
+            self.transfer_delivered(&receipt.bundle_id)?;
             tracing::info!(bundle = %receipt.bundle_id, "hand-over delivered");
         }
         Ok(Delivered {

@@ -16,6 +16,7 @@ mod imports;
 pub mod intake;
 mod maintenance;
 mod node;
+mod transfers;
 mod users;
 
 pub use crate::domain::Purpose;

@@ -1,0 +1,67 @@
+//! Rows of the `transfers` table: the whole transfer as JSON, with its
+//! state, child and bundle id as columns to look it up by.
+
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension};
+
+use super::children::malformed;
+use super::{Db, StoreError};
+use crate::domain::{ChildId, Transfer, TransferId};
+
+impl Db {
+    /// Adds or replaces a transfer.
+    pub fn put_transfer(&self, t: &Transfer) -> Result<(), StoreError> {
+        let json = serde_json::to_string(t).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO transfers (id, child_id, destination, state, bundle_id, record, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(id) DO UPDATE SET state = excluded.state, bundle_id = excluded.bundle_id,
+               record = excluded.record, updated_at = excluded.updated_at",
+            params![
+                t.id.to_string(),
+                t.child.to_string(),
+                t.to,
+                t.state.as_str(),
+                t.bundle_id,
+                json,
+                t.created_at.to_rfc3339(),
+                Utc::now().to_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One transfer.
+    pub fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        self.transfer_where("id", &id.to_string())
+    }
+
+    /// The transfer whose bundle has this id.
+    pub fn transfer_by_bundle(&self, bundle_id: &str) -> Result<Option<Transfer>, StoreError> {
+        self.transfer_where("bundle_id", bundle_id)
+    }
+
+    fn transfer_where(&self, column: &str, value: &str) -> Result<Option<Transfer>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                &format!("SELECT record FROM transfers WHERE {column} = ?1"),
+                [value],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| malformed("transfer")))
+            .transpose()
+    }
+
+    /// Transfers of one child, or all, newest first.
+    pub fn transfers(&self, child: Option<ChildId>) -> Result<Vec<Transfer>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT record FROM transfers WHERE ?1 IS NULL OR child_id = ?1 ORDER BY created_at DESC, id",
+        )?;
+        let rows = stmt.query_map([child.map(|c| c.to_string())], |r| r.get::<_, String>(0))?;
+        rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("transfer")))
+            .collect()
+    }
+}
