@@ -67,13 +67,17 @@ async fn local_child(vault: &Vault, institution: &str, district: &str) -> ChildI
         .unwrap()
 }
 
-/// The destination node with one imported child and two local ones.
-async fn world(dir: &common::Node) -> World {
+async fn open_vault(node: &common::Node) -> Vault {
     let settings = Settings {
-        data_dir: dir.data.clone(),
+        data_dir: node.data.clone(),
         ..Settings::default()
     };
-    let vault = Vault::open(settings, || None, false).await.unwrap();
+    Vault::open(settings, || None, false).await.unwrap()
+}
+
+/// The destination node with one imported child and two local ones.
+async fn world(dir: &common::Node) -> World {
+    let vault = open_vault(dir).await;
     let a = local_child(&vault, "cci-a", "bihar/patna").await;
     let a_fir = put(&vault, a, DocKind::Fir).await;
     let a_medical = put(&vault, a, DocKind::MedicalReport).await;
@@ -649,11 +653,7 @@ fn allow(b: bool) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_users_and_revoked_tokens_get_nothing() {
     let node = demo_node(DEST, &[]);
-    let settings = Settings {
-        data_dir: node.data.clone(),
-        ..Settings::default()
-    };
-    let v = Vault::open(settings, || None, false).await.unwrap();
+    let v = open_vault(&node).await;
     let a = local_child(&v, "cci-a", "bihar/patna").await;
     let fir = put(&v, a, DocKind::Fir).await;
     let op = Principal::LocalOperator;
@@ -728,31 +728,12 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_ids_reveals_nothing() {
     let node = demo_node(DEST, &[]);
-    let settings = Settings {
-        data_dir: node.data.clone(),
-        ..Settings::default()
-    };
-    let v = Vault::open(settings, || None, false).await.unwrap();
+    let v = open_vault(&node).await;
     let mine = local_child(&v, "cci-a", "bihar/patna").await;
     let theirs = local_child(&v, "cci-b", "bihar/patna").await;
     let their_doc = put(&v, theirs, DocKind::Fir).await;
     let _ = mine;
-    let op = Principal::LocalOperator;
-    v.add_user(
-        &op,
-        "staff",
-        Role::ShelterStaff,
-        "institution:cci-a".parse().unwrap(),
-        None,
-    )
-    .await
-    .unwrap();
-    let (_, token) = v
-        .create_token(&op, "staff", Duration::from_secs(600))
-        .await
-        .unwrap();
-    use secrecy::ExposeSecret;
-    let who = v.authenticate_token(token.expose_secret()).unwrap();
+    let who = user(&v, "staff", Role::ShelterStaff, "institution:cci-a").await;
     let made_up_child = ChildId::new();
     let made_up_doc = DocumentId::new();
 
@@ -804,11 +785,7 @@ async fn guessing_ids_reveals_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_are_checked_with_argon2id() {
     let node = demo_node(DEST, &[]);
-    let settings = Settings {
-        data_dir: node.data.clone(),
-        ..Settings::default()
-    };
-    let v = Vault::open(settings, || None, false).await.unwrap();
+    let v = open_vault(&node).await;
     let op = Principal::LocalOperator;
     let pw = secrecy::SecretString::from("correct horse battery staple".to_string());
     let scope: Scope = "district:bihar/patna".parse().unwrap();
