@@ -6,7 +6,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,6 +22,8 @@ pub(super) const MAX_LINE: u64 = 64 * 1024;
 /// The node's audit log, open for appending.
 pub struct AuditLog {
     state: Mutex<State>,
+    /// A second handle of the log file, for the inter-process lock.
+    lock_handle: File,
     synced: Condvar,
     keys: Arc<NodeKeys>,
     department: String,
@@ -69,7 +70,9 @@ impl AuditLog {
             .mode(0o600)
             .open(dir.join(LOG_FILE))
             .map_err(write_err)?;
+        let lock_handle = file.try_clone().map_err(write_err)?;
         let log = AuditLog {
+            lock_handle,
             state: Mutex::new(State {
                 file,
                 len: 0,
@@ -89,7 +92,7 @@ impl AuditLog {
         };
         {
             let mut st = log.lock();
-            let _guard = Flock::exclusive(&st.file)?;
+            let _guard = Flock::exclusive(&log.lock_handle)?;
             refresh(&mut st)?;
             if let Some(head_seq) = read_head_seq(&log.head_path)? {
                 if st.seq < head_seq {
@@ -132,7 +135,7 @@ impl AuditLog {
         if st.since_checkpoint == 0 && st.written == 0 {
             return Ok(());
         }
-        let guard = Flock::exclusive(&st.file)?;
+        let guard = Flock::exclusive(&self.lock_handle)?;
         refresh(&mut st)?;
         drop(guard);
         if st.since_checkpoint == 0 {
@@ -144,7 +147,7 @@ impl AuditLog {
 
     /// Writes one line under the file lock; returns its seq.
     fn write_line(&self, st: &mut State, body: Body) -> Result<u64, AuditError> {
-        let _guard = Flock::exclusive(&st.file)?;
+        let _guard = Flock::exclusive(&self.lock_handle)?;
         refresh(st)?;
         self.write_locked(st, |_, _, _| Ok(body))
     }
@@ -194,7 +197,7 @@ impl AuditLog {
     }
 
     fn write_checkpoint(&self, st: &mut State) -> Result<u64, AuditError> {
-        let _guard = Flock::exclusive(&st.file)?;
+        let _guard = Flock::exclusive(&self.lock_handle)?;
         refresh(st)?;
         let keys = self.keys.clone();
         let department = self.department.clone();
@@ -315,26 +318,20 @@ fn read_head_seq(path: &Path) -> Result<Option<u64>, AuditError> {
     }
 }
 
-/// An exclusive advisory lock on the log file, released on drop. Holds
-/// the descriptor number only: the file stays open in the state (under its
-/// mutex) for as long as the guard lives.
-struct Flock(std::os::fd::RawFd);
+/// An exclusive lock (`flock`) on the log file, released on drop. Taken on
+/// a second handle of the same open file, so holding it borrows nothing of
+/// the state it protects.
+struct Flock<'a>(&'a File);
 
-impl Flock {
-    fn exclusive(file: &File) -> Result<Flock, AuditError> {
-        let fd = file.as_raw_fd();
-        // SAFETY: flock on an open descriptor; no memory is involved.
-        let rc = unsafe { libc::flock(fd, libc::LOCK_EX) };
-        if rc != 0 {
-            return Err(write_err(io::Error::last_os_error()));
-        }
-        Ok(Flock(fd))
+impl<'a> Flock<'a> {
+    fn exclusive(file: &'a File) -> Result<Flock<'a>, AuditError> {
+        file.lock().map_err(write_err)?;
+        Ok(Flock(file))
     }
 }
 
-impl Drop for Flock {
+impl Drop for Flock<'_> {
     fn drop(&mut self) {
-        // SAFETY: as above.
-        unsafe { libc::flock(self.0, libc::LOCK_UN) };
+        let _ = self.0.unlock();
     }
 }
