@@ -69,19 +69,28 @@ impl TransferState {
             why,
         };
         match (self, step) {
-            (Draft, TransferStep::Submit { .. }) => Ok(Submitted),
+            (Draft, TransferStep::Submit { override_reason }) => match override_reason {
+                Some(r) if !recordable(r) => {
+                    Err(refused("an override reason is 1 to 500 characters"))
+                }
+                _ => Ok(Submitted),
+            },
             (Submitted, TransferStep::Approve { order_number }) => {
-                if order_number.trim().is_empty() {
-                    Err(refused("approval records the restoration order number"))
-                } else {
+                if recordable(order_number) {
                     Ok(Approved)
+                } else {
+                    Err(refused(
+                        "approval records the restoration order number (1 to 500 characters)",
+                    ))
                 }
             }
             (Submitted, TransferStep::Reject { reason }) => {
-                if reason.trim().is_empty() {
-                    Err(refused("a rejection records its reason"))
-                } else {
+                if recordable(reason) {
                     Ok(Rejected)
+                } else {
+                    Err(refused(
+                        "a rejection records its reason (1 to 500 characters)",
+                    ))
                 }
             }
             (Approved | Failed, TransferStep::Send) => Ok(Sent),
@@ -98,6 +107,11 @@ impl TransferState {
             _ => Err(refused("not a step from this state")),
         }
     }
+}
+
+/// A text a step records: not blank, at most 500 characters.
+fn recordable(text: &str) -> bool {
+    !text.trim().is_empty() && text.chars().count() <= 500
 }
 
 impl fmt::Display for TransferState {
@@ -286,6 +300,20 @@ mod tests {
         assert!(Submitted.next(&blank).is_err());
         let blank = TransferStep::Reject { reason: "".into() };
         assert!(Submitted.next(&blank).is_err());
+        let long = "x".repeat(501);
+        let steps = [
+            TransferStep::Approve {
+                order_number: long.clone(),
+            },
+            TransferStep::Reject {
+                reason: long.clone(),
+            },
+        ];
+        assert!(steps.iter().all(|s| Submitted.next(s).is_err()));
+        let blank_override = TransferStep::Submit {
+            override_reason: Some(" ".into()),
+        };
+        assert!(Draft.next(&blank_override).is_err());
     }
 
     #[test]

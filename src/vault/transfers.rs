@@ -103,14 +103,6 @@ impl Vault {
             .authorize_child(actor, action, t.child, Note::target(id))
             .map_err(|e| hide(e, id))?;
         if let TransferStep::Submit { override_reason } = &step {
-            if override_reason
-                .as_ref()
-                .is_some_and(|r| r.trim().is_empty() || r.chars().count() > 500)
-            {
-                return Err(VaultError::Invalid(
-                    "an override reason is 1-500 characters".into(),
-                ));
-            }
             let view = self.view_of(child, Purpose::Restoration)?;
             if override_reason.is_none() && !view.checklist.is_complete() {
                 let missing: Vec<_> = view.checklist.missing.iter().map(|k| k.as_str()).collect();
@@ -119,15 +111,6 @@ impl Vault {
                      submit with an override reason",
                     missing.join(", ")
                 )));
-            }
-        }
-        if let TransferStep::Approve { order_number }
-        | TransferStep::Reject {
-            reason: order_number,
-        } = &step
-        {
-            if order_number.chars().count() > 500 {
-                return Err(VaultError::Invalid("at most 500 characters".into()));
             }
         }
         t.take(step, actor.label(), Utc::now())
