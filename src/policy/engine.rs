@@ -22,7 +22,6 @@ pub struct Policies {
     by_action: HashMap<Action, PolicySet>,
     authorizer: Authorizer,
     department: String,
-    origin: String,
     count: usize,
 }
 
@@ -67,7 +66,6 @@ impl Policies {
             by_action,
             authorizer: Authorizer::new(),
             department: department.to_string(),
-            origin: sources.origin,
         })
     }
 
@@ -75,11 +73,6 @@ impl Policies {
     /// number of policies.
     pub fn check(dir: Option<&Path>) -> Result<usize, PolicyError> {
         Ok(Policies::load(dir, "check")?.count)
-    }
-
-    /// Where the policies came from (a directory, or built in).
-    pub fn origin(&self) -> &str {
-        &self.origin
     }
 
     /// Number of policies loaded.

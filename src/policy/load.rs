@@ -44,7 +44,6 @@ const EMBEDDED_SCHEMA: &str = include_str!("../../policies/handover.cedarschema"
 
 /// Source texts of a policy set: `(file name, text)` and the schema text.
 pub struct Sources {
-    pub origin: String,
     pub files: Vec<(String, String)>,
     pub schema: String,
 }
@@ -52,7 +51,6 @@ pub struct Sources {
 impl Sources {
     pub fn embedded() -> Sources {
         Sources {
-            origin: "(built in)".into(),
             files: EMBEDDED
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string()))
@@ -85,11 +83,7 @@ impl Sources {
         files.sort();
         let schema_path = dir.join(SCHEMA_FILE);
         let schema = fs::read_to_string(&schema_path).map_err(io(&schema_path))?;
-        Ok(Sources {
-            origin: dir.display().to_string(),
-            files,
-            schema,
-        })
+        Ok(Sources { files, schema })
     }
 
     /// Parses the schema and every file, names each policy `FILE#N`, and
