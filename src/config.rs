@@ -12,6 +12,9 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Default largest JPEG/PNG/WebP scan whose metadata is stripped in memory: 128 MiB.
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Where `serve` listens when nothing says otherwise.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
 /// Where the data directory is when nothing says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "./handover-data";
 /// Config file name looked for in the working directory and the data directory.
@@ -45,6 +48,31 @@ pub struct Settings {
     pub policies_dir: Option<PathBuf>,
     /// A signed audit checkpoint is written after this many entries (and at shutdown).
     pub audit_checkpoint_every: u64,
+    /// Where `serve` listens (`HANDOVER_BIND`, `--bind`).
+    pub bind: String,
+    /// The URL other nodes and people reach this node at; its inbox URL is
+    /// this plus `/api/v1/inbox`. Default: `http://` or `https://` and `bind`.
+    pub public_url: Option<String>,
+    /// TLS certificate chain (PEM) for `serve`; with `tls_key`, serve HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for `serve`.
+    pub tls_key: Option<PathBuf>,
+    /// Log lines of `serve`: `text` or `json`.
+    pub log_format: String,
+    /// Longest a request may take, in seconds (uploads and downloads included).
+    pub request_timeout_secs: u64,
+    /// Requests served at once; more wait.
+    pub max_concurrent_requests: usize,
+    /// JSON request bodies larger than this are refused, in bytes.
+    pub max_json_bytes: usize,
+    /// First wait before a failed push to another node is retried, in seconds (then doubling).
+    pub push_retry_first_secs: u64,
+    /// Longest wait between push attempts, in seconds.
+    pub push_retry_max_secs: u64,
+    /// A push still failing after this many hours is given up (the transfer is marked failed).
+    pub push_give_up_hours: u64,
+    /// Failed logins allowed per user name, and per client address, in 15 minutes.
+    pub login_attempts: u32,
 }
 
 impl Default for Settings {
@@ -56,6 +84,18 @@ impl Default for Settings {
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             policies_dir: None,
             audit_checkpoint_every: 1000,
+            bind: DEFAULT_BIND.into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            log_format: "text".into(),
+            request_timeout_secs: 3600,
+            max_concurrent_requests: 256,
+            max_json_bytes: 1024 * 1024,
+            push_retry_first_secs: 2,
+            push_retry_max_secs: 600,
+            push_give_up_hours: 72,
+            login_attempts: 5,
         }
     }
 }
@@ -92,6 +132,14 @@ impl Settings {
             ]))
             .merge(Serialized::default("data_dir", &dir));
         let settings: Settings = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        if !["text", "json"].contains(&settings.log_format.as_str()) {
+            return Err(ConfigError("log_format must be `text` or `json`".into()));
+        }
+        if settings.tls_cert.is_some() != settings.tls_key.is_some() {
+            return Err(ConfigError(
+                "tls_cert and tls_key go together: set both or neither".into(),
+            ));
+        }
         if settings.max_document_bytes == 0 {
             return Err(ConfigError("max_document_bytes must be above 0".into()));
         }

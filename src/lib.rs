@@ -6,6 +6,7 @@
 //! See DESIGN.md (shared) for the whole map.
 
 pub mod audit;
+pub mod api;
 pub mod bundle;
 pub mod cli;
 pub mod config;

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use handover::api::ServeError;
 use handover::cli::{self, Cli, CliError};
 use handover::config::ConfigError;
 use handover::vault::{ErrorClass, VaultError};
@@ -24,13 +25,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -44,6 +38,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,9 +63,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log lines go to stderr: warnings for commands; for `serve`, one line per
+/// request and event (`HANDOVER_LOG` filters, `log_format` picks text or JSON).
+fn init_logging(cli: &Cli) {
+    let serving = cli.is_serve();
+    let default = if serving { "info" } else { "warn" };
+    let filter =
+        EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if serving && cli.log_format().as_deref() == Some("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
 fn class_of(e: &anyhow::Error) -> ErrorClass {
     if let Some(v) = e.downcast_ref::<VaultError>() {
         v.class()
+    } else if let Some(s) = e.downcast_ref::<ServeError>() {
+        match s {
+            ServeError::Vault(v) => v.class(),
+            ServeError::Bind { .. } | ServeError::Tls(_) => ErrorClass::Refused,
+            ServeError::Io(_) => ErrorClass::Internal,
+        }
     } else if let Some(c) = e.downcast_ref::<CliError>() {
         c.class()
     } else if e.downcast_ref::<ConfigError>().is_some()

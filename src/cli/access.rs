@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
@@ -242,24 +242,8 @@ pub async fn token(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `YYYY-MM-DD` means to the end of that day in India (UTC+05:30).
 fn parse_until(s: &str) -> Result<DateTime<Utc>, CliError> {
-    if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let ist = chrono::FixedOffset::east_opt(5 * 3600 + 1800).expect("valid offset");
-        let end = day.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"));
-        return ist
-            .from_local_datetime(&end)
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| CliError(format!("invalid date {s}")));
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            CliError(format!(
-                "--until {s}: expected YYYY-MM-DD or an RFC 3339 time"
-            ))
-        })
+    crate::domain::parse_until(s).map_err(|e| CliError(format!("--until {e}")))
 }
 
 pub async fn grant(settings: Settings, cmd: GrantCommand) -> anyhow::Result<()> {

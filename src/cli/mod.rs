@@ -8,6 +8,7 @@ mod child;
 mod doc;
 mod node;
 mod output;
+mod serve;
 mod transfer;
 
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the node as a service: HTTP API, inbox, pushes to other nodes.
+    /// On first run it sets up a node and prints the admin's password once.
+    Serve(serve::ServeArgs),
     /// Set up a new node: keys, encrypted database, public card
     Init(node::InitArgs),
     /// Children's case records
@@ -85,11 +89,26 @@ pub enum Command {
     Transfer(transfer::TransferCommand),
 }
 
+impl Cli {
+    /// True for `handover serve`.
+    pub fn is_serve(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
+    /// The `log_format` setting, if the settings load.
+    pub fn log_format(&self) -> Option<String> {
+        Settings::load(self.data_dir.as_deref(), self.config.as_deref())
+            .ok()
+            .map(|s| s.log_format)
+    }
+}
+
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.data_dir.as_deref(), cli.config.as_deref())?;
     output::set_token(cli.token);
     match cli.command {
+        Command::Serve(args) => serve::run(settings, args).await,
         Command::Init(args) => node::init(settings, args),
         Command::Child(cmd) => child::run(settings, cmd).await,
         Command::Doc(cmd) => doc::run(settings, cmd).await,

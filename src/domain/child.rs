@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::ChildId;
 
 /// Sex as recorded at intake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Female,
@@ -30,7 +30,7 @@ impl std::str::FromStr for Sex {
 
 /// The case details of one child. Personal data: lives only in the encrypted
 /// database and inside encrypted bundles, never in logs or clear files.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseRecord {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,7 +64,7 @@ pub struct CaseRecord {
 }
 
 /// Changes to a case record: each `Some` replaces that field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseRecordPatch {
     pub name: Option<String>,
     pub sex: Option<Sex>,
@@ -113,7 +113,7 @@ impl CaseRecordPatch {
 }
 
 /// Where an imported child came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Origin {
     /// The department that sent the bundle.
     pub source_department: String,
@@ -123,7 +123,7 @@ pub struct Origin {
 }
 
 /// A child known to this node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Child {
     pub id: ChildId,
     #[serde(flatten)]

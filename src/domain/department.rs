@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The public card of a department node. Holds only public keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DepartmentCard {
     /// Short stable id, e.g. `rj-dcpu-jaipur`.
     pub id: String,

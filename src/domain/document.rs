@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{ChildId, DocKind, DocumentId};
 
 /// Media types accepted for scans, recognised from the file's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum MediaType {
     #[serde(rename = "application/pdf")]
     Pdf,
@@ -78,7 +78,7 @@ impl fmt::Display for MediaType {
 
 /// One stored document. Kind, title and file name are personal facts: they
 /// live only in the encrypted database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Document {
     pub id: DocumentId,
     pub child_id: ChildId,

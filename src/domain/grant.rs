@@ -1,12 +1,12 @@
 //! A grant: one user may read some kinds of one child's papers, for one
 //! purpose, until a time. It ends by itself; revocation ends it at once.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ChildId, DocKind, GrantId, Purpose, UserId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Grant {
     pub id: GrantId,
     /// Who may read.
@@ -38,4 +38,21 @@ impl Grant {
             "active"
         }
     }
+}
+
+/// The end of a grant as people write it: `YYYY-MM-DD` means to the end of
+/// that day in India (UTC+05:30); otherwise an RFC 3339 time.
+pub fn parse_until(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let ist = chrono::FixedOffset::east_opt(5 * 3600 + 1800).expect("valid offset");
+        let end = day.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"));
+        return ist
+            .from_local_datetime(&end)
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("invalid date {s}"));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("{s}: expected YYYY-MM-DD or an RFC 3339 time"))
 }

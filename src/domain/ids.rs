@@ -18,6 +18,7 @@ macro_rules! opaque_id {
         #[doc = concat!("Opaque id of a ", $what, ".")]
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            utoipa::ToSchema,
         )]
         #[serde(transparent)]
         pub struct $name(Uuid);

@@ -2,6 +2,7 @@
 //! and who acted. No I/O and no crypto here; every other module speaks these.
 
 mod child;
+mod delivery;
 mod department;
 mod doc_kind;
 mod document;
@@ -12,10 +13,11 @@ mod purpose;
 mod transfer;
 
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
+pub use delivery::{InboxItem, InboxState, OutboxItem, OutboxKind};
 pub use department::{DepartmentCard, Directory};
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
-pub use grant::Grant;
+pub use grant::{parse_until, Grant};
 pub use ids::{ChildId, DocumentId, GrantId, InvalidId, TokenId, TransferId, UserId};
 pub use principal::{valid_district, valid_place_id, Principal, Role, Scope, User};
 pub use purpose::Purpose;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::UserId;
 
 /// What a user does, and so what the policies let them do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Case worker in a shelter home.
@@ -151,11 +151,13 @@ impl<'de> Deserialize<'de> for Scope {
 
 /// A user account of this node. `name` is a login name, never shown to
 /// other departments and never written to the audit log (the id is).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub name: String,
     pub role: Role,
+    /// `institution:ID`, `district:STATE/DISTRICT` or `department:ID`.
+    #[schema(value_type = String, example = "institution:jaipur-home-1")]
     pub scope: Scope,
     pub disabled: bool,
     pub has_password: bool,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{ChildId, TransferId};
 
 /// Where a transfer stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferState {
     Draft,
@@ -121,7 +121,7 @@ impl fmt::Display for TransferState {
 }
 
 /// One step of the workflow, with what it records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum TransferStep {
     /// Ask the CWC to approve. `override_reason`: a CWC member's recorded
@@ -158,7 +158,7 @@ impl TransferStep {
 }
 
 /// One step taken: what, by whom (an opaque label), when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferEvent {
     #[serde(flatten)]
     pub step: TransferStep,
@@ -169,7 +169,7 @@ pub struct TransferEvent {
 }
 
 /// A transfer of one child to another department.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transfer {
     pub id: TransferId,
     pub child: ChildId,

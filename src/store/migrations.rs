@@ -121,6 +121,35 @@ const STEPS: &[&str] = &[
     );
     CREATE INDEX transfers_by_child ON transfers(child_id);
     "#,
+    // 6: node-to-node delivery: bundles received and waiting for a
+    // decision, and what this node still has to push to other nodes.
+    r#"
+    CREATE TABLE inbox (
+        bundle_id   TEXT PRIMARY KEY,
+        source      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        documents   INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('waiting', 'accepted', 'refused')),
+        decided_by  TEXT,
+        decided_at  TEXT,
+        reason      TEXT,
+        child_id    TEXT
+    );
+    CREATE TABLE outbox (
+        id              TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL CHECK (kind IN ('bundle', 'receipt')),
+        bundle_id       TEXT NOT NULL,
+        destination     TEXT NOT NULL,
+        queued_at       TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        done_at         TEXT,
+        gave_up_at      TEXT
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -236,3 +236,57 @@ impl Vault {
             .allowed)
     }
 }
+
+impl Vault {
+    /// Audits something another department's node did, authenticated by
+    /// its signature rather than by a user (a pushed bundle or receipt).
+    pub(super) fn record_peer(
+        &self,
+        department: &str,
+        action: Action,
+        target: &str,
+        allowed: bool,
+    ) -> Result<(), VaultError> {
+        self.audit.append(Entry {
+            who: format!("department:{department}"),
+            role: "department".into(),
+            action: action.as_str().to_string(),
+            decision: if allowed {
+                Outcome::Allow
+            } else {
+                Outcome::Deny
+            },
+            child: None,
+            document: None,
+            target: Some(target.to_string()),
+            grant: None,
+            purpose: None,
+            policies: Vec::new(),
+        })?;
+        Ok(())
+    }
+}
+
+impl Vault {
+    /// Audits a login: who logged in, or a refused attempt (whose name is
+    /// not written: it may be someone's mistyped password).
+    pub(super) fn record_login(&self, who: Option<&Principal>) -> Result<(), VaultError> {
+        self.audit.append(Entry {
+            who: who.map_or("anonymous".into(), Principal::label),
+            role: who.map_or("none", Principal::role_label).to_string(),
+            action: "login".into(),
+            decision: if who.is_some() {
+                Outcome::Allow
+            } else {
+                Outcome::Deny
+            },
+            child: None,
+            document: None,
+            target: None,
+            grant: None,
+            purpose: None,
+            policies: Vec::new(),
+        })?;
+        Ok(())
+    }
+}

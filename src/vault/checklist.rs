@@ -28,7 +28,7 @@ pub struct Checklists {
 }
 
 /// One purpose's checklist evaluated for one child.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Checklist {
     pub purpose: Purpose,
     pub present: Vec<DocKind>,

@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::policy::{Action, Resource};
 
 /// One child with its documents and one purpose's checklist.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChildView {
     pub child: Child,
     pub documents: Vec<Document>,

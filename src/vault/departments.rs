@@ -12,7 +12,7 @@ use crate::domain::{DepartmentCard, Principal};
 use crate::policy::Action;
 
 /// A directory entry as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DirectoryEntry {
     #[serde(flatten)]
     pub card: DepartmentCard,

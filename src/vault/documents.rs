@@ -143,6 +143,24 @@ impl Vault {
         Ok(doc)
     }
 
+    /// Like [`Vault::read_document`], for a caller that must answer before
+    /// the bytes flow (an HTTP response's headers): once access is decided
+    /// and audited, `sink_for` gets the document's metadata and returns
+    /// the sink. An error after that means the bytes already sent must be
+    /// discarded.
+    pub async fn stream_document(
+        &self,
+        actor: &Principal,
+        id: DocumentId,
+        sink_for: impl FnOnce(&Document) -> Box<dyn Write + Send>,
+    ) -> Result<Document, VaultError> {
+        let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
+        let sink = sink_for(&doc);
+        self.verify_blob(&doc, &key, sink).await?;
+        tracing::info!(document = %id, "document read");
+        Ok(doc)
+    }
+
     /// Saves a document's plaintext as the file `out`: written to
     /// `OUT.partial` (owner-only), synced and renamed only once the digest
     /// holds, removed otherwise. An existing `out` is replaced only if

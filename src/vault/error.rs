@@ -33,6 +33,13 @@ pub enum VaultError {
     UnknownChild(String),
     #[error("no document with id {0}")]
     UnknownDocument(String),
+    #[error("no inbox bundle with id {0}")]
+    UnknownInboxItem(String),
+    #[error("no transfer with id {0}")]
+    UnknownTransfer(String),
+    /// The step does not fit the current state (a transfer, an inbox bundle).
+    #[error("{0}")]
+    Conflict(String),
     #[error("department {0} is not in the directory (add its card with `handover dept add`)")]
     UnknownDepartment(String),
     #[error("{0}")]
@@ -84,6 +91,9 @@ impl VaultError {
             | VaultError::UnknownChild(_)
             | VaultError::UnknownDocument(_)
             | VaultError::UnknownDepartment(_)
+            | VaultError::UnknownTransfer(_)
+            | VaultError::UnknownInboxItem(_)
+            | VaultError::Conflict(_)
             | VaultError::Invalid(_)
             | VaultError::Intake(_)
             | VaultError::Source(_)

@@ -37,6 +37,8 @@ pub struct Imported {
 #[derive(Debug, Clone)]
 pub struct Delivered {
     pub receipt: Receipt,
+    /// The signed receipt as it came (what is kept as proof).
+    pub receipt_text: String,
     pub child_id: ChildId,
     /// True when this receipt had been recorded before.
     pub already: bool,
@@ -251,6 +253,14 @@ impl Vault {
         bytes: &[u8],
     ) -> Result<Delivered, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
+        let delivered = self.check_receipt(bytes)?;
+        self.record_delivery(&delivered)?;
+        Ok(delivered)
+    }
+
+    /// Checks a receipt's signature against the directory and that it
+    /// answers, exactly, a bundle this node sent. Records nothing.
+    pub(super) fn check_receipt(&self, bytes: &[u8]) -> Result<Delivered, VaultError> {
         let signed = SignedReceipt::parse(bytes)?;
         let directory = self.directory()?;
         let receipt = signed.verify(|id| directory.card(id))?;
@@ -277,18 +287,23 @@ impl Vault {
                 receipt.bundle_id
             )));
         }
-        let already = sent.delivered_at.is_some();
-        if !already {
-            self.db
-                .mark_delivered(&receipt.bundle_id, &signed.receipt, Utc::now())?;
-            self.transfer_delivered(&receipt.bundle_id)?;
-            tracing::info!(bundle = %receipt.bundle_id, "hand-over delivered");
-        }
         Ok(Delivered {
             receipt,
+            receipt_text: signed.receipt,
             child_id: sent.child_id,
-            already,
+            already: sent.delivered_at.is_some(),
         })
+    }
+
+    /// Records a checked receipt: the bundle and its transfer are delivered.
+    pub(super) fn record_delivery(&self, d: &Delivered) -> Result<(), VaultError> {
+        if !d.already {
+            self.db
+                .mark_delivered(&d.receipt.bundle_id, &d.receipt_text, Utc::now())?;
+            self.transfer_delivered(&d.receipt.bundle_id)?;
+            tracing::info!(bundle = %d.receipt.bundle_id, "hand-over delivered");
+        }
+        Ok(())
     }
 }
 

@@ -209,3 +209,11 @@ pub(super) fn validate_department_id(id: &str) -> Result<(), VaultError> {
         )))
     }
 }
+
+impl Vault {
+    /// Ready to serve: the database answers.
+    pub fn ready(&self) -> Result<(), VaultError> {
+        self.db.node_value("department_id")?;
+        Ok(())
+    }
+}

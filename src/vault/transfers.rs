@@ -10,7 +10,9 @@ use chrono::Utc;
 
 use super::access::Note;
 use super::{CreatedBundle, Purpose, Vault, VaultError};
-use crate::domain::{ChildId, Principal, Transfer, TransferId, TransferState, TransferStep};
+use crate::domain::{
+    ChildId, OutboxKind, Principal, Transfer, TransferId, TransferState, TransferStep,
+};
 use crate::policy::Action;
 
 impl Vault {
@@ -114,7 +116,7 @@ impl Vault {
             }
         }
         t.take(step, actor.label(), Utc::now())
-            .map_err(|e| VaultError::Invalid(e.to_string()))?;
+            .map_err(|e| VaultError::Conflict(e.to_string()))?;
         self.db.put_transfer(&t)?;
         tracing::info!(transfer = %id, state = %t.state, "transfer step");
         Ok(t)
@@ -134,7 +136,7 @@ impl Vault {
             .map_err(|e| hide(e, id))?;
         t.state
             .next(&TransferStep::Send)
-            .map_err(|e| VaultError::Invalid(e.to_string()))?;
+            .map_err(|e| VaultError::Conflict(e.to_string()))?;
         let reason = t.override_reason().map(|r| {
             format!(
                 "submitted with a CWC override: {r}; restoration order {}",
@@ -146,10 +148,31 @@ impl Vault {
             .await?;
         t.bundle_id = Some(created.bundle_id.clone());
         t.take(TransferStep::Send, actor.label(), Utc::now())
-            .map_err(|e| VaultError::Invalid(e.to_string()))?;
+            .map_err(|e| VaultError::Conflict(e.to_string()))?;
         self.db.put_transfer(&t)?;
         tracing::info!(transfer = %id, bundle = %created.bundle_id, "transfer sent");
         Ok((t, created))
+    }
+
+    /// Sends an approved transfer from the server: its bundle goes to the
+    /// outbox (`outbox/TRANSFER_ID.bundle`, also the offline download) and,
+    /// when the destination's card names an inbox URL, a push is queued.
+    /// Returns whether a push was queued.
+    pub async fn send_transfer_to_outbox(
+        &self,
+        actor: &Principal,
+        id: TransferId,
+    ) -> Result<(Transfer, CreatedBundle, bool), VaultError> {
+        let out = self.outbox_file(id)?;
+        let current = self.find_transfer(id)?;
+        if out.exists() && current.state != TransferState::Sent {
+            // Left by an earlier send that failed to deliver: a new send
+            // makes a new bundle.
+            std::fs::remove_file(&out)?;
+        }
+        let (t, created) = self.send_transfer(actor, id, &out, &mut |_, _| {}).await?;
+        let queued = self.queue_push(OutboxKind::Bundle, &created.bundle_id, &t.to)?;
+        Ok((t, created, queued))
     }
 
     /// Marks the transfer that sent `bundle_id` as delivered (its receipt
@@ -158,7 +181,7 @@ impl Vault {
         if let Some(mut t) = self.db.transfer_by_bundle(bundle_id)? {
             if t.state == TransferState::Sent || t.state == TransferState::Failed {
                 t.take(TransferStep::Deliver, "receipt".into(), Utc::now())
-                    .map_err(|e| VaultError::Invalid(e.to_string()))?;
+                    .map_err(|e| VaultError::Conflict(e.to_string()))?;
                 self.db.put_transfer(&t)?;
             }
         }
@@ -168,14 +191,14 @@ impl Vault {
     fn find_transfer(&self, id: TransferId) -> Result<Transfer, VaultError> {
         self.db
             .transfer(id)?
-            .ok_or_else(|| VaultError::Invalid(format!("no transfer {id}")))
+            .ok_or_else(|| VaultError::UnknownTransfer(id.to_string()))
     }
 }
 
 /// A refusal about the transfer's child reads like an unknown transfer.
 fn hide(e: VaultError, id: TransferId) -> VaultError {
     match e {
-        VaultError::UnknownChild(_) => VaultError::Invalid(format!("no transfer {id}")),
+        VaultError::UnknownChild(_) => VaultError::UnknownTransfer(id.to_string()),
         e => e,
     }
 }

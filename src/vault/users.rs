@@ -141,23 +141,9 @@ impl Vault {
                     "a token lasts between 1 second and {MAX_TOKEN_DAYS} days"
                 ))
             })?;
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            Base64UrlUnpadded::encode_string(&secret)
-        );
-        let now = Utc::now();
-        let row = TokenRow {
-            id: TokenId::new(),
-            user: user.id,
-            created_at: now,
-            expires_at: now + lifetime,
-            revoked_at: None,
-        };
-        self.db.insert_token(&row, &token_hash(&token))?;
+        let (row, token) = self.new_token(user.id, lifetime)?;
         tracing::info!(token = %row.id, user = %user.id, "token created");
-        Ok((row, SecretString::from(token)))
+        Ok((row, token))
     }
 
     /// Tokens of one user (by name) or of everyone.
@@ -191,6 +177,33 @@ impl Vault {
         self.enabled_user(row.user)
     }
 
+    /// Logs a user in with name and password: a new token for that user,
+    /// lasting `lifetime`. The login is audited (a refusal too, without
+    /// the name that was tried).
+    pub fn start_session(
+        &self,
+        name: &str,
+        password: &SecretString,
+        lifetime: std::time::Duration,
+    ) -> Result<(TokenRow, SecretString), VaultError> {
+        let principal = match self.authenticate_password(name, password) {
+            Ok(p) => p,
+            Err(VaultError::Unauthenticated) => {
+                self.record_login(None)?;
+                return Err(VaultError::Unauthenticated);
+            }
+            Err(e) => return Err(e),
+        };
+        let Principal::User(user) = &principal else {
+            return Err(VaultError::Unauthenticated);
+        };
+        let lifetime = Duration::from_std(lifetime)
+            .map_err(|_| VaultError::Invalid("session too long".into()))?;
+        let (row, token) = self.new_token(user.id, lifetime)?;
+        self.record_login(Some(&principal))?;
+        Ok((row, token))
+    }
+
     /// The user of a name and password, if both hold and the user is enabled.
     pub fn authenticate_password(
         &self,
@@ -213,5 +226,31 @@ impl Vault {
             Some(u) if !u.disabled => Ok(Principal::User(u)),
             _ => Err(VaultError::Unauthenticated),
         }
+    }
+}
+
+impl Vault {
+    /// A fresh token for `user`; only its digest is stored.
+    fn new_token(
+        &self,
+        user: UserId,
+        lifetime: Duration,
+    ) -> Result<(TokenRow, SecretString), VaultError> {
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let token = format!(
+            "{TOKEN_PREFIX}{}",
+            Base64UrlUnpadded::encode_string(&secret)
+        );
+        let now = Utc::now();
+        let row = TokenRow {
+            id: TokenId::new(),
+            user,
+            created_at: now,
+            expires_at: now + lifetime,
+            revoked_at: None,
+        };
+        self.db.insert_token(&row, &token_hash(&token))?;
+        Ok((row, SecretString::from(token)))
     }
 }

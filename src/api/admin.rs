@@ -1,0 +1,291 @@
+//! Administration and access: users, their tokens, support persons'
+//! grants, and the department directory.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
+use super::{parse_id, AppState, Problem};
+use crate::domain::{parse_until, DepartmentCard, DocKind, Grant, GrantId, Purpose, Role, Scope, User};
+use crate::store::TokenRow;
+use crate::vault::DirectoryEntry;
+
+/// A new user.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewUser {
+    pub name: String,
+    /// `shelter_staff`, `cwc_member`, `dcpu_officer`, `swd_officer`, `support_person` or `admin`.
+    pub role: String,
+    /// `institution:ID`, `district:STATE/DISTRICT` or `department:ID`.
+    pub scope: String,
+    /// At least 12 characters; none for a token-only user.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+}
+
+/// Add a user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
+    responses((status = 201, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_user(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    JsonBody(new): JsonBody<NewUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    let role: Role = new.role.parse().map_err(ApiError::bad_request)?;
+    let scope: Scope = new.scope.parse().map_err(ApiError::bad_request)?;
+    let user = state
+        .vault
+        .add_user(&actor, new.name.trim(), role, scope, new.password.as_ref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Users of this node (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = [User]), (status = 403, body = Problem)))]
+pub async fn list_users(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult<Json<Vec<User>>> {
+    Ok(Json(state.vault.list_users(&actor).await?))
+}
+
+/// Disable a user at once (admin); their tokens stop working.
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", security(("bearer" = [])),
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn disable_user(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(state.vault.set_user_disabled(&actor, &name, true).await?))
+}
+
+/// Enable a user again (admin).
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", security(("bearer" = [])),
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn enable_user(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(state.vault.set_user_disabled(&actor, &name, false).await?))
+}
+
+/// A new password.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewPassword {
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// Set a user's password (admin).
+#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", security(("bearer" = [])),
+    params(("name" = String, Path, description = "user name")), request_body = NewPassword,
+    responses((status = 204), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_password(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<NewPassword>,
+) -> ApiResult<StatusCode> {
+    state.vault.set_password(&actor, &name, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How long a new token lasts.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// Days, 1 to 366; default 30.
+    pub days: Option<u32>,
+}
+
+/// A new token, shown once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    pub id: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Create an API token for a user (admin), e.g. for a script.
+#[utoipa::path(post, path = "/api/v1/users/{name}/tokens", tag = "users", security(("bearer" = [])),
+    params(("name" = String, Path, description = "user name")), request_body = NewToken,
+    responses((status = 201, body = IssuedToken), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<NewToken>,
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+    let days = u64::from(body.days.unwrap_or(30));
+    let (row, token) = state
+        .vault
+        .create_token(&actor, &name, std::time::Duration::from_secs(days * 86_400))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedToken {
+            id: row.id.to_string(),
+            token: token.expose_secret().to_string(),
+            expires_at: row.expires_at,
+        }),
+    ))
+}
+
+/// One token (never the secret).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: String,
+    pub user: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<TokenRow> for TokenInfo {
+    fn from(t: TokenRow) -> Self {
+        TokenInfo {
+            id: t.id.to_string(),
+            user: t.user.to_string(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// A user's tokens (admin).
+#[utoipa::path(get, path = "/api/v1/users/{name}/tokens", tag = "users", security(("bearer" = [])),
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = [TokenInfo]), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<TokenInfo>>> {
+    let rows = state.vault.list_tokens(&actor, Some(&name)).await?;
+    Ok(Json(rows.into_iter().map(TokenInfo::from).collect()))
+}
+
+/// Revoke a token at once (admin).
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 204), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "token")?;
+    state.vault.revoke_token(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new grant for a support person.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewGrant {
+    /// The support person's user name.
+    pub to: String,
+    pub child_id: String,
+    /// Document kinds they may read.
+    pub kinds: Vec<DocKind>,
+    pub purpose: Purpose,
+    /// `YYYY-MM-DD` (end of that day in India) or an RFC 3339 time; at most 366 days ahead.
+    pub until: String,
+}
+
+/// Let a support person read some kinds of a child's papers for a purpose, until a date.
+#[utoipa::path(post, path = "/api/v1/grants", tag = "grants", security(("bearer" = [])), request_body = NewGrant,
+    responses((status = 201, body = Grant), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_grant(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    JsonBody(new): JsonBody<NewGrant>,
+) -> ApiResult<(StatusCode, Json<Grant>)> {
+    let child = parse_id(&new.child_id, "child")?;
+    let until = parse_until(new.until.trim()).map_err(ApiError::bad_request)?;
+    let grant = state
+        .vault
+        .add_grant(&actor, new.to.trim(), child, new.kinds, new.purpose, until)
+        .await?;
+    Ok((StatusCode::CREATED, Json(grant)))
+}
+
+/// Filter of the grant list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct GrantQuery {
+    /// Only this child's grants.
+    pub child: Option<String>,
+}
+
+/// Grants the caller may see.
+#[utoipa::path(get, path = "/api/v1/grants", tag = "grants", security(("bearer" = [])), params(GrantQuery),
+    responses((status = 200, body = [Grant]), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_grants(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    QueryParams(q): QueryParams<GrantQuery>,
+) -> ApiResult<Json<Vec<Grant>>> {
+    let child = q.child.as_deref().map(|c| parse_id(c, "child")).transpose()?;
+    Ok(Json(state.vault.list_grants(&actor, child).await?))
+}
+
+/// Revoke a grant at once.
+#[utoipa::path(post, path = "/api/v1/grants/{id}/revoke", tag = "grants", security(("bearer" = [])),
+    params(("id" = String, Path, description = "grant id")),
+    responses((status = 200, body = Grant), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Grant>> {
+    let id: GrantId = parse_id(&id, "grant")?;
+    Ok(Json(state.vault.revoke_grant(&actor, id).await?))
+}
+
+/// This node and the departments in its directory, with key fingerprints.
+#[utoipa::path(get, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])),
+    responses((status = 200, body = [DirectoryEntry]), (status = 401, body = Problem)))]
+pub async fn list_departments(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<DirectoryEntry>>> {
+    Ok(Json(state.vault.list_departments(&actor).await?))
+}
+
+/// This node's public card (no login: it holds only public keys and the inbox URL).
+#[utoipa::path(get, path = "/api/v1/departments/self", tag = "departments",
+    responses((status = 200, body = DepartmentCard)))]
+pub async fn own_card(State(state): State<AppState>) -> Json<DepartmentCard> {
+    Json(state.vault.card().clone())
+}
+
+/// Whether a card replaces one with other keys.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AddQuery {
+    /// Replace a card of the same id with other keys (after checking fingerprints).
+    pub replace: Option<bool>,
+}
+
+/// Add another department's card to the directory (admin).
+#[utoipa::path(post, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])),
+    params(AddQuery), request_body = DepartmentCard,
+    responses((status = 201, body = DirectoryEntry), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_department(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    QueryParams(q): QueryParams<AddQuery>,
+    JsonBody(card): JsonBody<DepartmentCard>,
+) -> ApiResult<(StatusCode, Json<DirectoryEntry>)> {
+    let entry = state
+        .vault
+        .add_department(&actor, card, q.replace.unwrap_or(false))
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}

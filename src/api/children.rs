@@ -1,0 +1,239 @@
+//! Children's case records, their checklist, their documents (upload) and
+//! their access history.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::auth::Caller;
+use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
+use super::{parse_id, AppState, Created, Problem};
+use crate::domain::{CaseRecord, CaseRecordPatch, Child, ChildId, DocKind, Document, Purpose};
+use crate::vault::{ChildView, NewDocument};
+
+/// Which checklist to evaluate.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PurposeQuery {
+    /// `restoration` (default), `compensation_claim` or `school_enrolment`.
+    pub purpose: Option<String>,
+}
+
+/// Take a child in. Only `name` is required; the rest can follow with PATCH.
+#[utoipa::path(post, path = "/api/v1/children", tag = "children", request_body = CaseRecord,
+    security(("bearer" = [])),
+    responses((status = 201, body = Created), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn add(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    JsonBody(record): JsonBody<CaseRecord>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    let id = state.vault.add_child(&actor, record).await?;
+    Ok((StatusCode::CREATED, Json(Created::new(id))))
+}
+
+/// The children the caller may see.
+#[utoipa::path(get, path = "/api/v1/children", tag = "children", security(("bearer" = [])),
+    responses((status = 200, body = [Child]), (status = 403, body = Problem)))]
+pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult<Json<Vec<Child>>> {
+    Ok(Json(state.vault.list_children(&actor).await?))
+}
+
+/// One child: record, documents and the checklist for a purpose.
+#[utoipa::path(get, path = "/api/v1/children/{id}", tag = "children", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id"), PurposeQuery),
+    responses((status = 200, body = ChildView), (status = 404, body = Problem)))]
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<PurposeQuery>,
+) -> ApiResult<Json<ChildView>> {
+    let id: ChildId = parse_id(&id, "child")?;
+    let purpose = purpose(q.purpose.as_deref())?;
+    Ok(Json(state.vault.show_child(&actor, id, purpose).await?))
+}
+
+/// Change fields of a child's record.
+#[utoipa::path(patch, path = "/api/v1/children/{id}", tag = "children", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id")), request_body = CaseRecordPatch,
+    responses((status = 200, body = Child), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<CaseRecordPatch>,
+) -> ApiResult<Json<Child>> {
+    let id: ChildId = parse_id(&id, "child")?;
+    Ok(Json(state.vault.edit_child(&actor, id, patch).await?))
+}
+
+/// The checklist of a child for a purpose.
+#[utoipa::path(get, path = "/api/v1/children/{id}/checklist", tag = "children", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id"), PurposeQuery),
+    responses((status = 200, body = crate::vault::Checklist), (status = 404, body = Problem)))]
+pub async fn checklist(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<PurposeQuery>,
+) -> ApiResult<Json<crate::vault::Checklist>> {
+    let id: ChildId = parse_id(&id, "child")?;
+    let purpose = purpose(q.purpose.as_deref())?;
+    Ok(Json(state.vault.show_child(&actor, id, purpose).await?.checklist))
+}
+
+/// A child's documents, oldest first.
+#[utoipa::path(get, path = "/api/v1/children/{id}/documents", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id")),
+    responses((status = 200, body = [Document]), (status = 404, body = Problem)))]
+pub async fn documents(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Document>>> {
+    let id: ChildId = parse_id(&id, "child")?;
+    Ok(Json(state.vault.list_documents(&actor, id).await?))
+}
+
+/// What an upload says about the document. Each may also come as a header
+/// (`X-Handover-Kind`, `X-Handover-Title`, `X-Handover-File-Name`), which
+/// keeps a title out of URLs and proxy logs.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UploadQuery {
+    /// Document kind, e.g. `fir`, `medical_report`, `release_certificate`.
+    pub kind: Option<String>,
+    /// Title; required for kind `other`.
+    pub title: Option<String>,
+    /// The original file name.
+    pub file_name: Option<String>,
+}
+
+/// A stored document's id and digest.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Stored {
+    pub id: String,
+    /// Hex SHA-256 of the document as uploaded (metadata of images removed).
+    pub sha256: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// Upload a document: the file is the raw request body, streamed (never
+/// held in memory), checked, hashed and encrypted in one pass.
+#[utoipa::path(post, path = "/api/v1/children/{id}/documents", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Stored), (status = 404, body = Problem), (status = 413, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Stored>)> {
+    let id: ChildId = parse_id(&id, "child")?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let kind = q
+        .kind
+        .or_else(|| header("x-handover-kind"))
+        .ok_or_else(|| ApiError::bad_request("the document kind is required (`kind` query or X-Handover-Kind)"))?;
+    let kind: DocKind = kind.parse().map_err(|e: crate::domain::UnknownDocKind| ApiError::bad_request(e.to_string()))?;
+    let declared_size = match headers.get(axum::http::header::CONTENT_LENGTH) {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Content-Length is not a number"))?,
+        ),
+        None => None,
+    };
+    let new = NewDocument {
+        kind,
+        title: q.title.or_else(|| header("x-handover-title")),
+        file_name: q.file_name.or_else(|| header("x-handover-file-name")),
+        declared_size,
+    };
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let source = SyncIoBridge::new(StreamReader::new(stream));
+    let doc = state.vault.put_document(&actor, id, new, Box::new(source)).await?;
+    metrics::counter!("handover_documents_stored_total").increment(1);
+    metrics::counter!("handover_document_bytes_stored_total").increment(doc.size);
+    Ok((
+        StatusCode::CREATED,
+        Json(Stored {
+            id: doc.id.to_string(),
+            sha256: doc.sha256,
+            size: doc.size,
+            media_type: doc.media_type.as_str().to_string(),
+        }),
+    ))
+}
+
+/// One decision of the access history.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccessRecord {
+    pub seq: u64,
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// `user:UUID`, `department:ID` or `local-operator`.
+    pub who: String,
+    pub role: String,
+    pub action: String,
+    /// `allow` or `deny`.
+    pub decision: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+}
+
+/// Who asked for what about a child, when and why (from the audit log).
+#[utoipa::path(get, path = "/api/v1/children/{id}/access-log", tag = "children", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id")),
+    responses((status = 200, body = [AccessRecord]), (status = 404, body = Problem)))]
+pub async fn access_log(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<AccessRecord>>> {
+    let id: ChildId = parse_id(&id, "child")?;
+    let history = state.vault.access_log(&actor, id).await?;
+    Ok(Json(
+        history
+            .into_iter()
+            .map(|(line, e)| AccessRecord {
+                seq: line.seq,
+                time: line.time,
+                who: e.who,
+                role: e.role,
+                action: e.action,
+                decision: match e.decision {
+                    crate::audit::Outcome::Allow => "allow".into(),
+                    crate::audit::Outcome::Deny => "deny".into(),
+                },
+                document: e.document,
+                grant: e.grant,
+                purpose: e.purpose,
+            })
+            .collect(),
+    ))
+}
+
+fn purpose(p: Option<&str>) -> ApiResult<Purpose> {
+    match p {
+        None => Ok(Purpose::Restoration),
+        Some(p) => p.parse().map_err(ApiError::bad_request),
+    }
+}

@@ -1,0 +1,227 @@
+//! Documents: metadata, and the bytes streamed out with `Content-Length`,
+//! the SHA-256 as `ETag`, and single `Range` requests. The plaintext is
+//! decrypted while it is sent; if the digest does not hold at the end, the
+//! body is cut off, so a client never receives a complete wrong file.
+
+use std::io::{self, Write};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::auth::Caller;
+use super::problem::{ApiError, ApiResult};
+use super::{parse_id, AppState, Problem};
+use crate::domain::{Document, DocumentId};
+
+/// A document's metadata.
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "document id")),
+    responses((status = 200, body = Document), (status = 404, body = Problem)))]
+pub async fn metadata(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Document>> {
+    let id: DocumentId = parse_id(&id, "document")?;
+    Ok(Json(state.vault.document(&actor, id).await?))
+}
+
+/// The bytes of a document, streamed. Honours one `Range: bytes=…`.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "document id"),
+           ("Range" = Option<String>, Header, description = "one byte range, e.g. bytes=0-1023")),
+    responses((status = 200, description = "the document", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 206, description = "the requested range", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = Problem), (status = 416, body = Problem)))]
+pub async fn content(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id: DocumentId = parse_id(&id, "document")?;
+    let range = match headers.get(header::RANGE) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(RangeSpec::parse)
+                .ok_or_else(|| ApiError::bad_request("only one byte range `bytes=A-B`, `bytes=A-` or `bytes=-N` is supported"))?,
+        ),
+    };
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
+    let (head_tx, head_rx) = oneshot::channel::<(Document, Option<(u64, u64)>)>();
+    let vault = state.vault.clone();
+    let body_tx = tx.clone();
+    let task = tokio::spawn(async move {
+        let result = vault
+            .stream_document(&actor, id, move |doc| {
+                let window = range.map(|r| r.resolve(doc.size));
+                let sink = match window {
+                    Some(None) => ChannelSink::new(body_tx, 0, 0),
+                    Some(Some((start, end))) => ChannelSink::new(body_tx, start, end + 1),
+                    None => ChannelSink::new(body_tx, 0, doc.size),
+                };
+                let _ = head_tx.send((doc.clone(), window.map(|w| w.unwrap_or((1, 0)))));
+                Box::new(sink)
+            })
+            .await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "document stream stopped");
+            let _ = tx
+                .send(Err(io::Error::other("the document failed verification")))
+                .await;
+        }
+        result
+    });
+    let Ok((doc, window)) = head_rx.await else {
+        return match task.await {
+            Ok(Err(e)) => Err(e.into()),
+            _ => Err(ApiError::from(crate::vault::VaultError::Io(io::Error::other(
+                "the download task ended early",
+            )))),
+        };
+    };
+    let etag = HeaderValue::from_str(&format!("\"{}\"", doc.sha256))
+        .map_err(|_| ApiError::bad_request("bad digest"))?;
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, doc.media_type.as_str())
+        .header(header::ETAG, etag)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.{}\"", doc.id, doc.media_type.extension()),
+        );
+    let length = match window {
+        None => doc.size,
+        Some((start, end)) if start <= end => {
+            builder = builder.status(StatusCode::PARTIAL_CONTENT).header(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{end}/{}", doc.size),
+            );
+            end - start + 1
+        }
+        Some(_) => {
+            let mut refused = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range-not-satisfiable",
+                "Range not satisfiable",
+                format!("the document has {} bytes", doc.size),
+            )
+            .into_response();
+            refused.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{}", doc.size)).expect("ascii"),
+            );
+            return Ok(refused);
+        }
+    };
+    metrics::counter!("handover_documents_read_total").increment(1);
+    builder
+        .header(header::CONTENT_LENGTH, length)
+        .body(Body::from_stream(ReceiverStream::new(rx)))
+        .map_err(|_| ApiError::bad_request("cannot build the response"))
+}
+
+/// One requested range, before the size is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeSpec {
+    From(u64, Option<u64>),
+    Last(u64),
+}
+
+impl RangeSpec {
+    fn parse(s: &str) -> Option<RangeSpec> {
+        let spec = s.trim().strip_prefix("bytes=")?;
+        if spec.contains(',') {
+            return None;
+        }
+        let (a, b) = spec.split_once('-')?;
+        let (a, b) = (a.trim(), b.trim());
+        if a.is_empty() {
+            return b.parse().ok().map(RangeSpec::Last);
+        }
+        let start = a.parse().ok()?;
+        let end = if b.is_empty() { None } else { Some(b.parse().ok()?) };
+        match end {
+            Some(e) if e < start => None,
+            _ => Some(RangeSpec::From(start, end)),
+        }
+    }
+
+    /// The inclusive window in a document of `size` bytes; None if unsatisfiable.
+    fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        match self {
+            RangeSpec::From(start, _) if start >= size => None,
+            RangeSpec::From(start, end) => Some((start, end.unwrap_or(u64::MAX).min(size - 1))),
+            RangeSpec::Last(0) => None,
+            RangeSpec::Last(_) if size == 0 => None,
+            RangeSpec::Last(n) => Some((size.saturating_sub(n), size - 1)),
+        }
+    }
+}
+
+/// Sends the bytes in `[start, end)` of what is written to a channel, and
+/// swallows the rest (still decrypted and hashed, so the digest is checked).
+struct ChannelSink {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    start: u64,
+    end: u64,
+    at: u64,
+}
+
+impl ChannelSink {
+    fn new(tx: mpsc::Sender<io::Result<Bytes>>, start: u64, end: u64) -> Self {
+        ChannelSink { tx, start, end, at: 0 }
+    }
+}
+
+impl Write for ChannelSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (from, to) = (self.at, self.at + buf.len() as u64);
+        self.at = to;
+        let lo = from.max(self.start);
+        let hi = to.min(self.end);
+        if lo < hi {
+            let part = &buf[(lo - from) as usize..(hi - from) as usize];
+            self.tx
+                .blocking_send(Ok(Bytes::copy_from_slice(part)))
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))?;
+        } else if from >= self.end && self.tx.is_closed() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RangeSpec;
+
+    #[test]
+    fn ranges_resolve_against_the_size() {
+        let r = |s| RangeSpec::parse(s);
+        assert_eq!(r("bytes=0-9").unwrap().resolve(100), Some((0, 9)));
+        assert_eq!(r("bytes=90-").unwrap().resolve(100), Some((90, 99)));
+        assert_eq!(r("bytes=90-500").unwrap().resolve(100), Some((90, 99)));
+        assert_eq!(r("bytes=-10").unwrap().resolve(100), Some((90, 99)));
+        assert_eq!(r("bytes=-500").unwrap().resolve(100), Some((0, 99)));
+        assert_eq!(r("bytes=100-").unwrap().resolve(100), None);
+        assert_eq!(r("bytes=-0").unwrap().resolve(100), None);
+        assert!(r("bytes=9-0").is_none());
+        assert!(r("bytes=0-1,5-6").is_none());
+        assert!(r("items=0-1").is_none());
+        assert!(r("bytes=a-b").is_none());
+    }
+}

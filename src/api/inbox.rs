@@ -1,0 +1,153 @@
+//! What other nodes send here: bundles into the inbox (no login: the
+//! bundle's signature, checked against the directory, authenticates it)
+//! and receipts for bundles this node sent. Officers list the inbox and
+//! accept (import) or refuse.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_util::io::StreamReader;
+
+use super::auth::{Caller, MaybeCaller};
+use super::problem::{ApiError, ApiResult, JsonBody};
+use super::{AppState, Problem};
+use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
+use crate::domain::InboxItem;
+use crate::vault::VaultError;
+
+/// Largest receipt accepted.
+pub const MAX_RECEIPT_BYTES: usize = 1024 * 1024;
+
+/// Deliver a bundle (the raw body). Verified before it is stored; the
+/// same bundle twice is stored once (200 instead of 201).
+#[utoipa::path(post, path = "/api/v1/inbox", tag = "inbox",
+    request_body(content = Vec<u8>, content_type = "application/zip"),
+    responses((status = 201, body = InboxItem), (status = 200, body = InboxItem),
+              (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<InboxItem>)> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BUNDLE_BYTES) {
+        return Err(VaultError::Bundle(BundleError::TooLarge(format!(
+            "the bundle is larger than {MAX_BUNDLE_BYTES} bytes"
+        )))
+        .into());
+    }
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let result = state.vault.receive_bundle(StreamReader::new(stream)).await;
+    let outcome = match &result {
+        Ok((_, true)) => "stored",
+        Ok((_, false)) => "duplicate",
+        Err(_) => "refused",
+    };
+    metrics::counter!("handover_inbox_received_total", "outcome" => outcome).increment(1);
+    let (item, new) = result?;
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(item)))
+}
+
+/// The inbox, newest first: origin, size and document count of each bundle.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", security(("bearer" = [])),
+    responses((status = 200, body = [InboxItem]), (status = 403, body = Problem)))]
+pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult<Json<Vec<InboxItem>>> {
+    Ok(Json(state.vault.list_inbox(&actor).await?))
+}
+
+/// What accepting did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub inbox: InboxItem,
+    /// The signed receipt (also pushed back to the source when it has a server).
+    #[schema(value_type = Object)]
+    pub receipt: serde_json::Value,
+}
+
+/// Accept a waiting bundle: import it (all or nothing) and send the receipt back.
+#[utoipa::path(post, path = "/api/v1/inbox/{id}/accept", tag = "inbox", security(("bearer" = [])),
+    params(("id" = String, Path, description = "bundle id")),
+    responses((status = 200, body = Accepted), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn accept(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Accepted>> {
+    let (inbox, receipt) = state.vault.accept_inbox(&actor, id.trim()).await?;
+    state.pushes.notify_one();
+    metrics::counter!("handover_inbox_decisions_total", "decision" => "accept").increment(1);
+    let receipt = serde_json::from_slice(&receipt)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&receipt).into()));
+    Ok(Json(Accepted { inbox, receipt }))
+}
+
+/// Why a bundle is refused.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefuseBody {
+    pub reason: String,
+}
+
+/// Refuse a waiting bundle with a reason; its file is deleted.
+#[utoipa::path(post, path = "/api/v1/inbox/{id}/refuse", tag = "inbox", security(("bearer" = [])),
+    params(("id" = String, Path, description = "bundle id")), request_body = RefuseBody,
+    responses((status = 200, body = InboxItem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem)))]
+pub async fn refuse(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RefuseBody>,
+) -> ApiResult<Json<InboxItem>> {
+    let item = state.vault.refuse_inbox(&actor, id.trim(), &body.reason).await?;
+    metrics::counter!("handover_inbox_decisions_total", "decision" => "refuse").increment(1);
+    Ok(Json(item))
+}
+
+/// What a receipt recorded.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReceiptRecorded {
+    pub bundle_id: String,
+    /// The department that signed it.
+    pub destination: String,
+    /// True if this receipt had been recorded before.
+    pub already: bool,
+}
+
+/// Deliver a receipt for a bundle this node sent (the raw receipt file).
+/// Its signature authenticates it; with a bearer token, a user uploads one
+/// that came back offline.
+#[utoipa::path(post, path = "/api/v1/receipts", tag = "inbox",
+    request_body(content = Vec<u8>, content_type = "application/json"),
+    responses((status = 200, body = ReceiptRecorded), (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub async fn receipt(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    body: Bytes,
+) -> ApiResult<Json<ReceiptRecorded>> {
+    if body.len() > MAX_RECEIPT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Too large",
+            format!("a receipt is at most {MAX_RECEIPT_BYTES} bytes"),
+        ));
+    }
+    let delivered = match caller {
+        Some(actor) => state.vault.verify_receipt(&actor, &body).await?,
+        None => state.vault.receive_receipt(&body).await?,
+    };
+    metrics::counter!("handover_receipts_total").increment(1);
+    Ok(Json(ReceiptRecorded {
+        bundle_id: delivered.receipt.bundle_id,
+        destination: delivered.receipt.destination,
+        already: delivered.already,
+    }))
+}

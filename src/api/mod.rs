@@ -1,0 +1,153 @@
+//! The HTTP API (axum): routes under `/api/v1`, JSON in and out, streamed
+//! uploads and downloads, bearer-token auth, problem+json errors, the
+//! OpenAPI document, health and metrics, and pushing to other nodes.
+//! Handlers parse and call the vault; they hold no rules.
+
+mod admin;
+mod auth;
+mod children;
+mod documents;
+mod health;
+mod inbox;
+mod openapi;
+mod problem;
+mod push;
+mod server;
+mod transfers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+
+use crate::config::Settings;
+use crate::vault::Vault;
+
+pub use auth::LoginLimiter;
+pub use openapi::ApiDoc;
+pub use problem::{ApiError, Problem};
+pub use server::{serve, ServeError, ServeOptions};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub vault: Arc<Vault>,
+    limiter: Arc<LoginLimiter>,
+    /// Wakes the push worker when something was queued.
+    pushes: Arc<Notify>,
+    metrics: PrometheusHandle,
+    stop: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(vault: Arc<Vault>, settings: &Settings, stop: CancellationToken) -> Self {
+        AppState {
+            vault,
+            limiter: Arc::new(LoginLimiter::new(settings.login_attempts)),
+            pushes: Arc::new(Notify::new()),
+            metrics: health::recorder(),
+            stop,
+        }
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+}
+
+/// The new resource's id.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Created {
+    pub id: String,
+}
+
+impl Created {
+    fn new(id: impl ToString) -> Self {
+        Created { id: id.to_string() }
+    }
+}
+
+/// Parses an opaque id from a path or body; a malformed one reads like an
+/// unknown one.
+fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, ApiError> {
+    s.trim().parse().map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no {what} with id {}", s.chars().take(64).collect::<String>()),
+        )
+    })
+}
+
+/// All routes, with limits, timeouts and request metrics.
+pub fn router(state: AppState, settings: &Settings) -> Router {
+    let streamed = Router::new()
+        .route(
+            "/api/v1/children/{id}/documents",
+            get(children::documents).post(children::upload),
+        )
+        .route("/api/v1/inbox", get(inbox::list).post(inbox::receive))
+        // The vault enforces the document and bundle size limits while it reads.
+        .layer(DefaultBodyLimit::disable());
+    let api = Router::new()
+        .route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/api/v1/session", post(auth::login))
+        .route("/api/v1/children", get(children::list).post(children::add))
+        .route("/api/v1/children/{id}", get(children::show).patch(children::edit))
+        .route("/api/v1/children/{id}/checklist", get(children::checklist))
+        .route("/api/v1/children/{id}/access-log", get(children::access_log))
+        .route("/api/v1/documents/{id}", get(documents::metadata))
+        .route("/api/v1/documents/{id}/content", get(documents::content))
+        .route("/api/v1/transfers", get(transfers::list).post(transfers::create))
+        .route("/api/v1/transfers/{id}", get(transfers::show))
+        .route("/api/v1/transfers/{id}/submit", post(transfers::submit))
+        .route("/api/v1/transfers/{id}/approve", post(transfers::approve))
+        .route("/api/v1/transfers/{id}/reject", post(transfers::reject))
+        .route("/api/v1/transfers/{id}/revoke", post(transfers::revoke))
+        .route("/api/v1/transfers/{id}/send", post(transfers::send))
+        .route("/api/v1/transfers/{id}/bundle", get(transfers::bundle))
+        .route("/api/v1/inbox/{id}/accept", post(inbox::accept))
+        .route("/api/v1/inbox/{id}/refuse", post(inbox::refuse))
+        .route("/api/v1/receipts", post(inbox::receipt))
+        .route("/api/v1/users", get(admin::list_users).post(admin::add_user))
+        .route("/api/v1/users/{name}/disable", post(admin::disable_user))
+        .route("/api/v1/users/{name}/enable", post(admin::enable_user))
+        .route("/api/v1/users/{name}/password", post(admin::set_password))
+        .route(
+            "/api/v1/users/{name}/tokens",
+            get(admin::list_tokens).post(admin::create_token),
+        )
+        .route("/api/v1/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/api/v1/grants", get(admin::list_grants).post(admin::add_grant))
+        .route("/api/v1/grants/{id}/revoke", post(admin::revoke_grant))
+        .route(
+            "/api/v1/departments",
+            get(admin::list_departments).post(admin::add_department),
+        )
+        .route("/api/v1/departments/self", get(admin::own_card))
+        .layer(DefaultBodyLimit::max(settings.max_json_bytes));
+    Router::new()
+        .merge(api)
+        .merge(streamed)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(health::track))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.request_timeout_secs),
+        ))
+        .layer(ConcurrencyLimitLayer::new(settings.max_concurrent_requests.max(1)))
+        .with_state(state)
+}

@@ -1,0 +1,197 @@
+//! `handover serve`: on first run, set up a node and its `admin` user; then
+//! listen (HTTP, or HTTPS with rustls), push the outbox in the background,
+//! and on SIGTERM/SIGINT stop taking requests, let those in flight finish
+//! (up to a grace period), and close the vault, which writes the audit
+//! checkpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+
+use super::{push, router, AppState};
+use crate::config::Settings;
+use crate::crypto::Passphrase;
+use crate::domain::{Principal, Role, Scope};
+use crate::vault::{Backoff, InitOptions, Vault, VaultError};
+
+/// How long requests in flight may take to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(30);
+/// Department of a node that `serve` sets up on first run.
+pub const FIRST_RUN_DEPARTMENT: &str = "local-demo";
+
+/// What `serve` needs beyond the settings.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Overrides the `bind` setting.
+    pub bind: Option<String>,
+    /// Id and name of the department a first run sets up.
+    pub department: Option<String>,
+    pub name: Option<String>,
+    /// The node passphrase, if its secrets are protected (or to protect them on first run).
+    pub passphrase: Option<Passphrase>,
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS certificate or key unusable: {0}")]
+    Tls(std::io::Error),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until a stop signal.
+pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), ServeError> {
+    if let Some(bind) = &opts.bind {
+        settings.bind = bind.clone();
+    }
+    let listener = std::net::TcpListener::bind(&settings.bind).map_err(|source| ServeError::Bind {
+        addr: settings.bind.clone(),
+        source,
+    })?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let tls = settings.tls_cert.is_some() && settings.tls_key.is_some();
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{}://{addr}", if tls { "https" } else { "http" }));
+
+    let first_password = first_run(&settings, &opts, &public_url)?;
+    let passphrase = opts.passphrase.clone();
+    let vault = Arc::new(Vault::open(settings.clone(), move || passphrase, true).await?);
+    let cleared = vault.clear_partial_receipts()?;
+    if cleared > 0 {
+        tracing::info!(cleared, "removed bundles whose receiving was interrupted");
+    }
+    if let Some(password) = first_password {
+        let admin = vault
+            .add_user(
+                &Principal::LocalOperator,
+                "admin",
+                Role::Admin,
+                Scope::Department(vault.card().id.clone()),
+                Some(&password),
+            )
+            .await?;
+        // The one time the password exists outside its hash.
+        println!(
+            "First run: set up department {} in {}.\n\
+             Log in as user `admin` with this password, shown only this once:\n\n    {}\n",
+            vault.card().id,
+            vault.data_dir().display(),
+            password.expose_secret()
+        );
+        tracing::info!(user = %admin.id, "admin user created");
+    }
+
+    let stop = CancellationToken::new();
+    let state = AppState::new(vault.clone(), &settings, stop.clone());
+    let app = router(state.clone(), &settings);
+    let backoff = Backoff {
+        first: chrono::Duration::seconds(settings.push_retry_first_secs.max(1) as i64),
+        max: chrono::Duration::seconds(settings.push_retry_max_secs.max(1) as i64),
+        give_up_after: chrono::Duration::hours(settings.push_give_up_hours as i64),
+    };
+    let pusher = tokio::spawn(push::run(state.clone(), backoff, stop.clone()));
+
+    let handle: Handle<SocketAddr> = Handle::new();
+    tokio::spawn(stop_on_signal(handle.clone(), stop.clone()));
+    println!("handover {} listening on {public_url} ({addr})", vault.card().id);
+    tracing::info!(%addr, tls, "listening");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let served = if let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = RustlsConfig::from_pem_file(cert, key)
+            .await
+            .map_err(ServeError::Tls)?;
+        axum_server::from_tcp_rustls(listener, config)?
+            .handle(handle)
+            .serve(service)
+            .await
+    } else {
+        axum_server::from_tcp(listener)?
+            .handle(handle)
+            .serve(service)
+            .await
+    };
+    stop.cancel();
+    let _ = pusher.await;
+    drop(state);
+    // The last reference: closing the vault writes the audit checkpoint.
+    match Arc::try_unwrap(vault) {
+        Ok(vault) => drop(vault),
+        Err(_) => tracing::warn!("the vault is still in use at shutdown"),
+    }
+    tracing::info!("stopped");
+    served.map_err(ServeError::Io)
+}
+
+/// Sets up a node when the data directory holds none; returns the admin's
+/// new password.
+fn first_run(
+    settings: &Settings,
+    opts: &ServeOptions,
+    public_url: &str,
+) -> Result<Option<SecretString>, ServeError> {
+    if settings.data_dir.join("card.json").exists() {
+        return Ok(None);
+    }
+    let department = opts
+        .department
+        .clone()
+        .unwrap_or_else(|| FIRST_RUN_DEPARTMENT.into());
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| "Local demo department".into());
+    Vault::init(
+        settings.clone(),
+        InitOptions {
+            department_id: department,
+            department_name: name,
+            inbox_url: Some(format!("{}/api/v1/inbox", public_url.trim_end_matches('/'))),
+            passphrase: opts.passphrase.clone(),
+            keys_from: None,
+        },
+    )?;
+    let mut secret = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    Ok(Some(SecretString::from(Base64UrlUnpadded::encode_string(
+        &secret,
+    ))))
+}
+
+/// Waits for SIGTERM or SIGINT, then stops taking connections and gives
+/// requests in flight [`GRACE`] to finish.
+async fn stop_on_signal(handle: Handle<SocketAddr>, stop: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("stop signal: finishing requests in flight");
+    stop.cancel();
+    handle.graceful_shutdown(Some(GRACE));
+}

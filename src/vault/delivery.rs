@@ -1,0 +1,424 @@
+//! Node-to-node delivery, without HTTP: the inbox (bundles pushed by other
+//! nodes, authenticated by their signature, waiting for an SWD officer to
+//! accept or refuse them) and the outbox (bundles and receipts this node
+//! still has to push, retried with backoff until taken or given up).
+//!
+//! Files: `inbox/BUNDLE_ID.bundle` while waiting, `outbox/TRANSFER_ID.bundle`
+//! for a sent transfer (also the offline download). A push in progress is
+//! written to `inbox/.partial-*` first and only renamed in once it verifies.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::access::Note;
+use super::{Vault, VaultError};
+use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
+use crate::domain::{
+    InboxItem, InboxState, OutboxItem, OutboxKind, Principal, TransferId, TransferState,
+    TransferStep,
+};
+use crate::policy::Action;
+
+const INBOX: &str = "inbox";
+const OUTBOX: &str = "outbox";
+const PARTIAL_PREFIX: &str = ".partial-";
+
+/// Something the outbox worker has to push now.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub item: OutboxItem,
+    /// The destination's URL (its inbox, or its receipts route).
+    pub url: String,
+    pub body: PushBody,
+}
+
+/// What a push sends.
+#[derive(Debug, Clone)]
+pub enum PushBody {
+    /// A bundle file, streamed.
+    File(PathBuf),
+    /// A receipt.
+    Bytes(Vec<u8>),
+}
+
+/// When pushes are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+    pub give_up_after: Duration,
+}
+
+impl Backoff {
+    /// The wait after `attempts` failed attempts: doubling from `first`, at most `max`.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 1i64 << attempts.saturating_sub(1).min(20);
+        (self.first * factor as i32).min(self.max)
+    }
+}
+
+impl Vault {
+    /// Receives a bundle pushed by another node: stores it aside (at most
+    /// the bundle size limit), verifies it against the directory and this
+    /// node as destination, and only then puts it in the inbox. Anything
+    /// that does not verify is removed and refused. A bundle already in
+    /// the inbox (or imported) is not stored twice: `false` says so.
+    pub async fn receive_bundle(
+        &self,
+        mut body: impl AsyncRead + Unpin + Send,
+    ) -> Result<(InboxItem, bool), VaultError> {
+        let dir = self.inbox_dir()?;
+        let partial = dir.join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::now_v7()));
+        let received = async {
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&partial)
+                .await?;
+            let mut limited = (&mut body).take(MAX_BUNDLE_BYTES + 1);
+            let size = tokio::io::copy(&mut limited, &mut file).await?;
+            if size > MAX_BUNDLE_BYTES {
+                return Err(VaultError::Bundle(BundleError::TooLarge(format!(
+                    "the bundle is larger than {MAX_BUNDLE_BYTES} bytes"
+                ))));
+            }
+            file.flush().await?;
+            file.sync_all().await?;
+            Ok::<_, VaultError>(())
+        }
+        .await;
+        let result = match received {
+            Ok(()) => self.file_received(&partial).await,
+            Err(e) => Err(e),
+        };
+        if partial.exists() {
+            let _ = fs::remove_file(&partial);
+        }
+        result
+    }
+
+    async fn file_received(&self, partial: &Path) -> Result<(InboxItem, bool), VaultError> {
+        let verified = self.verify_bundle(partial).await?;
+        let envelope = &verified.envelope;
+        if envelope.destination.id != self.card().id {
+            return Err(BundleError::WrongDestination {
+                expected: self.card().id.clone(),
+                found: envelope.destination.id.clone(),
+            }
+            .into());
+        }
+        let id = envelope.bundle_id.clone();
+        if !safe_id(&id) {
+            return Err(VaultError::Invalid("the bundle id is not well formed".into()));
+        }
+        self.record_peer(&envelope.source.id, Action::ReceiveTransfer, &id, true)?;
+        if let Some(known) = self.db.inbox_item(&id)? {
+            return Ok((known, false));
+        }
+        let item = InboxItem {
+            bundle_id: id.clone(),
+            source: envelope.source.id.clone(),
+            size: verified.size,
+            documents: verified.document_count() as u64,
+            created_at: envelope.created_at,
+            received_at: Utc::now(),
+            state: InboxState::Waiting,
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            child_id: None,
+        };
+        let path = self.inbox_dir()?.join(format!("{id}.bundle"));
+        fs::rename(partial, &path)?;
+        fs::File::open(self.inbox_dir()?)?.sync_all()?;
+        if !self.db.insert_inbox(&item)? {
+            // Another push of the same bundle won the race.
+            let known = self.db.inbox_item(&id)?.ok_or_else(|| {
+                VaultError::Integrity("an inbox row vanished while it was written".into())
+            })?;
+            return Ok((known, false));
+        }
+        tracing::info!(bundle = %id, source = %item.source, size = item.size, "bundle received");
+        Ok((item, true))
+    }
+
+    /// The inbox, newest first.
+    pub async fn list_inbox(&self, actor: &Principal) -> Result<Vec<InboxItem>, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
+        Ok(self.db.inbox()?)
+    }
+
+    /// Accepts a waiting bundle: imports it (all or nothing, once), then
+    /// queues its receipt back to the source. Returns the item and the
+    /// receipt bytes.
+    pub async fn accept_inbox(
+        &self,
+        actor: &Principal,
+        bundle_id: &str,
+    ) -> Result<(InboxItem, Vec<u8>), VaultError> {
+        let mut item = self.waiting(actor, bundle_id)?;
+        let path = self.inbox_dir()?.join(format!("{}.bundle", item.bundle_id));
+        let imported = self.import_bundle(actor, &path).await?;
+        item.state = InboxState::Accepted;
+        item.decided_by = Some(actor.label());
+        item.decided_at = Some(Utc::now());
+        item.child_id = Some(imported.child_id);
+        self.db.decide_inbox(&item)?;
+        self.queue_push(OutboxKind::Receipt, &item.bundle_id, &item.source)?;
+        let _ = fs::remove_file(&path);
+        tracing::info!(bundle = %item.bundle_id, "inbox bundle accepted");
+        Ok((item, imported.receipt))
+    }
+
+    /// Refuses a waiting bundle with a reason; its file is removed.
+    pub async fn refuse_inbox(
+        &self,
+        actor: &Principal,
+        bundle_id: &str,
+        reason: &str,
+    ) -> Result<InboxItem, VaultError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(VaultError::Invalid(
+                "a refusal needs a reason of 1 to 500 characters".into(),
+            ));
+        }
+        let mut item = self.waiting(actor, bundle_id)?;
+        item.state = InboxState::Refused;
+        item.decided_by = Some(actor.label());
+        item.decided_at = Some(Utc::now());
+        item.reason = Some(reason.to_string());
+        if !self.db.decide_inbox(&item)? {
+            return Err(VaultError::Conflict(format!(
+                "inbox bundle {bundle_id} is no longer waiting"
+            )));
+        }
+        let _ = fs::remove_file(self.inbox_dir()?.join(format!("{}.bundle", item.bundle_id)));
+        tracing::info!(bundle = %item.bundle_id, "inbox bundle refused");
+        Ok(item)
+    }
+
+    /// A waiting inbox item, after the officer's right to decide is checked.
+    fn waiting(&self, actor: &Principal, bundle_id: &str) -> Result<InboxItem, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::target(bundle_id))?;
+        let unknown = || VaultError::UnknownInboxItem(short(bundle_id));
+        let item = if safe_id(bundle_id) {
+            self.db.inbox_item(bundle_id)?.ok_or_else(unknown)?
+        } else {
+            return Err(unknown());
+        };
+        if item.state != InboxState::Waiting {
+            return Err(VaultError::Conflict(format!(
+                "inbox bundle {bundle_id} was already {}",
+                item.state.as_str()
+            )));
+        }
+        Ok(item)
+    }
+
+    /// A receipt pushed by the destination's node: its signature, checked
+    /// against the directory, authenticates it.
+    pub async fn receive_receipt(
+        &self,
+        bytes: &[u8],
+    ) -> Result<super::Delivered, VaultError> {
+        let delivered = self.check_receipt(bytes)?;
+        self.record_peer(
+            &delivered.receipt.destination,
+            Action::ReceiveTransfer,
+            &delivered.receipt.bundle_id,
+            true,
+        )?;
+        self.record_delivery(&delivered)?;
+        Ok(delivered)
+    }
+
+    /// The file of a sent transfer, for offline hand-over.
+    pub async fn transfer_bundle(
+        &self,
+        actor: &Principal,
+        id: TransferId,
+    ) -> Result<PathBuf, VaultError> {
+        let t = self.transfer(actor, id).await?;
+        let path = self.outbox_file(id)?;
+        if t.bundle_id.is_none() || !path.is_file() {
+            return Err(VaultError::Invalid(format!(
+                "transfer {id} has no bundle file on this node (it is {})",
+                t.state.as_str()
+            )));
+        }
+        Ok(path)
+    }
+
+    /// Where a transfer's bundle is written when it is sent.
+    pub fn outbox_file(&self, id: TransferId) -> Result<PathBuf, VaultError> {
+        let dir = self.data_dir().join(OUTBOX);
+        fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!("{id}.bundle")))
+    }
+
+    /// Queues a push to department `to`, if its card names an inbox URL.
+    /// Without one, the hand-over is offline: nothing is queued.
+    pub(super) fn queue_push(
+        &self,
+        kind: OutboxKind,
+        bundle_id: &str,
+        to: &str,
+    ) -> Result<bool, VaultError> {
+        let has_url = self
+            .directory()?
+            .card(to)
+            .is_some_and(|c| c.inbox_url.is_some());
+        if has_url {
+            self.db.queue_push(&OutboxItem {
+                kind,
+                bundle_id: bundle_id.to_string(),
+                destination: to.to_string(),
+                queued_at: Utc::now(),
+                attempts: 0,
+                next_attempt_at: Utc::now(),
+                last_error: None,
+                done_at: None,
+                gave_up_at: None,
+            })?;
+        }
+        Ok(has_url)
+    }
+
+    /// Pushes due at `now`, with their URL and body. A push whose
+    /// destination lost its URL, or whose file is gone, is given up.
+    pub fn due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<Push>, VaultError> {
+        let directory = self.directory()?;
+        let mut due = Vec::new();
+        for item in self.db.pending_pushes()? {
+            if item.next_attempt_at > now {
+                continue;
+            }
+            let url = directory
+                .card(&item.destination)
+                .and_then(|c| c.inbox_url)
+                .map(|u| match item.kind {
+                    OutboxKind::Bundle => u,
+                    OutboxKind::Receipt => receipts_url(&u),
+                });
+            let body = match item.kind {
+                OutboxKind::Bundle => self
+                    .db
+                    .transfer_by_bundle(&item.bundle_id)?
+                    .map(|t| self.outbox_file(t.id))
+                    .transpose()?
+                    .filter(|p| p.is_file())
+                    .map(PushBody::File),
+                OutboxKind::Receipt => self
+                    .db
+                    .imported_bundle(&item.bundle_id)?
+                    .map(|b| PushBody::Bytes(b.receipt.into_bytes())),
+            };
+            match (url, body) {
+                (Some(url), Some(body)) => due.push(Push { item, url, body }),
+                _ => self.push_failed(item, "nothing to push or nowhere to push it", None)?,
+            }
+        }
+        Ok(due)
+    }
+
+    /// When the soonest pending push is due.
+    pub fn next_push_at(&self) -> Result<Option<DateTime<Utc>>, VaultError> {
+        Ok(self
+            .db
+            .pending_pushes()?
+            .into_iter()
+            .map(|i| i.next_attempt_at)
+            .min())
+    }
+
+    /// Records a push the destination took.
+    pub fn push_done(&self, mut item: OutboxItem) -> Result<(), VaultError> {
+        item.attempts += 1;
+        item.done_at = Some(Utc::now());
+        item.last_error = None;
+        self.db.update_push(&item)?;
+        tracing::info!(bundle = %item.bundle_id, kind = item.kind.as_str(), "push delivered");
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried after the backoff, or given up
+    /// (`backoff` None, or past its limit). A bundle push given up marks
+    /// its transfer failed.
+    pub fn push_failed(
+        &self,
+        mut item: OutboxItem,
+        error: &str,
+        backoff: Option<&Backoff>,
+    ) -> Result<(), VaultError> {
+        let now = Utc::now();
+        item.attempts += 1;
+        item.last_error = Some(error.chars().take(300).collect());
+        match backoff {
+            Some(b) if now - item.queued_at < b.give_up_after => {
+                item.next_attempt_at = now + b.delay(item.attempts);
+            }
+            _ => {
+                item.gave_up_at = Some(now);
+                if item.kind == OutboxKind::Bundle {
+                    self.transfer_failed(&item.bundle_id)?;
+                }
+                tracing::warn!(bundle = %item.bundle_id, attempts = item.attempts, "push given up");
+            }
+        }
+        self.db.update_push(&item)?;
+        Ok(())
+    }
+
+    fn transfer_failed(&self, bundle_id: &str) -> Result<(), VaultError> {
+        if let Some(mut t) = self.db.transfer_by_bundle(bundle_id)? {
+            if t.state == TransferState::Sent {
+                t.take(TransferStep::Fail, "delivery".into(), Utc::now())
+                    .map_err(|e| VaultError::Conflict(e.to_string()))?;
+                self.db.put_transfer(&t)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn inbox_dir(&self) -> Result<PathBuf, VaultError> {
+        let dir = self.data_dir().join(INBOX);
+        fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Removes bundles whose receiving was interrupted (a crash, a kill).
+    pub fn clear_partial_receipts(&self) -> Result<usize, VaultError> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.inbox_dir()?)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The receipts route next to an inbox URL (`…/inbox` → `…/receipts`).
+pub fn receipts_url(inbox_url: &str) -> String {
+    let base = inbox_url.trim_end_matches('/');
+    match base.strip_suffix("/inbox") {
+        Some(stem) => format!("{stem}/receipts"),
+        None => format!("{base}/receipts"),
+    }
+}
+
+/// Bundle ids are UUIDs; anything else never reaches a file name.
+fn safe_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(64).collect()
+}
