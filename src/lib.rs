@@ -5,8 +5,8 @@
 //! over the plain types of `domain`, with settings from `config`.
 //! See DESIGN.md (shared) for the whole map.
 
-pub mod audit;
 pub mod api;
+pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod config;

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
 use super::{parse_id, AppState, Problem};
-use crate::domain::{parse_until, DepartmentCard, DocKind, Grant, GrantId, Purpose, Role, Scope, User};
+use crate::domain::{
+    parse_until, DepartmentCard, DocKind, Grant, GrantId, Purpose, Role, Scope, User,
+};
 use crate::store::TokenRow;
 use crate::vault::DirectoryEntry;
 
@@ -48,7 +50,10 @@ pub async fn add_user(
 /// Users of this node (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = [User]), (status = 403, body = Problem)))]
-pub async fn list_users(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult<Json<Vec<User>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<User>>> {
     Ok(Json(state.vault.list_users(&actor).await?))
 }
 
@@ -61,7 +66,9 @@ pub async fn disable_user(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<User>> {
-    Ok(Json(state.vault.set_user_disabled(&actor, &name, true).await?))
+    Ok(Json(
+        state.vault.set_user_disabled(&actor, &name, true).await?,
+    ))
 }
 
 /// Enable a user again (admin).
@@ -73,7 +80,9 @@ pub async fn enable_user(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<User>> {
-    Ok(Json(state.vault.set_user_disabled(&actor, &name, false).await?))
+    Ok(Json(
+        state.vault.set_user_disabled(&actor, &name, false).await?,
+    ))
 }
 
 /// A new password.
@@ -93,7 +102,10 @@ pub async fn set_password(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<NewPassword>,
 ) -> ApiResult<StatusCode> {
-    state.vault.set_password(&actor, &name, &body.password).await?;
+    state
+        .vault
+        .set_password(&actor, &name, &body.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,7 +244,11 @@ pub async fn list_grants(
     Caller(actor): Caller,
     QueryParams(q): QueryParams<GrantQuery>,
 ) -> ApiResult<Json<Vec<Grant>>> {
-    let child = q.child.as_deref().map(|c| parse_id(c, "child")).transpose()?;
+    let child = q
+        .child
+        .as_deref()
+        .map(|c| parse_id(c, "child"))
+        .transpose()?;
     Ok(Json(state.vault.list_grants(&actor, child).await?))
 }
 

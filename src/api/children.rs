@@ -38,7 +38,10 @@ pub async fn add(
 /// The children the caller may see.
 #[utoipa::path(get, path = "/api/v1/children", tag = "children", security(("bearer" = [])),
     responses((status = 200, body = [Child]), (status = 403, body = Problem)))]
-pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult<Json<Vec<Child>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<Child>>> {
     Ok(Json(state.vault.list_children(&actor).await?))
 }
 
@@ -83,7 +86,9 @@ pub async fn checklist(
 ) -> ApiResult<Json<crate::vault::Checklist>> {
     let id: ChildId = parse_id(&id, "child")?;
     let purpose = purpose(q.purpose.as_deref())?;
-    Ok(Json(state.vault.show_child(&actor, id, purpose).await?.checklist))
+    Ok(Json(
+        state.vault.show_child(&actor, id, purpose).await?.checklist,
+    ))
 }
 
 /// A child's documents, oldest first.
@@ -147,8 +152,12 @@ pub async fn upload(
     let kind = q
         .kind
         .or_else(|| header("x-handover-kind"))
-        .ok_or_else(|| ApiError::bad_request("the document kind is required (`kind` query or X-Handover-Kind)"))?;
-    let kind: DocKind = kind.parse().map_err(|e: crate::domain::UnknownDocKind| ApiError::bad_request(e.to_string()))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("the document kind is required (`kind` query or X-Handover-Kind)")
+        })?;
+    let kind: DocKind = kind
+        .parse()
+        .map_err(|e: crate::domain::UnknownDocKind| ApiError::bad_request(e.to_string()))?;
     let declared_size = match headers.get(axum::http::header::CONTENT_LENGTH) {
         Some(v) => Some(
             v.to_str()
@@ -166,7 +175,10 @@ pub async fn upload(
     };
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let source = SyncIoBridge::new(StreamReader::new(stream));
-    let doc = state.vault.put_document(&actor, id, new, Box::new(source)).await?;
+    let doc = state
+        .vault
+        .put_document(&actor, id, new, Box::new(source))
+        .await?;
     metrics::counter!("handover_documents_stored_total").increment(1);
     metrics::counter!("handover_document_bytes_stored_total").increment(doc.size);
     Ok((

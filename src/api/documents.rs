@@ -48,12 +48,11 @@ pub async fn content(
     let id: DocumentId = parse_id(&id, "document")?;
     let range = match headers.get(header::RANGE) {
         None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(RangeSpec::parse)
-                .ok_or_else(|| ApiError::bad_request("only one byte range `bytes=A-B`, `bytes=A-` or `bytes=-N` is supported"))?,
-        ),
+        Some(v) => Some(v.to_str().ok().and_then(RangeSpec::parse).ok_or_else(|| {
+            ApiError::bad_request(
+                "only one byte range `bytes=A-B`, `bytes=A-` or `bytes=-N` is supported",
+            )
+        })?),
     };
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let (head_tx, head_rx) = oneshot::channel::<(Document, Option<(u64, u64)>)>();
@@ -83,9 +82,9 @@ pub async fn content(
     let Ok((doc, window)) = head_rx.await else {
         return match task.await {
             Ok(Err(e)) => Err(e.into()),
-            _ => Err(ApiError::from(crate::vault::VaultError::Io(io::Error::other(
-                "the download task ended early",
-            )))),
+            _ => Err(ApiError::from(crate::vault::VaultError::Io(
+                io::Error::other("the download task ended early"),
+            ))),
         };
     };
     let etag = HeaderValue::from_str(&format!("\"{}\"", doc.sha256))
@@ -97,7 +96,11 @@ pub async fn content(
         .header(header::CACHE_CONTROL, "no-store")
         .header(
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}.{}\"", doc.id, doc.media_type.extension()),
+            format!(
+                "attachment; filename=\"{}.{}\"",
+                doc.id,
+                doc.media_type.extension()
+            ),
         );
     let length = match window {
         None => doc.size,
@@ -149,7 +152,11 @@ impl RangeSpec {
             return b.parse().ok().map(RangeSpec::Last);
         }
         let start = a.parse().ok()?;
-        let end = if b.is_empty() { None } else { Some(b.parse().ok()?) };
+        let end = if b.is_empty() {
+            None
+        } else {
+            Some(b.parse().ok()?)
+        };
         match end {
             Some(e) if e < start => None,
             _ => Some(RangeSpec::From(start, end)),
@@ -179,7 +186,12 @@ struct ChannelSink {
 
 impl ChannelSink {
     fn new(tx: mpsc::Sender<io::Result<Bytes>>, start: u64, end: u64) -> Self {
-        ChannelSink { tx, start, end, at: 0 }
+        ChannelSink {
+            tx,
+            start,
+            end,
+            at: 0,
+        }
     }
 }
 
@@ -195,7 +207,10 @@ impl Write for ChannelSink {
                 .blocking_send(Ok(Bytes::copy_from_slice(part)))
                 .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))?;
         } else if from >= self.end && self.tx.is_closed() {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the client went away",
+            ));
         }
         Ok(buf.len())
     }

@@ -51,14 +51,21 @@ pub async fn receive(
     };
     metrics::counter!("handover_inbox_received_total", "outcome" => outcome).increment(1);
     let (item, new) = result?;
-    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(item)))
 }
 
 /// The inbox, newest first: origin, size and document count of each bundle.
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", security(("bearer" = [])),
     responses((status = 200, body = [InboxItem]), (status = 403, body = Problem)))]
-pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> ApiResult<Json<Vec<InboxItem>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<Vec<InboxItem>>> {
     Ok(Json(state.vault.list_inbox(&actor).await?))
 }
 
@@ -106,7 +113,10 @@ pub async fn refuse(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RefuseBody>,
 ) -> ApiResult<Json<InboxItem>> {
-    let item = state.vault.refuse_inbox(&actor, id.trim(), &body.reason).await?;
+    let item = state
+        .vault
+        .refuse_inbox(&actor, id.trim(), &body.reason)
+        .await?;
     metrics::counter!("handover_inbox_decisions_total", "decision" => "refuse").increment(1);
     Ok(Json(item))
 }

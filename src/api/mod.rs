@@ -84,7 +84,10 @@ fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, ApiError> {
             axum::http::StatusCode::NOT_FOUND,
             "not-found",
             "Not found",
-            format!("no {what} with id {}", s.chars().take(64).collect::<String>()),
+            format!(
+                "no {what} with id {}",
+                s.chars().take(64).collect::<String>()
+            ),
         )
     })
 }
@@ -100,15 +103,27 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // The vault enforces the document and bundle size limits while it reads.
         .layer(DefaultBodyLimit::disable());
     let api = Router::new()
-        .route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
         .route("/api/v1/session", post(auth::login))
         .route("/api/v1/children", get(children::list).post(children::add))
-        .route("/api/v1/children/{id}", get(children::show).patch(children::edit))
+        .route(
+            "/api/v1/children/{id}",
+            get(children::show).patch(children::edit),
+        )
         .route("/api/v1/children/{id}/checklist", get(children::checklist))
-        .route("/api/v1/children/{id}/access-log", get(children::access_log))
+        .route(
+            "/api/v1/children/{id}/access-log",
+            get(children::access_log),
+        )
         .route("/api/v1/documents/{id}", get(documents::metadata))
         .route("/api/v1/documents/{id}/content", get(documents::content))
-        .route("/api/v1/transfers", get(transfers::list).post(transfers::create))
+        .route(
+            "/api/v1/transfers",
+            get(transfers::list).post(transfers::create),
+        )
         .route("/api/v1/transfers/{id}", get(transfers::show))
         .route("/api/v1/transfers/{id}/submit", post(transfers::submit))
         .route("/api/v1/transfers/{id}/approve", post(transfers::approve))
@@ -119,7 +134,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/api/v1/inbox/{id}/accept", post(inbox::accept))
         .route("/api/v1/inbox/{id}/refuse", post(inbox::refuse))
         .route("/api/v1/receipts", post(inbox::receipt))
-        .route("/api/v1/users", get(admin::list_users).post(admin::add_user))
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::add_user),
+        )
         .route("/api/v1/users/{name}/disable", post(admin::disable_user))
         .route("/api/v1/users/{name}/enable", post(admin::enable_user))
         .route("/api/v1/users/{name}/password", post(admin::set_password))
@@ -128,7 +146,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             get(admin::list_tokens).post(admin::create_token),
         )
         .route("/api/v1/tokens/{id}/revoke", post(admin::revoke_token))
-        .route("/api/v1/grants", get(admin::list_grants).post(admin::add_grant))
+        .route(
+            "/api/v1/grants",
+            get(admin::list_grants).post(admin::add_grant),
+        )
         .route("/api/v1/grants/{id}/revoke", post(admin::revoke_grant))
         .route(
             "/api/v1/departments",
@@ -148,6 +169,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(settings.request_timeout_secs),
         ))
-        .layer(ConcurrencyLimitLayer::new(settings.max_concurrent_requests.max(1)))
+        .layer(ConcurrencyLimitLayer::new(
+            settings.max_concurrent_requests.max(1),
+        ))
         .with_state(state)
 }

@@ -35,7 +35,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             slug,
@@ -46,7 +51,12 @@ impl ApiError {
 
     /// Bad input found by the API layer itself (a malformed id, header or query).
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            detail,
+        )
     }
 
     pub fn unauthenticated() -> Self {
@@ -59,11 +69,21 @@ impl ApiError {
     }
 
     pub fn too_many_attempts(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many failed attempts", detail)
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-attempts",
+            "Too many failed attempts",
+            detail,
+        )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such route",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -79,14 +99,20 @@ impl From<VaultError> for ApiError {
             | VaultError::UnknownDocument(_)
             | VaultError::UnknownTransfer(_)
             | VaultError::UnknownInboxItem(_) => (S::NOT_FOUND, "not-found", "Not found"),
-            VaultError::UnknownDepartment(_) => {
-                (S::UNPROCESSABLE_ENTITY, "unknown-department", "Unknown department")
-            }
+            VaultError::UnknownDepartment(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "unknown-department",
+                "Unknown department",
+            ),
             VaultError::Denied(_) => (S::FORBIDDEN, "forbidden", "Not permitted"),
-            VaultError::Unauthenticated => {
-                (S::UNAUTHORIZED, "unauthenticated", "Authentication required")
+            VaultError::Unauthenticated => (
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            VaultError::Conflict(_) => {
+                (S::CONFLICT, "conflict", "Not possible in the current state")
             }
-            VaultError::Conflict(_) => (S::CONFLICT, "conflict", "Not possible in the current state"),
             VaultError::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", "The node is busy"),
             VaultError::Intake(IntakeError::TooLarge { .. }) => {
                 (S::PAYLOAD_TOO_LARGE, "too-large", "Too large")
@@ -94,8 +120,16 @@ impl From<VaultError> for ApiError {
             VaultError::Bundle(BundleError::TooLarge(_)) => {
                 (S::PAYLOAD_TOO_LARGE, "too-large", "Too large")
             }
-            VaultError::Intake(_) => (S::UNPROCESSABLE_ENTITY, "document-refused", "Document refused"),
-            VaultError::Source(_) => (S::BAD_REQUEST, "upload-failed", "The upload did not complete"),
+            VaultError::Intake(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "document-refused",
+                "Document refused",
+            ),
+            VaultError::Source(_) => (
+                S::BAD_REQUEST,
+                "upload-failed",
+                "The upload did not complete",
+            ),
             VaultError::Bundle(b) if b.class() == ErrorClass::Internal => {
                 (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
             }
@@ -103,9 +137,11 @@ impl From<VaultError> for ApiError {
             VaultError::Invalid(_) | VaultError::Keys(_) | VaultError::Config(_) => {
                 (S::UNPROCESSABLE_ENTITY, "invalid", "Invalid request")
             }
-            VaultError::Integrity(_) => {
-                (S::INTERNAL_SERVER_ERROR, "integrity-failure", "Stored data failed verification")
-            }
+            VaultError::Integrity(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "integrity-failure",
+                "Stored data failed verification",
+            ),
             VaultError::NotANode(_)
             | VaultError::AlreadyInitialised(_)
             | VaultError::Store(_)
@@ -166,7 +202,12 @@ pub struct QueryParams<T>(pub T);
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
         // The body text explains which field; it never echoes values.
-        ApiError::new(e.status(), "invalid-json", "Invalid JSON body", e.body_text())
+        ApiError::new(
+            e.status(),
+            "invalid-json",
+            "Invalid JSON body",
+            e.body_text(),
+        )
     }
 }
 

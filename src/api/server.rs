@@ -59,10 +59,11 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
     if let Some(bind) = &opts.bind {
         settings.bind = bind.clone();
     }
-    let listener = std::net::TcpListener::bind(&settings.bind).map_err(|source| ServeError::Bind {
-        addr: settings.bind.clone(),
-        source,
-    })?;
+    let listener =
+        std::net::TcpListener::bind(&settings.bind).map_err(|source| ServeError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let tls = settings.tls_cert.is_some() && settings.tls_key.is_some();
@@ -111,7 +112,10 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
 
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(stop_on_signal(handle.clone(), stop.clone()));
-    println!("handover {} listening on {public_url} ({addr})", vault.card().id);
+    println!(
+        "handover {} listening on {public_url} ({addr})",
+        vault.card().id
+    );
     tracing::info!(%addr, tls, "listening");
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = if let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) {

@@ -33,7 +33,10 @@ pub async fn create(
     JsonBody(new): JsonBody<NewTransfer>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let child: ChildId = parse_id(&new.child_id, "child")?;
-    let t = state.vault.create_transfer(&actor, child, new.to.trim()).await?;
+    let t = state
+        .vault
+        .create_transfer(&actor, child, new.to.trim())
+        .await?;
     Ok((StatusCode::CREATED, Json(Created::new(t.id))))
 }
 
@@ -52,7 +55,11 @@ pub async fn list(
     Caller(actor): Caller,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Transfer>>> {
-    let child = q.child.as_deref().map(|c| parse_id(c, "child")).transpose()?;
+    let child = q
+        .child
+        .as_deref()
+        .map(|c| parse_id(c, "child"))
+        .transpose()?;
     Ok(Json(state.vault.list_transfers(&actor, child).await?))
 }
 
@@ -103,10 +110,24 @@ pub async fn submit(
     let body: SubmitBody = if body.iter().all(u8::is_ascii_whitespace) {
         SubmitBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-json", "Invalid JSON body", e.to_string()))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-json",
+                "Invalid JSON body",
+                e.to_string(),
+            )
+        })?
     };
-    step(&state, &actor, &id, TransferStep::Submit { override_reason: body.override_reason }).await
+    step(
+        &state,
+        &actor,
+        &id,
+        TransferStep::Submit {
+            override_reason: body.override_reason,
+        },
+    )
+    .await
 }
 
 /// Approve (CWC member), recording the restoration order number.
@@ -120,7 +141,15 @@ pub async fn approve(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ApproveBody>,
 ) -> ApiResult<Json<Transfer>> {
-    step(&state, &actor, &id, TransferStep::Approve { order_number: body.order_number }).await
+    step(
+        &state,
+        &actor,
+        &id,
+        TransferStep::Approve {
+            order_number: body.order_number,
+        },
+    )
+    .await
 }
 
 /// Reject (CWC member) with a reason.
@@ -134,7 +163,15 @@ pub async fn reject(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RejectBody>,
 ) -> ApiResult<Json<Transfer>> {
-    step(&state, &actor, &id, TransferStep::Reject { reason: body.reason }).await
+    step(
+        &state,
+        &actor,
+        &id,
+        TransferStep::Reject {
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 /// Revoke (possible until sent).

@@ -17,7 +17,16 @@ macro_rules! opaque_id {
     ($name:ident, $what:literal) => {
         #[doc = concat!("Opaque id of a ", $what, ".")]
         #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            Serialize,
+            Deserialize,
             utoipa::ToSchema,
         )]
         #[serde(transparent)]

@@ -146,9 +146,7 @@ fn inbox_row(r: &Row<'_>) -> Result<InboxItem, StoreError> {
         decided_by: r.get(7)?,
         decided_at: time(r.get(8)?)?,
         reason: r.get(9)?,
-        child_id: child
-            .map(|c| c.parse().map_err(|_| bad()))
-            .transpose()?,
+        child_id: child.map(|c| c.parse().map_err(|_| bad())).transpose()?,
     })
 }
 

@@ -113,7 +113,9 @@ impl Vault {
         }
         let id = envelope.bundle_id.clone();
         if !safe_id(&id) {
-            return Err(VaultError::Invalid("the bundle id is not well formed".into()));
+            return Err(VaultError::Invalid(
+                "the bundle id is not well formed".into(),
+            ));
         }
         self.record_peer(&envelope.source.id, Action::ReceiveTransfer, &id, true)?;
         if let Some(known) = self.db.inbox_item(&id)? {
@@ -222,10 +224,7 @@ impl Vault {
 
     /// A receipt pushed by the destination's node: its signature, checked
     /// against the directory, authenticates it.
-    pub async fn receive_receipt(
-        &self,
-        bytes: &[u8],
-    ) -> Result<super::Delivered, VaultError> {
+    pub async fn receive_receipt(&self, bytes: &[u8]) -> Result<super::Delivered, VaultError> {
         let delivered = self.check_receipt(bytes)?;
         self.record_peer(
             &delivered.receipt.destination,
@@ -396,7 +395,11 @@ impl Vault {
         let mut removed = 0;
         for entry in fs::read_dir(self.inbox_dir()?)? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(PARTIAL_PREFIX)
+            {
                 fs::remove_file(entry.path())?;
                 removed += 1;
             }

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 pub mod bundles;
+pub mod server;
 
 pub const DEPT: &str = "test-dcpu";
 
