@@ -24,7 +24,7 @@ pub const MAX_RECEIPT_BYTES: usize = 1024 * 1024;
 /// Deliver a bundle (the raw body). Verified before it is stored; the
 /// same bundle twice is stored once (200 instead of 201).
 #[utoipa::path(post, path = "/api/v1/inbox", tag = "inbox",
-    request_body(content = Vec<u8>, content_type = "application/zip"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = InboxItem), (status = 200, body = InboxItem),
               (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn receive(
