@@ -63,6 +63,9 @@ pub struct Settings {
     pub request_timeout_secs: u64,
     /// Requests served at once; more wait.
     pub max_concurrent_requests: usize,
+    /// Uploads (documents, pushed bundles) read at once; more wait before a
+    /// byte of their body is read. Bounds the server's memory under load.
+    pub max_concurrent_uploads: usize,
     /// JSON request bodies larger than this are refused, in bytes.
     pub max_json_bytes: usize,
     /// First wait before a failed push to another node is retried, in seconds (then doubling).
@@ -91,6 +94,7 @@ impl Default for Settings {
             log_format: "text".into(),
             request_timeout_secs: 3600,
             max_concurrent_requests: 256,
+            max_concurrent_uploads: 8,
             max_json_bytes: 1024 * 1024,
             push_retry_first_secs: 2,
             push_retry_max_secs: 600,

@@ -39,6 +39,17 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
+    if cli.is_serve() {
+        // A long-running server frees big buffers (Argon2's 19 MiB per
+        // login, upload parts, read-ahead) all the time; glibc's adaptive
+        // threshold would soon keep them on the heap for good. Serving them
+        // from mmap gives the memory back when a request ends.
+        // SAFETY: mallopt only tunes the allocator; called before any thread.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

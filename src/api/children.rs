@@ -173,6 +173,7 @@ pub async fn upload(
         file_name: q.file_name.or_else(|| header("x-handover-file-name")),
         declared_size,
     };
+    let _turn = state.upload_permit().await;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let source = SyncIoBridge::new(StreamReader::new(stream));
     let doc = state

@@ -42,6 +42,7 @@ pub async fn receive(
         )))
         .into());
     }
+    let _turn = state.upload_permit().await;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let result = state.vault.receive_bundle(StreamReader::new(stream)).await;
     let outcome = match &result {

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::limit::ConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -46,6 +46,8 @@ pub struct AppState {
     pushes: Arc<Notify>,
     metrics: PrometheusHandle,
     stop: CancellationToken,
+    /// Permits to read an upload's body.
+    uploads: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -56,11 +58,20 @@ impl AppState {
             pushes: Arc::new(Notify::new()),
             metrics: health::recorder(),
             stop,
+            uploads: Arc::new(Semaphore::new(settings.max_concurrent_uploads.max(1))),
         }
     }
 
     fn shutting_down(&self) -> bool {
         self.stop.is_cancelled()
+    }
+
+    /// Waits for a turn to read an upload's body.
+    async fn upload_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.uploads
+            .acquire()
+            .await
+            .expect("the upload semaphore is never closed")
     }
 }
 

@@ -15,6 +15,8 @@ use super::AppState;
 use crate::domain::OutboxKind;
 use crate::vault::{Backoff, Push, PushBody};
 
+/// Bytes read from a bundle file per chunk sent.
+const STREAM_CHUNK: usize = 256 * 1024;
 /// Longest sleep between looks at the outbox when nothing wakes the worker.
 const IDLE: StdDuration = StdDuration::from_secs(30);
 
@@ -110,7 +112,10 @@ async fn attempt(client: &reqwest::Client, push: &Push) -> Attempt {
             request
                 .header(reqwest::header::CONTENT_TYPE, "application/zip")
                 .header(reqwest::header::CONTENT_LENGTH, size)
-                .body(reqwest::Body::wrap_stream(ReaderStream::new(file)))
+                .body(reqwest::Body::wrap_stream(ReaderStream::with_capacity(
+                    file,
+                    STREAM_CHUNK,
+                )))
         }
         PushBody::Bytes(bytes) => request
             .header(reqwest::header::CONTENT_TYPE, "application/json")

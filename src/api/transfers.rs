@@ -265,6 +265,9 @@ pub async fn bundle(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"transfer-{id}.bundle\""),
         )
-        .body(Body::from_stream(ReaderStream::new(file)))
+        .body(Body::from_stream(ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        )))
         .map_err(|_| ApiError::bad_request("cannot build the response"))
 }
