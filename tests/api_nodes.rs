@@ -472,3 +472,72 @@ fn wrong_passwords_are_rate_limited_per_user() {
     // Another user is not locked out by them.
     assert!(!p.src.login("cwc", "cwc-password-long").is_empty());
 }
+
+#[test]
+fn no_name_title_or_content_reaches_logs_metrics_or_errors() {
+    let mut p = pair();
+    let name = "Marker Childname Zq";
+    let title = "Marker Title Xv";
+    let r = p
+        .src
+        .post(&p.staff, "/api/v1/children")
+        .json(&json!({"name": name, "district": DISTRICT, "notes": "marker-note-Wk"}))
+        .send()
+        .unwrap();
+    let child = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let content = pdf(50_000, "marker-content-Yj");
+    let r = p
+        .src
+        .post(
+            &p.staff,
+            &format!("/api/v1/children/{child}/documents?kind=other&title=Marker%20Title%20Xv"),
+        )
+        .body(content)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Refusals and bad input name no personal fact either.
+    let outsider = p.src.user(
+        &p.src.admin(),
+        "outsider",
+        "shelter_staff",
+        "institution:home-9",
+    );
+    let r = p
+        .src
+        .get(&outsider, &format!("/api/v1/children/{child}"))
+        .send()
+        .unwrap();
+    let body = r.text().unwrap();
+    assert!(!body.contains("Marker"), "{body}");
+    let r = p
+        .src
+        .post(
+            &p.staff,
+            &format!("/api/v1/children/{child}/documents?kind=other&title=Marker%20Title%20Xv"),
+        )
+        .body(b"MZ not a document Marker".to_vec())
+        .send()
+        .unwrap();
+    let body = r.text().unwrap();
+    assert!(!body.contains("Marker"), "{body}");
+    let metrics = common::server::client()
+        .get(p.src.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(metrics.contains("route=\"/api/v1/children/{id}/documents\""));
+    for needle in [name, title, "marker", &child] {
+        assert!(!metrics.contains(needle), "metrics hold {needle}");
+    }
+    p.src.stop();
+    let log = std::fs::read_to_string(p.src.log_path()).unwrap();
+    assert!(log.contains("request"), "the server logged its requests");
+    for needle in [name, title, "Marker", "marker-", "Title"] {
+        assert!(!log.contains(needle), "the log holds {needle}");
+    }
+}

@@ -66,10 +66,16 @@ impl Server {
             ])
             .env_remove("HANDOVER_TOKEN")
             .env_remove("HANDOVER_PASSPHRASE")
-            .env("HANDOVER_LOG", "warn")
+            .env("HANDOVER_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.log_path())
+                    .unwrap(),
+            ))
             .spawn()
             .expect("start handover serve");
         let stdout = child.stdout.take().unwrap();
@@ -97,6 +103,11 @@ impl Server {
         }
         self.process = Some(child);
         password
+    }
+
+    /// Where the server's log lines (stderr) go: next to its data directory.
+    pub fn log_path(&self) -> PathBuf {
+        self.data.with_extension("log")
     }
 
     pub fn url(&self, path: &str) -> String {
