@@ -541,3 +541,80 @@ fn no_name_title_or_content_reaches_logs_metrics_or_errors() {
         assert!(!log.contains(needle), "the log holds {needle}");
     }
 }
+
+#[test]
+fn with_a_certificate_and_key_the_server_speaks_only_https() {
+    if !common::have("openssl") {
+        panic!("openssl is needed to make the test certificate (Debian package openssl)");
+    }
+    let tmp = TempDir::new().unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=handover test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = common::server::free_port();
+    let server = Server::start(
+        &tmp.path().join("node"),
+        port,
+        "tls-node",
+        &[
+            ("HANDOVER_TLS_CERT", cert.to_str().unwrap()),
+            ("HANDOVER_TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    // A self-signed certificate is its own CA, which webpki refuses as a
+    // server certificate: this client checks the transport, not the chain.
+    let client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let card: Value = client
+        .get(format!("https://127.0.0.1:{port}/api/v1/departments/self"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        card["inbox_url"],
+        format!("https://127.0.0.1:{port}/api/v1/inbox")
+    );
+    // Plain HTTP gets no answer from a TLS port.
+    assert!(common::server::client()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true));
+    drop(server);
+}
