@@ -73,17 +73,12 @@ fn pair() -> Pair {
 
 /// A child with two documents at the source; returns its id and the documents' bytes.
 fn child_with_documents(p: &Pair) -> (String, Vec<Vec<u8>>) {
-    let r = p
-        .src
-        .post(&p.staff, "/api/v1/children")
-        .json(&json!({"name": "Synthetic Child", "district": DISTRICT}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let child = r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let child = p.src.create(
+        &p.staff,
+        "/api/v1/children",
+        json!({"name": "Synthetic Child", "district": DISTRICT}),
+        201,
+    );
     let docs = vec![pdf(200_000, "fir-marker"), pdf(90_000, "medical-marker")];
     for (kind, bytes) in ["fir", "medical_report"].iter().zip(&docs) {
         let r = p
@@ -101,17 +96,12 @@ fn child_with_documents(p: &Pair) -> (String, Vec<Vec<u8>>) {
 
 /// Drafts, submits (CWC override: the checklist is incomplete), approves.
 fn approved_transfer(p: &Pair, child: &str) -> String {
-    let r = p
-        .src
-        .post(&p.staff, "/api/v1/transfers")
-        .json(&json!({"child_id": child, "to": DST}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let t = r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t = p.src.create(
+        &p.staff,
+        "/api/v1/transfers",
+        json!({"child_id": child, "to": DST}),
+        201,
+    );
     // Staff may not submit with gaps in the checklist.
     let r = p
         .src
@@ -119,27 +109,24 @@ fn approved_transfer(p: &Pair, child: &str) -> String {
         .send()
         .unwrap();
     assert_eq!(problem(r), (422, "urn:handover:problem:invalid".into()));
-    let r = p
-        .src
-        .post(&p.cwc, &format!("/api/v1/transfers/{t}/submit"))
-        .json(&json!({"override_reason": "papers follow; child must travel before the monsoon"}))
-        .send()
-        .unwrap();
+    let r = p.src.post_json(
+        &p.cwc,
+        &format!("/api/v1/transfers/{t}/submit"),
+        json!({"override_reason": "papers follow; child must travel before the monsoon"}),
+    );
     assert_eq!(r.status(), 200);
     // Staff cannot approve.
-    let r = p
-        .src
-        .post(&p.staff, &format!("/api/v1/transfers/{t}/approve"))
-        .json(&json!({"order_number": "CWC/JPR/2026/114"}))
-        .send()
-        .unwrap();
+    let r = p.src.post_json(
+        &p.staff,
+        &format!("/api/v1/transfers/{t}/approve"),
+        json!({"order_number": "CWC/JPR/2026/114"}),
+    );
     assert_eq!(problem(r).0, 404);
-    let r = p
-        .src
-        .post(&p.cwc, &format!("/api/v1/transfers/{t}/approve"))
-        .json(&json!({"order_number": "CWC/JPR/2026/114"}))
-        .send()
-        .unwrap();
+    let r = p.src.post_json(
+        &p.cwc,
+        &format!("/api/v1/transfers/{t}/approve"),
+        json!({"order_number": "CWC/JPR/2026/114"}),
+    );
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().unwrap()["state"], "approved");
     t
@@ -478,12 +465,11 @@ fn no_name_title_or_content_reaches_logs_metrics_or_errors() {
     let mut p = pair();
     let name = "Marker Childname Zq";
     let title = "Marker Title Xv";
-    let r = p
-        .src
-        .post(&p.staff, "/api/v1/children")
-        .json(&json!({"name": name, "district": DISTRICT, "notes": "marker-note-Wk"}))
-        .send()
-        .unwrap();
+    let r = p.src.post_json(
+        &p.staff,
+        "/api/v1/children",
+        json!({"name": name, "district": DISTRICT, "notes": "marker-note-Wk"}),
+    );
     let child = r.json::<Value>().unwrap()["id"]
         .as_str()
         .unwrap()

@@ -177,6 +177,21 @@ impl Server {
         client().post(self.url(path)).bearer_auth(token)
     }
 
+    /// POST a JSON body.
+    pub fn post_json(&self, token: &str, path: &str, body: Value) -> Response {
+        self.post(token, path).json(&body).send().unwrap()
+    }
+
+    /// POST a JSON body, asserting `status`; returns the `id` the answer names.
+    pub fn create(&self, token: &str, path: &str, body: Value, status: u16) -> String {
+        let r = self.post_json(token, path, body);
+        assert_eq!(r.status(), status, "POST {path}");
+        r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// GET as JSON, asserting 200.
     pub fn get_json(&self, token: &str, path: &str) -> Value {
         let r = self.get(token, path).send().unwrap();
