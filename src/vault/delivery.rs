@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::access::Note;
+use super::imports::short;
 use super::{Vault, VaultError};
 use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
 use crate::domain::{
@@ -420,8 +421,4 @@ pub fn receipts_url(inbox_url: &str) -> String {
 /// Bundle ids are UUIDs; anything else never reaches a file name.
 fn safe_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(64).collect()
 }

@@ -325,6 +325,7 @@ fn join_error(e: tokio::task::JoinError) -> VaultError {
     VaultError::Io(io::Error::other(e))
 }
 
-fn short(s: &str) -> String {
+/// At most 64 characters of an id from outside, for an error message.
+pub(super) fn short(s: &str) -> String {
     s.chars().take(64).collect()
 }
