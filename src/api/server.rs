@@ -152,7 +152,7 @@ fn first_run(
     opts: &ServeOptions,
     public_url: &str,
 ) -> Result<Option<SecretString>, ServeError> {
-    if settings.data_dir.join("card.json").exists() {
+    if Vault::exists(&settings.data_dir) {
         return Ok(None);
     }
     let department = opts

@@ -155,6 +155,11 @@ impl Vault {
         Ok(vault)
     }
 
+    /// True when `data_dir` holds a node (its card is written last by `init`).
+    pub fn exists(data_dir: &Path) -> bool {
+        data_dir.join(CARD).exists()
+    }
+
     /// This node's public card.
     pub fn card(&self) -> &DepartmentCard {
         &self.card
