@@ -247,10 +247,40 @@ impl Vault {
         target: &str,
         allowed: bool,
     ) -> Result<(), VaultError> {
+        self.record_event(
+            format!("department:{department}"),
+            "department",
+            action.as_str(),
+            allowed,
+            Some(target.to_string()),
+        )
+    }
+
+    /// Audits a login: who logged in, or a refused attempt (whose name is
+    /// not written: it may be someone's mistyped password).
+    pub(super) fn record_login(&self, who: Option<&Principal>) -> Result<(), VaultError> {
+        self.record_event(
+            who.map_or("anonymous".into(), Principal::label),
+            who.map_or("none", Principal::role_label),
+            "login",
+            who.is_some(),
+            None,
+        )
+    }
+
+    /// An audit entry that no policy decided and that names no child.
+    fn record_event(
+        &self,
+        who: String,
+        role: &str,
+        action: &str,
+        allowed: bool,
+        target: Option<String>,
+    ) -> Result<(), VaultError> {
         self.audit.append(Entry {
-            who: format!("department:{department}"),
-            role: "department".into(),
-            action: action.as_str().to_string(),
+            who,
+            role: role.to_string(),
+            action: action.to_string(),
             decision: if allowed {
                 Outcome::Allow
             } else {
@@ -258,31 +288,7 @@ impl Vault {
             },
             child: None,
             document: None,
-            target: Some(target.to_string()),
-            grant: None,
-            purpose: None,
-            policies: Vec::new(),
-        })?;
-        Ok(())
-    }
-}
-
-impl Vault {
-    /// Audits a login: who logged in, or a refused attempt (whose name is
-    /// not written: it may be someone's mistyped password).
-    pub(super) fn record_login(&self, who: Option<&Principal>) -> Result<(), VaultError> {
-        self.audit.append(Entry {
-            who: who.map_or("anonymous".into(), Principal::label),
-            role: who.map_or("none", Principal::role_label).to_string(),
-            action: "login".into(),
-            decision: if who.is_some() {
-                Outcome::Allow
-            } else {
-                Outcome::Deny
-            },
-            child: None,
-            document: None,
-            target: None,
+            target,
             grant: None,
             purpose: None,
             policies: Vec::new(),
