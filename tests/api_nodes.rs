@@ -296,7 +296,10 @@ fn the_inbox_refuses_what_does_not_verify_and_stores_nothing() {
     let (child, _) = child_with_documents(&p);
     let t = approved_transfer(&p, &child);
     // The genuine bundle is pushed; a tampered copy of it is not stored.
-    send(&p, &t);
+    let bundle_id = send(&p, &t)["bundle_id"].as_str().unwrap().to_string();
+    wait_for(60, "the genuine push", || {
+        (inbox(&p).len() == 1).then_some(())
+    });
     let r = p
         .src
         .get(&p.staff, &format!("/api/v1/transfers/{t}/bundle"))
@@ -305,7 +308,6 @@ fn the_inbox_refuses_what_does_not_verify_and_stores_nothing() {
     let mut bundle = r.bytes().unwrap().to_vec();
     let mid = bundle.len() / 2;
     bundle[mid] ^= 0x01;
-    let before = inbox(&p).len();
     let r = common::server::client()
         .post(p.dst.url("/api/v1/inbox"))
         .body(bundle)
@@ -321,10 +323,9 @@ fn the_inbox_refuses_what_does_not_verify_and_stores_nothing() {
         .send()
         .unwrap();
     assert_eq!(problem(r).0, 422);
-    assert!(
-        inbox(&p).len() <= before + 1,
-        "only the genuine push may land"
-    );
+    let items = inbox(&p);
+    assert_eq!(items.len(), 1, "only the genuine push landed");
+    assert_eq!(items[0]["bundle_id"], bundle_id.as_str());
     let stray: Vec<_> = std::fs::read_dir(p.dst.data.join("inbox"))
         .unwrap()
         .filter_map(Result::ok)
