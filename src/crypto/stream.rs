@@ -6,6 +6,7 @@
 //! [`BUFFERS`] × [`BUF`] whatever the size.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
@@ -88,12 +89,61 @@ pub fn reseal<W: Write + Send>(
     input: impl Read,
     output: W,
 ) -> Result<(Opened, W), StreamError> {
+    reseal_sized(identity, recipient, input, output, 0, |_| Ok(()))
+}
+
+/// Like [`reseal`], and tells `sized` the ciphertext's whole length as
+/// soon as it is known: once the header is written, before any payload,
+/// assuming the plaintext is `plaintext_len` bytes (the caller checks the
+/// returned size). Lets a writer place the next file while this one is
+/// still being made; age's headers vary in length, so it cannot be known
+/// earlier.
+pub fn reseal_sized<W: Write + Send>(
+    identity: &dyn age::Identity,
+    recipient: &dyn age::Recipient,
+    input: impl Read,
+    output: W,
+    plaintext_len: u64,
+    sized: impl FnOnce(u64) -> io::Result<()>,
+) -> Result<(Opened, W), StreamError> {
     let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
         .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
-    let mut writer = encryptor.wrap_output(output).map_err(StreamError::Output)?;
+    let written = AtomicU64::new(0);
+    let mut writer = encryptor
+        .wrap_output(Counting {
+            inner: output,
+            count: &written,
+        })
+        .map_err(StreamError::Output)?;
+    // The header and the payload nonce are written; what follows is the
+    // payload's chunks, each with its tag (an empty plaintext is one empty chunk).
+    let chunks = plaintext_len.div_ceil(CHUNK_LEN).max(1);
+    let started = written.load(Ordering::Relaxed);
+    sized(started + plaintext_len + chunks * TAG_LEN).map_err(StreamError::Output)?;
     let opened = open(identity, input, &mut writer)?;
     let inner = writer.finish().map_err(StreamError::Output)?;
-    Ok((opened, inner))
+    Ok((opened, inner.inner))
+}
+
+/// age's payload: chunks of up to 64 KiB of plaintext, each with a 16-byte tag.
+const CHUNK_LEN: u64 = 64 * 1024;
+const TAG_LEN: u64 = 16;
+
+/// Counts the bytes written through it.
+struct Counting<'a, W> {
+    inner: W,
+    count: &'a AtomicU64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Which side of a pipeline failed.
@@ -221,6 +271,25 @@ mod tests {
             let opened = open(&id, &ct[..], &mut pt).unwrap();
             assert_eq!(pt, data);
             assert_eq!(opened, sealed);
+        }
+    }
+
+    #[test]
+    fn reseal_sized_tells_the_exact_length_before_the_payload() {
+        let from = age::x25519::Identity::generate();
+        let to = age::x25519::Identity::generate().to_public();
+        for len in [0, 1, 65_535, 65_536, 65_537, 131_072, 700_001] {
+            let mut sealed = Vec::new();
+            seal(&from.to_public(), &sample(len)[..], &mut sealed).unwrap();
+            let mut told = None;
+            let (opened, out) =
+                reseal_sized(&from, &to, &sealed[..], Vec::new(), len as u64, |n| {
+                    told = Some(n);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(opened.size, len as u64);
+            assert_eq!(told, Some(out.len() as u64), "{len}");
         }
     }
 
