@@ -145,6 +145,35 @@ fn create_refusals() {
     );
     std::fs::write(&blob, &good_blob).unwrap();
 
+    // The stored files of two documents of the same plaintext size swapped:
+    // each is valid age to this node, but not the document it is filed as.
+    // Nothing of either may leave in a bundle.
+    let (two, _) = child_with(&src, "Test Child Two", &["fir", "medical_report"], 500);
+    let mut blobs: Vec<_> = src
+        .doc_ids(&two)
+        .iter()
+        .map(|id| {
+            src.blob_files()
+                .into_iter()
+                .find(|f| f.to_string_lossy().contains(id.as_str()))
+                .expect("each document has its stored file")
+        })
+        .collect();
+    let (first, second) = (blobs.remove(0), blobs.remove(0));
+    let (a, b) = (
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap(),
+    );
+    std::fs::write(&first, &b).unwrap();
+    std::fs::write(&second, &a).unwrap();
+    create_cmd(&src, &two, DEST, "r", &out)
+        .assert()
+        .code(2)
+        .stderr(contains("does not match its recorded SHA-256"));
+    assert!(!out.exists() && !handover::bundle::partial_path(&out).exists());
+    std::fs::write(&first, &a).unwrap();
+    std::fs::write(&second, &b).unwrap();
+
     // With a reason it goes, and the reason travels in the manifest.
     let bundle = create(
         &src,

@@ -19,9 +19,21 @@ where
     E: Send,
     F: Fn(usize) -> Result<T, E> + Sync,
 {
+    run_on(MAX_THREADS, count, job)
+}
+
+/// Like [`run`], on at most `threads` threads (and never more than the
+/// machine's cores): for jobs that each hold buffers or threads of their own.
+pub fn run_on<T, E, F>(threads: usize, count: usize, job: F) -> Result<Vec<T>, E>
+where
+    T: Send,
+    E: Send,
+    F: Fn(usize) -> Result<T, E> + Sync,
+{
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, MAX_THREADS)
+        .min(threads)
+        .max(1)
         .min(count);
     if threads <= 1 {
         return (0..count).map(job).collect();

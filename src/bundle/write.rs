@@ -85,29 +85,31 @@ impl BundleWriter {
         Ok(())
     }
 
-    /// Adds the next document; `write` produces its ciphertext.
-    pub fn add_document<E: From<std::io::Error>>(
+    /// Adds `count` documents, up to `threads` at a time: `job(i, out,
+    /// sized)` writes document `i`'s ciphertext and tells `sized` its length
+    /// as soon as it knows it (the next document starts there). Returns
+    /// the documents' entry paths.
+    pub fn add_documents<E>(
         &mut self,
-        write: impl FnOnce(&mut (dyn Write + Send)) -> Result<(), E>,
-    ) -> Result<String, E> {
-        let path = document_entry(self.entries.len());
-        let mut failure = None;
-        let measured = self.zip().stream(&path, |w| {
-            write(w).map_err(|e| {
-                failure = Some(e);
-                std::io::Error::other("document stream failed")
-            })
-        });
-        if let Some(e) = failure {
-            return Err(e);
+        count: usize,
+        threads: usize,
+        job: impl Fn(usize, &mut (dyn Write + Send), &dyn Fn(u64) -> std::io::Result<()>) -> Result<(), E>
+            + Sync,
+    ) -> Result<Vec<String>, E>
+    where
+        E: From<std::io::Error> + Send,
+    {
+        let first = self.entries.len();
+        let paths: Vec<String> = (0..count).map(|i| document_entry(first + i)).collect();
+        let measured = self.zip().stream_side_by_side(&paths, threads, job)?;
+        for (path, (size, sha256)) in paths.iter().zip(measured) {
+            self.entries.push(EnvelopeEntry {
+                path: path.clone(),
+                size,
+                sha256,
+            });
         }
-        let (size, sha256) = measured?;
-        self.entries.push(EnvelopeEntry {
-            path: path.clone(),
-            size,
-            sha256,
-        });
-        Ok(path)
+        Ok(paths)
     }
 
     /// Completes the envelope from the entries written, has `sign` sign its

@@ -7,6 +7,9 @@
 //! are covered by the digests of the signed envelope. Stock `unzip` reads it.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use super::BundleError;
 
@@ -164,9 +167,7 @@ impl<W: Write> ZipWriter<W> {
         let start = self.offset;
         self.offset += header.len() as u64 + entry.size;
         if self.offset > MAX_BUNDLE_BYTES {
-            return Err(io::Error::other(
-                "the bundle would exceed 4,000,000,000 bytes",
-            ));
+            return Err(too_large());
         }
         self.written.push((entry, start));
         Ok(())
@@ -206,8 +207,12 @@ impl<W: Write + Seek + Send> ZipWriter<W> {
         };
         let header = local_header(&entry);
         let header_offset = self.offset;
+        let end = self.offset + header.len() as u64 + size;
+        if end > MAX_BUNDLE_BYTES {
+            return Err(too_large());
+        }
         self.out.write_all(&header)?;
-        self.offset += header.len() as u64 + size;
+        self.offset = end;
         self.out.seek(SeekFrom::Start(self.offset))?;
         self.written.push((entry, header_offset));
         Ok(Slot {
@@ -253,55 +258,293 @@ impl<W: Write + Seek + Send> ZipWriter<W> {
         let header_offset = self.offset;
         let header = local_header(&entry);
         self.out.write_all(&header)?;
-        let out = &mut self.out;
-        let (size, crc, sha) = std::thread::scope(|scope| -> io::Result<_> {
-            // SHA-256 on its own thread: the writing thread is also encrypting.
-            let (to_hash, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
-            let hasher = scope.spawn(move || {
-                use sha2::Digest;
-                let mut sha = sha2::Sha256::new();
-                for chunk in chunks {
-                    sha.update(&chunk);
-                }
-                sha.finalize()
-            });
-            let mut measured = Measuring {
-                inner: out,
-                size: 0,
-                to_hash,
-                crc: crc32fast::Hasher::new(),
-            };
-            let result = write(&mut measured);
-            let (size, crc) = (measured.size, measured.crc.finalize());
-            drop(measured.to_hash);
-            let sha = hasher.join().expect("the hashing thread does not panic");
-            result.map(|()| (size, crc, sha))
-        })?;
-        entry.size = size;
-        entry.crc32 = crc;
-        self.offset += header.len() as u64 + size;
+        let measured = measure(&mut self.out, write)?;
+        entry.size = measured.size;
+        entry.crc32 = measured.crc32;
+        self.offset += header.len() as u64 + measured.size;
         if self.offset > MAX_BUNDLE_BYTES {
-            return Err(io::Error::other(
-                "the bundle would exceed 4,000,000,000 bytes",
-            ));
+            return Err(too_large());
         }
         self.out.seek(SeekFrom::Start(header_offset))?;
         self.out.write_all(&local_header(&entry))?;
         self.out.seek(SeekFrom::Start(self.offset))?;
         self.written.push((entry, header_offset));
-        Ok((size, hex::encode(sha)))
+        Ok((measured.size, hex::encode(measured.sha256)))
     }
 }
 
-/// Chunks waiting for the hashing thread of [`ZipWriter::stream`] at most.
-const HASH_QUEUE: usize = 16;
+impl ZipWriter<io::BufWriter<std::fs::File>> {
+    /// Adds the entries `names`, up to `threads` at a time, each written
+    /// straight to its place in the file. `job(i, out, sized)` writes entry
+    /// `i`'s data to `out` and tells `sized` its exact length as soon as it
+    /// knows it; entry `i + 1` starts there, so it waits only for that, not
+    /// for entry `i` to finish. Returns each entry's size and hex SHA-256; on
+    /// failure, the error of the lowest failing job.
+    pub fn stream_side_by_side<E>(
+        &mut self,
+        names: &[String],
+        threads: usize,
+        job: impl Fn(usize, &mut (dyn Write + Send), &dyn Fn(u64) -> io::Result<()>) -> Result<(), E>
+            + Sync,
+    ) -> Result<Vec<(u64, String)>, E>
+    where
+        E: From<io::Error> + Send,
+    {
+        self.out.flush()?;
+        let file = self.out.get_ref();
+        let chain = Chain::new(self.offset, names.len());
+        let placed = super::parallel::run_on(threads, names.len(), |i| -> Result<_, E> {
+            // Whatever happens below, the next entry is not left waiting.
+            let _release = chain.release_on_drop(i + 1);
+            let header_offset = chain
+                .start_of(i)
+                .ok_or_else(|| io::Error::other("an earlier entry failed"))?;
+            let data_offset = header_offset + LOCAL_LEN + names[i].len() as u64;
+            let end = AtomicU64::new(u64::MAX);
+            let sized = |len: u64| -> io::Result<()> {
+                let next = data_offset + len;
+                if next > MAX_BUNDLE_BYTES {
+                    return Err(too_large());
+                }
+                end.compare_exchange(u64::MAX, next, Ordering::AcqRel, Ordering::Acquire)
+                    .map_err(|_| io::Error::other("an entry's length was told twice"))?;
+                chain.set(i + 1, Start::At(next));
+                Ok(())
+            };
+            let mut out = io::BufWriter::with_capacity(
+                FILL_BUFFER,
+                At {
+                    file,
+                    offset: data_offset,
+                    end: &end,
+                    overflow: false,
+                },
+            );
+            let mut failure = None;
+            let measured = measure(&mut out, |w| {
+                job(i, w, &sized).map_err(|e| {
+                    failure = Some(e);
+                    io::Error::other("the entry's data could not be made")
+                })
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            let measured = measured?;
+            let overflow = out.into_inner().map_err(|e| e.into_error())?.overflow;
+            let told = end.load(Ordering::Acquire);
+            if told == u64::MAX || overflow || data_offset + measured.size != told {
+                return Err(io::Error::other(format!(
+                    "entry {} came to {} bytes, not the length it announced",
+                    names[i], measured.size
+                ))
+                .into());
+            }
+            Ok((header_offset, measured))
+        })?;
+        let mut sizes = Vec::with_capacity(names.len());
+        for (name, (header_offset, measured)) in names.iter().zip(placed) {
+            let entry = Entry {
+                name: name.clone(),
+                size: measured.size,
+                crc32: measured.crc32,
+            };
+            file.write_all_at(&local_header(&entry), header_offset)?;
+            self.offset = header_offset + LOCAL_LEN + name.len() as u64 + measured.size;
+            self.written.push((entry, header_offset));
+            sizes.push((measured.size, hex::encode(measured.sha256)));
+        }
+        self.out.seek(SeekFrom::Start(self.offset))?;
+        Ok(sizes)
+    }
+}
 
-/// Counts and CRCs what passes to `inner`, and hands a copy to the hasher.
+/// Where each entry of [`ZipWriter::stream_side_by_side`] starts, as the
+/// entry before it finds out.
+struct Chain {
+    starts: Mutex<Vec<Start>>,
+    moved: Condvar,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Waiting,
+    At(u64),
+    /// The entry before failed: this one never starts.
+    Abandoned,
+}
+
+impl Chain {
+    fn new(first: u64, entries: usize) -> Chain {
+        let mut starts = vec![Start::Waiting; entries + 1];
+        starts[0] = Start::At(first);
+        Chain {
+            starts: Mutex::new(starts),
+            moved: Condvar::new(),
+        }
+    }
+
+    /// Waits until entry `i`'s start is known; `None` if it never will be.
+    fn start_of(&self, i: usize) -> Option<u64> {
+        let mut starts = self.starts.lock().expect("no panic holds the lock");
+        loop {
+            match starts[i] {
+                Start::Waiting => {
+                    starts = self.moved.wait(starts).expect("no panic holds the lock")
+                }
+                Start::At(at) => return Some(at),
+                Start::Abandoned => return None,
+            }
+        }
+    }
+
+    fn set(&self, i: usize, start: Start) {
+        let mut starts = self.starts.lock().expect("no panic holds the lock");
+        if starts[i] == Start::Waiting {
+            starts[i] = start;
+            self.moved.notify_all();
+        }
+    }
+
+    /// Abandons entry `i` when dropped, unless its start was set before.
+    fn release_on_drop(&self, i: usize) -> impl Drop + '_ {
+        struct Release<'a>(&'a Chain, usize);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1, Start::Abandoned);
+            }
+        }
+        Release(self, i)
+    }
+}
+
+fn too_large() -> io::Error {
+    io::Error::other("the bundle would exceed 4,000,000,000 bytes")
+}
+
+/// Buffer of each entry written by [`ZipWriter::stream_side_by_side`].
+const FILL_BUFFER: usize = 1 << 20;
+
+/// Writes at increasing positions of a shared file, never past `end`
+/// (unbounded until set): bytes beyond it are dropped and `overflow` set,
+/// so an entry that comes out too long cannot spill into the next.
+struct At<'a> {
+    file: &'a std::fs::File,
+    offset: u64,
+    end: &'a AtomicU64,
+    overflow: bool,
+}
+
+impl Write for At<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let end = self.end.load(Ordering::Acquire);
+        let room = end.saturating_sub(self.offset).min(buf.len() as u64) as usize;
+        self.file.write_all_at(&buf[..room], self.offset)?;
+        start_writeback(self.file, self.offset, room as u64);
+        self.offset += room as u64;
+        self.overflow |= room < buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Asks the kernel to start writing a just-written range to disk, so the
+/// bundle's final fsync has little left to wait for. Only a hint: errors
+/// are ignored (the fsync reports any that matter).
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range reads no memory; a bad range only fails.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
+/// What passed through [`measure`].
+struct Measured {
+    size: u64,
+    crc32: u32,
+    sha256: [u8; 32],
+}
+
+/// Runs `write` into `out`, counting and CRC-ing what passes and hashing it
+/// on a thread of its own (the writing thread is usually also encrypting).
+fn measure<W: Write + Send>(
+    out: &mut W,
+    write: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
+) -> io::Result<Measured> {
+    std::thread::scope(|scope| {
+        let (to_hash, batches) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let hasher = scope.spawn(move || {
+            use sha2::Digest;
+            let mut sha = sha2::Sha256::new();
+            for batch in batches {
+                sha.update(&batch);
+            }
+            sha.finalize()
+        });
+        let mut measuring = Measuring {
+            inner: out,
+            size: 0,
+            to_hash,
+            batch: Vec::with_capacity(HASH_BATCH),
+            crc: crc32fast::Hasher::new(),
+        };
+        let mut result = write(&mut measuring);
+        if result.is_ok() {
+            result = measuring.send_batch();
+        }
+        if result.is_ok() {
+            result = measuring.inner.flush();
+        }
+        let (size, crc32) = (measuring.size, measuring.crc.finalize());
+        drop(measuring.to_hash);
+        let sha = hasher.join().expect("the hashing thread does not panic");
+        result.map(|()| Measured {
+            size,
+            crc32,
+            sha256: sha.into(),
+        })
+    })
+}
+
+/// Batches waiting for the hashing thread of [`measure`] at most.
+const HASH_QUEUE: usize = 4;
+/// Bytes handed to the hashing thread at once: large enough that it wakes
+/// rarely, small enough that memory stays flat.
+const HASH_BATCH: usize = 1 << 20;
+
+/// Counts and CRCs what passes to `inner`, and hands a copy to the hasher
+/// in batches.
 struct Measuring<'a, W> {
     inner: &'a mut W,
     size: u64,
     to_hash: std::sync::mpsc::SyncSender<Vec<u8>>,
+    batch: Vec<u8>,
     crc: crc32fast::Hasher,
+}
+
+impl<W> Measuring<'_, W> {
+    fn send_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(HASH_BATCH));
+        self.to_hash
+            .send(batch)
+            .map_err(|_| io::Error::other("the hashing thread stopped"))
+    }
 }
 
 impl<W: Write> Write for Measuring<'_, W> {
@@ -309,9 +552,10 @@ impl<W: Write> Write for Measuring<'_, W> {
         let n = self.inner.write(buf)?;
         self.size += n as u64;
         self.crc.update(&buf[..n]);
-        self.to_hash
-            .send(buf[..n].to_vec())
-            .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        self.batch.extend_from_slice(&buf[..n]);
+        if self.batch.len() >= HASH_BATCH {
+            self.send_batch()?;
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -508,6 +752,94 @@ mod tests {
         assert!(w.fill(slot, b"too long!").is_err());
         w.fill(slot, b"reserved").unwrap();
         assert_eq!(w.finish().unwrap().into_inner(), plain);
+    }
+
+    /// A file-backed writer with the marker entry already in, as a bundle starts.
+    fn file_writer() -> (
+        tempfile::NamedTempFile,
+        ZipWriter<io::BufWriter<std::fs::File>>,
+    ) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let mut w = ZipWriter::new(io::BufWriter::new(tmp.reopen().unwrap()));
+        w.add(entry("HANDOVER", b"x\n"), &mut &b"x\n"[..]).unwrap();
+        (tmp, w)
+    }
+
+    fn contents(i: usize) -> Vec<u8> {
+        // Sizes around the writers' buffer, so some entries span several flushes.
+        (0..(i * 700_003) % 2_500_000)
+            .map(|b| (b * 31 + i) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn entries_written_side_by_side_equal_entries_written_in_turn() {
+        let names: Vec<String> = (0..7).map(|i| format!("documents/{i:04}.age")).collect();
+        let mut items: Vec<(&str, Vec<u8>)> = vec![("HANDOVER", b"x\n".to_vec())];
+        items.extend(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_str(), contents(i))),
+        );
+        let borrowed: Vec<(&str, &[u8])> = items.iter().map(|(n, d)| (*n, &d[..])).collect();
+        let expected = build(&borrowed);
+
+        let (tmp, mut w) = file_writer();
+        let measured = w
+            .stream_side_by_side(&names, 3, |i, out, sized| -> io::Result<()> {
+                let data = contents(i);
+                out.write_all(&data[..data.len().min(10)])?;
+                sized(data.len() as u64)?;
+                out.write_all(&data[data.len().min(10)..])
+            })
+            .unwrap();
+        w.finish().unwrap();
+        assert_eq!(std::fs::read(tmp.path()).unwrap(), expected);
+        for (i, (size, sha)) in measured.iter().enumerate() {
+            use sha2::Digest;
+            assert_eq!(*size, contents(i).len() as u64);
+            assert_eq!(*sha, hex::encode(sha2::Sha256::digest(contents(i))));
+        }
+    }
+
+    #[test]
+    fn side_by_side_failures_report_the_lowest_and_never_hang() {
+        let names: Vec<String> = (0..6).map(|i| format!("e{i}")).collect();
+        // Entry 2 fails before telling its length: the ones after it must
+        // not wait for ever, and its error is the one returned.
+        let (_tmp, mut w) = file_writer();
+        let err = w
+            .stream_side_by_side(&names, 2, |i, out, sized| -> io::Result<()> {
+                if i >= 2 {
+                    return Err(io::Error::other(format!("job {i} failed")));
+                }
+                sized(3)?;
+                out.write_all(b"abc")
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "job 2 failed");
+
+        // An entry longer than it announced is refused, and does not spill
+        // into the next one.
+        let (_tmp, mut w) = file_writer();
+        let err = w
+            .stream_side_by_side(&names, 2, |i, out, sized| -> io::Result<()> {
+                sized(3)?;
+                out.write_all(if i == 1 { b"abcd" } else { b"abc" })
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("e1 came to 4 bytes"), "{err}");
+
+        // One that never tells its length is refused too.
+        let (_tmp, mut w) = file_writer();
+        let err = w
+            .stream_side_by_side(&names[..1], 2, |_, out, _| out.write_all(b"abc"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not the length it announced"),
+            "{err}"
+        );
     }
 
     #[test]

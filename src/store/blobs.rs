@@ -129,6 +129,33 @@ impl BlobStore {
         Ok(StreamReader::new(ReceiverStream::new(rx)))
     }
 
+    /// A blocking reader of `key`'s bytes, for use off the async runtime: a
+    /// local store's file itself (no hop through the runtime per read), any
+    /// other store's [`BlobStore::reader`] bridged through `handle`.
+    pub fn blocking_reader(
+        &self,
+        key: &BlobKey,
+        handle: &tokio::runtime::Handle,
+    ) -> Result<Box<dyn std::io::Read + Send>, StoreError> {
+        if let Some(root) = &self.local_root {
+            return match std::fs::File::open(root.join(key.as_str())) {
+                Ok(file) => Ok(Box::new(file)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(StoreError::Blob(object_store::Error::NotFound {
+                        path: key.as_str().to_string(),
+                        source: Box::new(e),
+                    }))
+                }
+                Err(e) => Err(StoreError::Io(e)),
+            };
+        }
+        let reader = handle.block_on(self.reader(key))?;
+        Ok(Box::new(tokio_util::io::SyncIoBridge::new_with_handle(
+            reader,
+            handle.clone(),
+        )))
+    }
+
     /// Makes a written blob durable before anything refers to it: a local
     /// store fsyncs the file and its directory (object_store's local backend
     /// does not); a remote store's completed upload already is.

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use tokio::runtime::Handle;
-use tokio_util::io::SyncIoBridge;
 
 use super::access::Note;
 use super::{Purpose, Vault, VaultError};
@@ -127,10 +126,10 @@ impl Vault {
             Handle::current(),
             out.to_path_buf(),
         );
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
+        let total: u64 = documents.iter().map(|d| d.size).sum();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
         let writer =
             tokio::task::spawn_blocking(move || -> Result<(Envelope, String, u64), VaultError> {
-                let total: u64 = documents.iter().map(|d| d.size).sum();
                 let signature_len = crypto::sign(&keys, b"").len();
                 let mut bundle = BundleWriter::create(&out_c, documents.len(), signature_len)?;
                 let manifest_json =
@@ -139,24 +138,33 @@ impl Vault {
                 crypto::seal(&recipient, &manifest_json[..], &mut sealed)
                     .map_err(|e| stream_error(e, "the manifest".into()))?;
                 bundle.add_manifest(&sealed)?;
-                let mut done = 0u64;
-                for (i, doc) in documents.iter().enumerate() {
-                    let reader = handle.block_on(blobs.reader(&BlobKey::for_document(doc.id)))?;
-                    let input = SyncIoBridge::new_with_handle(reader, handle.clone());
-                    bundle.add_document(|out| -> Result<(), VaultError> {
-                        let (opened, _) = crypto::reseal(keys.identity(), &recipient, input, out)
-                            .map_err(|e| stream_error(e, doc_label(i)))?;
+                let count = documents.len();
+                bundle.add_documents(
+                    count,
+                    RESEALED_AT_ONCE,
+                    |i, out, sized| -> Result<(), VaultError> {
+                        let doc = &documents[i];
+                        let input =
+                            blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
+                        let (opened, _) = crypto::reseal_sized(
+                            keys.identity(),
+                            &recipient,
+                            input,
+                            out,
+                            doc.size,
+                            sized,
+                        )
+                        .map_err(|e| stream_error(e, doc_label(i)))?;
                         if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
                             return Err(VaultError::Integrity(format!(
                                 "document {} does not match its recorded SHA-256",
                                 doc.id
                             )));
                         }
+                        let _ = tx.send(doc.size);
                         Ok(())
-                    })?;
-                    done += doc.size;
-                    let _ = tx.send((done, total));
-                }
+                    },
+                )?;
                 let (envelope, envelope_sha256) =
                     bundle.finish(&manifest.bundle_id, Utc::now(), source, target, |bytes| {
                         crypto::sign(&keys, bytes)
@@ -164,7 +172,9 @@ impl Vault {
                 let size = fs::metadata(&out_c)?.len();
                 Ok((envelope, envelope_sha256, size))
             });
-        while let Some((done, total)) = rx.recv().await {
+        let mut done = 0;
+        while let Some(bytes) = rx.recv().await {
+            done += bytes;
             progress(done, total);
         }
         let (envelope, envelope_sha256, size) = writer
@@ -340,6 +350,10 @@ impl Vault {
         Ok(Directory::new(all))
     }
 }
+
+/// Documents resealed at once by `create_bundle`: two keep two cores busy
+/// (each reseal is itself a pipeline of threads) while memory stays bounded.
+const RESEALED_AT_ONCE: usize = 2;
 
 fn new_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
