@@ -17,15 +17,29 @@ const CARDS: [&str; 2] = [
 const IDENTITY: &str = include_str!("../../fixtures/keys/br-swd-patna/age-identity.txt");
 
 fuzz_target!(|data: &[u8]| {
-    let cards: Vec<DepartmentCard> = CARDS.iter().map(|c| serde_json::from_str(c).unwrap()).collect();
+    let cards: Vec<DepartmentCard> = CARDS
+        .iter()
+        .map(|c| serde_json::from_str(c).unwrap())
+        .collect();
     let identity = handover::crypto::parse_identity(IDENTITY).unwrap();
     let mut file = tempfile::tempfile().unwrap();
     file.write_all(data).unwrap();
     file.seek(SeekFrom::Start(0)).unwrap();
-    let Ok(mut reader) = BundleReader::from_file(file) else { return };
-    let Ok(verified) = reader.verify(|id| cards.iter().find(|c| c.id == id).cloned()) else { return };
-    let Ok(manifest) = reader.manifest(&verified, &identity) else { return };
+    let Ok(mut reader) = BundleReader::from_file(file) else {
+        return;
+    };
+    let Ok(verified) = reader.verify(|id| cards.iter().find(|c| c.id == id).cloned()) else {
+        return;
+    };
+    let Ok(manifest) = reader.manifest(&verified, &identity) else {
+        return;
+    };
     for i in 0..manifest.documents.len() {
-        let _ = reader.decrypt_document(i + 1, &identity, std::io::sink());
+        let _ = reader.decrypt_document(
+            i + 1,
+            &identity,
+            std::io::sink(),
+            handover::crypto::Threads::Calling,
+        );
     }
 });

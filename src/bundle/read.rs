@@ -16,7 +16,7 @@ use super::{
     MANIFEST_ENTRY, MANIFEST_FORMAT, MARKER, MARKER_ENTRY, MAX_ENVELOPE_BYTES, MAX_MANIFEST_BYTES,
     SIGNATURE_ENTRY,
 };
-use crate::crypto::{self, Sealed, StreamError};
+use crate::crypto::{self, Sealed, StreamError, Threads};
 use crate::domain::DepartmentCard;
 
 /// A bundle whose envelope, signature and digests all hold.
@@ -190,7 +190,7 @@ impl BundleReader {
         identity: &dyn age::Identity,
     ) -> Result<Manifest, BundleError> {
         let mut plain = Vec::new();
-        self.decrypt_entry(3, identity, &mut plain)?;
+        self.decrypt_entry(3, identity, &mut plain, Threads::Calling)?;
         let manifest: Manifest =
             serde_json::from_slice(&plain).map_err(|e| BundleError::Manifest(e.to_string()))?;
         if manifest.format != MANIFEST_FORMAT {
@@ -216,15 +216,17 @@ impl BundleReader {
         Ok(manifest)
     }
 
-    /// Decrypts document `n` (from 1) into `sink`; returns its plaintext
-    /// size and digest for the caller to compare with the manifest.
+    /// Decrypts document `n` (from 1) into `sink`, with the threads given;
+    /// returns its plaintext size and digest for the caller to compare with
+    /// the manifest.
     pub fn decrypt_document(
         &self,
         n: usize,
         identity: &dyn age::Identity,
         sink: impl Write + Send,
+        threads: Threads,
     ) -> Result<Sealed, BundleError> {
-        self.decrypt_entry(3 + n, identity, sink)
+        self.decrypt_entry(3 + n, identity, sink, threads)
     }
 
     /// A raw reader of document `n`'s ciphertext (from 1), for storing it as it arrived.
@@ -237,10 +239,11 @@ impl BundleReader {
         at: usize,
         identity: &dyn age::Identity,
         sink: impl Write + Send,
+        threads: Threads,
     ) -> Result<Sealed, BundleError> {
         let name = self.index[at].entry.name.clone();
         let reader = self.entry_reader(at)?;
-        crypto::open(identity, reader, sink).map_err(|e| match e {
+        crypto::open_with(threads, identity, reader, sink).map_err(|e| match e {
             StreamError::Integrity(m) => BundleError::Decrypt(name, m),
             StreamError::Input(io) | StreamError::Output(io) => BundleError::Io(io),
         })

@@ -478,84 +478,44 @@ struct Measured {
     sha256: [u8; 32],
 }
 
-/// Runs `write` into `out`, counting and CRC-ing what passes and hashing it
-/// on a thread of its own (the writing thread is usually also encrypting).
+/// Runs `write` into `out`, counting, CRC-ing and hashing what passes, on
+/// the calling thread: the manifest is small, and documents are written side
+/// by side on every core already.
 fn measure<W: Write + Send>(
     out: &mut W,
     write: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
 ) -> io::Result<Measured> {
-    std::thread::scope(|scope| {
-        let (to_hash, batches) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
-        let hasher = scope.spawn(move || {
-            use sha2::Digest;
-            let mut sha = sha2::Sha256::new();
-            for batch in batches {
-                sha.update(&batch);
-            }
-            sha.finalize()
-        });
-        let mut measuring = Measuring {
-            inner: out,
-            size: 0,
-            to_hash,
-            batch: Vec::with_capacity(HASH_BATCH),
-            crc: crc32fast::Hasher::new(),
-        };
-        let mut result = write(&mut measuring);
-        if result.is_ok() {
-            result = measuring.send_batch();
-        }
-        if result.is_ok() {
-            result = measuring.inner.flush();
-        }
-        let (size, crc32) = (measuring.size, measuring.crc.finalize());
-        drop(measuring.to_hash);
-        let sha = hasher.join().expect("the hashing thread does not panic");
-        result.map(|()| Measured {
-            size,
-            crc32,
-            sha256: sha.into(),
-        })
+    use sha2::Digest;
+    let mut measuring = Measuring {
+        inner: out,
+        size: 0,
+        crc: crc32fast::Hasher::new(),
+        sha: sha2::Sha256::new(),
+    };
+    write(&mut measuring)?;
+    measuring.inner.flush()?;
+    Ok(Measured {
+        size: measuring.size,
+        crc32: measuring.crc.finalize(),
+        sha256: measuring.sha.finalize().into(),
     })
 }
 
-/// Batches waiting for the hashing thread of [`measure`] at most.
-const HASH_QUEUE: usize = 4;
-/// Bytes handed to the hashing thread at once: large enough that it wakes
-/// rarely, small enough that memory stays flat.
-const HASH_BATCH: usize = 1 << 20;
-
-/// Counts and CRCs what passes to `inner`, and hands a copy to the hasher
-/// in batches.
+/// Counts, CRCs and hashes what passes to `inner`.
 struct Measuring<'a, W> {
     inner: &'a mut W,
     size: u64,
-    to_hash: std::sync::mpsc::SyncSender<Vec<u8>>,
-    batch: Vec<u8>,
     crc: crc32fast::Hasher,
-}
-
-impl<W> Measuring<'_, W> {
-    fn send_batch(&mut self) -> io::Result<()> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(HASH_BATCH));
-        self.to_hash
-            .send(batch)
-            .map_err(|_| io::Error::other("the hashing thread stopped"))
-    }
+    sha: sha2::Sha256,
 }
 
 impl<W: Write> Write for Measuring<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
         let n = self.inner.write(buf)?;
         self.size += n as u64;
         self.crc.update(&buf[..n]);
-        self.batch.extend_from_slice(&buf[..n]);
-        if self.batch.len() >= HASH_BATCH {
-            self.send_batch()?;
-        }
+        self.sha.update(&buf[..n]);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -14,7 +14,9 @@ pub use signature::{
     sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, MAX_SIGNATURE_BYTES,
     NAMESPACE,
 };
-pub use stream::{open, reseal, reseal_sized, seal, Opened, Sealed, StreamError};
+pub use stream::{
+    open, open_with, reseal, reseal_sized, seal, Opened, Sealed, StreamError, Threads,
+};
 
 /// Errors from key handling.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
 //! Streaming age encryption and decryption with the plaintext's SHA-256
-//! computed in the same pass. Each pass is a three-stage pipeline over a few
-//! recycled buffers: the calling thread reads (and decrypts), a second thread
-//! writes (and encrypts), a third hashes. On two cores the digest and the
-//! output copy overlap the rest instead of adding to it; memory stays at
-//! [`BUFFERS`] × [`BUF`] whatever the size.
+//! computed in the same pass. A pass that runs alone is a three-stage
+//! pipeline over a few recycled buffers: the calling thread reads (and
+//! decrypts), a second thread writes (and encrypts), a third hashes. On two
+//! cores the digest and the output copy overlap the rest instead of adding
+//! to it; memory stays at [`BUFFERS`] × [`BUF`] whatever the size. Passes a
+//! caller already runs side by side ([`Threads::Calling`]) stay on its thread.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,17 +54,38 @@ pub fn seal(
     let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
         .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
     let mut writer = encryptor.wrap_output(output).map_err(StreamError::Output)?;
-    let sealed = pipeline(&mut input, &mut writer)
+    let sealed = pipeline(Threads::Pipelined, &mut input, &mut writer)
         .map_err(|e| e.map(StreamError::Input, StreamError::Output))?;
     let mut inner = writer.finish().map_err(StreamError::Output)?;
     inner.flush().map_err(StreamError::Output)?;
     Ok(sealed)
 }
 
+/// How a streaming pass uses threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Reads, writes and hashes on three threads: the fastest for a stream
+    /// that runs alone.
+    Pipelined,
+    /// All on the calling thread: for streams the caller already runs side
+    /// by side on every core, where more threads only add switching.
+    Calling,
+}
+
 /// Decrypts `input` with `identity` into `output`, hashing the plaintext on the way.
 /// Every byte written has passed age's chunk authentication; the caller
 /// compares the digest before it trusts the whole.
 pub fn open(
+    identity: &dyn age::Identity,
+    input: impl Read,
+    output: impl Write + Send,
+) -> Result<Opened, StreamError> {
+    open_with(Threads::Pipelined, identity, input, output)
+}
+
+/// [`open`], with the threads it may use.
+pub fn open_with(
+    threads: Threads,
     identity: &dyn age::Identity,
     input: impl Read,
     mut output: impl Write + Send,
@@ -73,7 +95,7 @@ pub fn open(
     let mut reader = decryptor
         .decrypt(std::iter::once(identity))
         .map_err(classify_decrypt)?;
-    let opened = pipeline(&mut reader, &mut output)
+    let opened = pipeline(threads, &mut reader, &mut output)
         .map_err(|e| e.map(classify_read, StreamError::Output))?;
     output.flush().map_err(StreamError::Output)?;
     Ok(opened)
@@ -89,7 +111,15 @@ pub fn reseal<W: Write + Send>(
     input: impl Read,
     output: W,
 ) -> Result<(Opened, W), StreamError> {
-    reseal_sized(identity, recipient, input, output, 0, |_| Ok(()))
+    reseal_sized(
+        Threads::Pipelined,
+        identity,
+        recipient,
+        input,
+        output,
+        0,
+        |_| Ok(()),
+    )
 }
 
 /// Like [`reseal`], and tells `sized` the ciphertext's whole length as
@@ -99,6 +129,7 @@ pub fn reseal<W: Write + Send>(
 /// still being made; age's headers vary in length, so it cannot be known
 /// earlier.
 pub fn reseal_sized<W: Write + Send>(
+    threads: Threads,
     identity: &dyn age::Identity,
     recipient: &dyn age::Recipient,
     input: impl Read,
@@ -120,7 +151,7 @@ pub fn reseal_sized<W: Write + Send>(
     let chunks = plaintext_len.div_ceil(CHUNK_LEN).max(1);
     let started = written.load(Ordering::Relaxed);
     sized(started + plaintext_len + chunks * TAG_LEN).map_err(StreamError::Output)?;
-    let opened = open(identity, input, &mut writer)?;
+    let opened = open_with(threads, identity, input, &mut writer)?;
     let inner = writer.finish().map_err(StreamError::Output)?;
     Ok((opened, inner.inner))
 }
@@ -168,10 +199,17 @@ impl Side {
 /// A buffer and how many of its bytes count.
 type Filled = (Vec<u8>, usize);
 
-/// Copies `input` to `sink` and hashes what passed: reads on this thread,
-/// writes on a second, hashes on a third. Buffers go read → write → hash and
-/// back to the reader.
-fn pipeline(input: &mut dyn Read, sink: &mut (dyn Write + Send)) -> Result<Sealed, Side> {
+/// Copies `input` to `sink` and hashes what passed. Pipelined: reads on
+/// this thread, writes on a second, hashes on a third; buffers go read →
+/// write → hash and back to the reader.
+fn pipeline(
+    threads: Threads,
+    input: &mut dyn Read,
+    sink: &mut (dyn Write + Send),
+) -> Result<Sealed, Side> {
+    if threads == Threads::Calling {
+        return in_turn(input, sink);
+    }
     std::thread::scope(|scope| {
         let (to_sink, for_sink) = mpsc::sync_channel::<Filled>(QUEUED);
         let (to_hash, for_hash) = mpsc::sync_channel::<Filled>(QUEUED);
@@ -232,6 +270,28 @@ fn pipeline(input: &mut dyn Read, sink: &mut (dyn Write + Send)) -> Result<Seale
     })
 }
 
+/// [`pipeline`] on the calling thread alone.
+fn in_turn(input: &mut dyn Read, sink: &mut (dyn Write + Send)) -> Result<Sealed, Side> {
+    let mut h = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Side::Read(e)),
+        };
+        sink.write_all(&buf[..n]).map_err(Side::Write)?;
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(Sealed {
+        size,
+        sha256: h.finalize().into(),
+    })
+}
+
 fn classify_decrypt(e: age::DecryptError) -> StreamError {
     match e {
         age::DecryptError::Io(io) => classify_read(io),
@@ -267,10 +327,12 @@ mod tests {
             let sealed = seal(&id.to_public(), &data[..], &mut ct).unwrap();
             assert_eq!(sealed.size, len as u64);
             assert_eq!(sealed.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
-            let mut pt = Vec::new();
-            let opened = open(&id, &ct[..], &mut pt).unwrap();
-            assert_eq!(pt, data);
-            assert_eq!(opened, sealed);
+            for threads in [Threads::Pipelined, Threads::Calling] {
+                let mut pt = Vec::new();
+                let opened = open_with(threads, &id, &ct[..], &mut pt).unwrap();
+                assert_eq!(pt, data);
+                assert_eq!(opened, sealed);
+            }
         }
     }
 
@@ -282,12 +344,24 @@ mod tests {
             let mut sealed = Vec::new();
             seal(&from.to_public(), &sample(len)[..], &mut sealed).unwrap();
             let mut told = None;
-            let (opened, out) =
-                reseal_sized(&from, &to, &sealed[..], Vec::new(), len as u64, |n| {
+            let threads = if len % 2 == 0 {
+                Threads::Calling
+            } else {
+                Threads::Pipelined
+            };
+            let (opened, out) = reseal_sized(
+                threads,
+                &from,
+                &to,
+                &sealed[..],
+                Vec::new(),
+                len as u64,
+                |n| {
                     told = Some(n);
                     Ok(())
-                })
-                .unwrap();
+                },
+            )
+            .unwrap();
             assert_eq!(opened.size, len as u64);
             assert_eq!(told, Some(out.len() as u64), "{len}");
         }
@@ -302,10 +376,12 @@ mod tests {
         let mut bad = ct.clone();
         let at = bad.len() - 100;
         bad[at] ^= 1;
-        assert!(matches!(
-            open(&id, &bad[..], io::sink()),
-            Err(StreamError::Integrity(_))
-        ));
+        for threads in [Threads::Pipelined, Threads::Calling] {
+            assert!(matches!(
+                open_with(threads, &id, &bad[..], io::sink()),
+                Err(StreamError::Integrity(_))
+            ));
+        }
         let other = age::x25519::Identity::generate();
         assert!(matches!(
             open(&other, &ct[..], io::sink()),

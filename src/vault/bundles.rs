@@ -18,7 +18,7 @@ use crate::bundle::{
     self, document_entry, BundleError, BundleReader, BundleWriter, DepartmentRef, Envelope,
     Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
-use crate::crypto::{self, StreamError};
+use crate::crypto::{self, StreamError, Threads};
 use crate::domain::{ChildId, Directory, Principal};
 use crate::policy::Action;
 use crate::store::{BlobKey, SentBundle};
@@ -147,6 +147,7 @@ impl Vault {
                         let input =
                             blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
                         let (opened, _) = crypto::reseal_sized(
+                            Threads::Calling,
                             keys.identity(),
                             &recipient,
                             input,
@@ -292,15 +293,19 @@ impl Vault {
                     hex::encode(sha2::Sha256::digest(&manifest_json))
                 },
             }];
-            // Documents are decrypted side by side. The directory appears
+            // Documents are decrypted side by side, each on one thread. The directory appears
             // only by the rename below, once every digest holds; its files
             // are not fsynced one by one (the bundle stays the durable original).
             let opened = bundle::parallel::run(manifest.documents.len(), |i| {
                 let doc = &manifest.documents[i];
                 let name = format!("documents/{:04}.{}", i + 1, doc.media_type.extension());
                 let file = new_file(&payload.join(&name))?;
-                let opened =
-                    reader.decrypt_document(i + 1, keys.identity(), BufWriter::new(file))?;
+                let opened = reader.decrypt_document(
+                    i + 1,
+                    keys.identity(),
+                    BufWriter::new(file),
+                    Threads::Calling,
+                )?;
                 if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
                     return Err(VaultError::from(BundleError::Digest(doc.path.clone())));
                 }
@@ -351,8 +356,8 @@ impl Vault {
     }
 }
 
-/// Documents resealed at once by `create_bundle`: two keep two cores busy
-/// (each reseal is itself a pipeline of threads) while memory stays bounded.
+/// Documents resealed at once by `create_bundle`, each on one thread: two
+/// keep two cores busy while memory stays bounded on bigger machines.
 const RESEALED_AT_ONCE: usize = 2;
 
 fn new_file(path: &Path) -> std::io::Result<File> {

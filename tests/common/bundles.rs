@@ -154,7 +154,12 @@ pub fn open_in_process(path: &Path) -> Result<handover::bundle::Manifest, String
         .map_err(|e| e.to_string())?;
     for (i, doc) in manifest.documents.iter().enumerate() {
         let opened = reader
-            .decrypt_document(i + 1, &identity, std::io::sink())
+            .decrypt_document(
+                i + 1,
+                &identity,
+                std::io::sink(),
+                handover::crypto::Threads::Pipelined,
+            )
             .map_err(|e| e.to_string())?;
         if hex::encode(opened.sha256) != doc.sha256 || opened.size != doc.size {
             return Err(format!("{} digest", doc.path));
