@@ -39,15 +39,21 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
-    if cli.is_serve() {
-        // A long-running server frees big buffers (Argon2's 19 MiB per
-        // login, upload parts, read-ahead) all the time; glibc's adaptive
-        // threshold would soon keep them on the heap for good. Serving them
-        // from mmap gives the memory back when a request ends.
-        // SAFETY: mallopt only tunes the allocator; called before any thread.
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        unsafe {
+    // SAFETY: mallopt only tunes the allocator; called before any thread.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        if cli.is_serve() {
+            // A long-running server frees big buffers (Argon2's 19 MiB per
+            // login, upload parts, read-ahead) all the time; glibc's adaptive
+            // threshold would soon keep them on the heap for good. Serving
+            // them from mmap gives the memory back when a request ends.
             libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        } else {
+            // A command's few busy threads would each get an arena of their
+            // own, and buffers freed in one and wanted in another pile up:
+            // importing a 1 GiB bundle peaked anywhere from 40 to 65 MiB.
+            // Two arenas keep it near 40 MiB at no cost in speed.
+            libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
