@@ -145,35 +145,6 @@ fn create_refusals() {
     );
     std::fs::write(&blob, &good_blob).unwrap();
 
-    // The stored files of two documents of the same plaintext size swapped:
-    // each is valid age to this node, but not the document it is filed as.
-    // Nothing of either may leave in a bundle.
-    let (two, _) = child_with(&src, "Test Child Two", &["fir", "medical_report"], 500);
-    let mut blobs: Vec<_> = src
-        .doc_ids(&two)
-        .iter()
-        .map(|id| {
-            src.blob_files()
-                .into_iter()
-                .find(|f| f.to_string_lossy().contains(id.as_str()))
-                .expect("each document has its stored file")
-        })
-        .collect();
-    let (first, second) = (blobs.remove(0), blobs.remove(0));
-    let (a, b) = (
-        std::fs::read(&first).unwrap(),
-        std::fs::read(&second).unwrap(),
-    );
-    std::fs::write(&first, &b).unwrap();
-    std::fs::write(&second, &a).unwrap();
-    create_cmd(&src, &two, DEST, "r", &out)
-        .assert()
-        .code(2)
-        .stderr(contains("does not match its recorded SHA-256"));
-    assert!(!out.exists() && !handover::bundle::partial_path(&out).exists());
-    std::fs::write(&first, &a).unwrap();
-    std::fs::write(&second, &b).unwrap();
-
     // With a reason it goes, and the reason travels in the manifest.
     let bundle = create(
         &src,
@@ -190,6 +161,114 @@ fn create_refusals() {
         .assert()
         .code(1)
         .stderr(contains("already exists"));
+}
+
+/// The stored file of each document of `child` at `node`, in document order.
+fn stored_files(node: &Node, child: &str) -> Vec<std::path::PathBuf> {
+    node.doc_ids(child)
+        .iter()
+        .map(|id| {
+            node.blob_files()
+                .into_iter()
+                .find(|f| f.to_string_lossy().contains(id.as_str()))
+                .expect("each document has its stored file")
+        })
+        .collect()
+}
+
+/// `create` refuses with `expect`, leaving neither the bundle nor a partial file.
+fn create_refused(node: &Node, child: &str, out: &Path, expect: &str) {
+    create_cmd(node, child, DEST, "r", out)
+        .assert()
+        .code(2)
+        .stderr(contains(expect));
+    assert!(!out.exists() && !handover::bundle::partial_path(out).exists());
+}
+
+#[test]
+fn create_sends_only_the_stored_files_recorded() {
+    let (src, dst) = two_nodes();
+    let (child, docs) = child_with(&src, "Test Child", &["fir", "medical_report"], 500);
+    let files = stored_files(&src, &child);
+    let stored: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let out = src.path("b.bundle");
+
+    // Two documents' stored files swapped: each is valid age to this node,
+    // with the same plaintext size, but not the file recorded for it.
+    std::fs::write(&files[0], &stored[1]).unwrap();
+    std::fs::write(&files[1], &stored[0]).unwrap();
+    create_refused(
+        &src,
+        &child,
+        &out,
+        "stored file is not the one recorded for it",
+    );
+
+    // A file newly encrypted to this node, other content of the same size.
+    let card = directory().card(SOURCE).unwrap().clone();
+    let recipient = handover::crypto::parse_recipient(&card.age_recipient).unwrap();
+    let mut forged = Vec::new();
+    let other = vec![b'x'; docs[0].len()];
+    handover::crypto::seal(&recipient, &other[..], &mut forged).unwrap();
+    std::fs::write(&files[0], &forged).unwrap();
+    std::fs::write(&files[1], &stored[1]).unwrap();
+    create_refused(
+        &src,
+        &child,
+        &out,
+        "stored file is not the one recorded for it",
+    );
+    std::fs::write(&files[0], &stored[0]).unwrap();
+
+    // Restored, it goes; the destination imports it.
+    let bundle = create(&src, &child, "b.bundle", &["--allow-incomplete", "r"]);
+    run_ok(dst.cmd().args(["bundle", "import"]).arg(&bundle));
+
+    // Imported files were sealed by the source, whose file keys the source
+    // knew: sent onward, they are checked by their whole plaintext digest.
+    let imported = run_ok(dst.cmd().args(["child", "list"]));
+    let imported = String::from_utf8(imported.stdout).unwrap();
+    let onward = imported.split('\t').next().unwrap().trim().to_string();
+    let files = stored_files(&dst, &onward);
+    let (a, b) = (
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+    );
+    std::fs::write(&files[0], &b).unwrap();
+    std::fs::write(&files[1], &a).unwrap();
+    let back = dst.path("back.bundle");
+    dst.cmd()
+        .args([
+            "bundle",
+            "create",
+            &onward,
+            "--to",
+            SOURCE,
+            "--allow-incomplete",
+            "r",
+            "-o",
+        ])
+        .arg(&back)
+        .assert()
+        .code(2)
+        .stderr(contains("does not match its recorded SHA-256"));
+    assert!(!back.exists() && !handover::bundle::partial_path(&back).exists());
+    std::fs::write(&files[0], &a).unwrap();
+    std::fs::write(&files[1], &b).unwrap();
+    run_ok(
+        dst.cmd()
+            .args([
+                "bundle",
+                "create",
+                &onward,
+                "--to",
+                SOURCE,
+                "--allow-incomplete",
+                "r",
+                "-o",
+            ])
+            .arg(&back),
+    );
 }
 
 #[test]

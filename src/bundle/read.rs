@@ -245,6 +245,7 @@ impl BundleReader {
         let reader = self.entry_reader(at)?;
         crypto::open_with(threads, identity, reader, sink).map_err(|e| match e {
             StreamError::Integrity(m) => BundleError::Decrypt(name, m),
+            e @ StreamError::NotRecorded => BundleError::Decrypt(name, e.to_string()),
             StreamError::Input(io) | StreamError::Output(io) => BundleError::Io(io),
         })
     }

@@ -4,18 +4,21 @@
 //! hand-rolled cryptography.
 
 mod cards;
+mod head;
 mod keys;
 mod signature;
 mod stream;
 
 pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
+pub use head::SealedHead;
 pub use keys::{derive_key, parse_identity, KeyFiles, NodeKeys, Passphrase};
 pub use signature::{
     sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, MAX_SIGNATURE_BYTES,
     NAMESPACE,
 };
 pub use stream::{
-    open, open_with, reseal, reseal_sized, seal, Opened, Sealed, StreamError, Threads,
+    open, open_with, reseal_sized, seal, seal_with_head, InputCheck, Opened, ResealPlan, Resealed,
+    Sealed, StreamError, Threads,
 };
 
 /// Errors from key handling.

@@ -7,10 +7,11 @@
 //! caller already runs side by side ([`Threads::Calling`]) stay on its thread.
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
 use sha2::{Digest, Sha256};
+
+use super::head::{HeadCheck, Recording, SealedHead};
 
 /// Read size: a multiple of age's 64 KiB chunk.
 const BUF: usize = 256 * 1024;
@@ -43,22 +44,43 @@ pub enum StreamError {
     /// The ciphertext is not a valid age file for this identity, or fails authentication.
     #[error("ciphertext does not decrypt: {0}")]
     Integrity(String),
+    /// The file decrypts, but does not begin with the head recorded when
+    /// this node sealed it: it is some other file.
+    #[error("the file is not the one recorded: its head differs")]
+    NotRecorded,
 }
 
 /// Encrypts `input` to `recipient` into `output`, hashing the plaintext on the way.
 pub fn seal(
     recipient: &dyn age::Recipient,
-    mut input: impl Read,
+    input: impl Read,
     output: impl Write + Send,
 ) -> Result<Sealed, StreamError> {
+    seal_with_head(recipient, input, output).map(|(sealed, _)| sealed)
+}
+
+/// [`seal`], also returning the head of the file it wrote (see [`SealedHead`]).
+pub fn seal_with_head(
+    recipient: &dyn age::Recipient,
+    mut input: impl Read,
+    output: impl Write + Send,
+) -> Result<(Sealed, SealedHead), StreamError> {
     let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
         .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
-    let mut writer = encryptor.wrap_output(output).map_err(StreamError::Output)?;
-    let sealed = pipeline(Threads::Pipelined, &mut input, &mut writer)
+    let seen = Mutex::new(Some(Vec::new()));
+    let mut writer = encryptor
+        .wrap_output(Recording {
+            inner: output,
+            seen: &seen,
+        })
+        .map_err(StreamError::Output)?;
+    // wrap_output has written the header and the payload nonce: the head.
+    let head = Recording::<()>::take(&seen);
+    let sealed = pipeline(Threads::Pipelined, true, &mut input, &mut writer)
         .map_err(|e| e.map(StreamError::Input, StreamError::Output))?;
     let mut inner = writer.finish().map_err(StreamError::Output)?;
     inner.flush().map_err(StreamError::Output)?;
-    Ok(sealed)
+    Ok((sealed, head))
 }
 
 /// How a streaming pass uses threads.
@@ -88,6 +110,17 @@ pub fn open_with(
     threads: Threads,
     identity: &dyn age::Identity,
     input: impl Read,
+    output: impl Write + Send,
+) -> Result<Opened, StreamError> {
+    decrypt(threads, true, identity, input, output)
+}
+
+/// Decrypts, and hashes the plaintext if `hash` (else its digest is zero).
+fn decrypt(
+    threads: Threads,
+    hash: bool,
+    identity: &dyn age::Identity,
+    input: impl Read,
     mut output: impl Write + Send,
 ) -> Result<Opened, StreamError> {
     let input = io::BufReader::with_capacity(BUF, input);
@@ -95,87 +128,98 @@ pub fn open_with(
     let mut reader = decryptor
         .decrypt(std::iter::once(identity))
         .map_err(classify_decrypt)?;
-    let opened = pipeline(threads, &mut reader, &mut output)
+    let opened = pipeline(threads, hash, &mut reader, &mut output)
         .map_err(|e| e.map(classify_read, StreamError::Output))?;
     output.flush().map_err(StreamError::Output)?;
     Ok(opened)
 }
 
-/// Decrypts `input` with `identity` and encrypts the plaintext to
-/// `recipient` into `output`, in one pass: re-encryption for another
-/// department without the plaintext touching the disk. Returns the
-/// plaintext's size and digest, and `output`.
-pub fn reseal<W: Write + Send>(
-    identity: &dyn age::Identity,
-    recipient: &dyn age::Recipient,
-    input: impl Read,
-    output: W,
-) -> Result<(Opened, W), StreamError> {
-    reseal_sized(
-        Threads::Pipelined,
-        identity,
-        recipient,
-        input,
-        output,
-        0,
-        |_| Ok(()),
-    )
+/// How [`reseal_sized`] runs and what it checks of the file it reads.
+#[derive(Debug, Clone)]
+pub struct ResealPlan {
+    pub threads: Threads,
+    /// The plaintext's length as recorded; the ciphertext's length is
+    /// told from it (the caller compares the size returned).
+    pub plaintext_len: u64,
+    pub check: InputCheck,
 }
 
-/// Like [`reseal`], and tells `sized` the ciphertext's whole length as
-/// soon as it is known: once the header is written, before any payload,
-/// assuming the plaintext is `plaintext_len` bytes (the caller checks the
-/// returned size). Lets a writer place the next file while this one is
-/// still being made; age's headers vary in length, so it cannot be known
-/// earlier.
+/// What [`reseal_sized`] checks of the file it reads.
+#[derive(Debug, Clone)]
+pub enum InputCheck {
+    /// Hash the plaintext, for the caller to compare with its record.
+    PlaintextDigest,
+    /// The file must begin with this head, recorded when this node sealed
+    /// it: then it is that file (see [`SealedHead`]), and the plaintext is
+    /// not hashed.
+    Head(SealedHead),
+}
+
+/// What [`reseal_sized`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed {
+    /// Plaintext bytes.
+    pub size: u64,
+    /// SHA-256 of the plaintext, under [`InputCheck::PlaintextDigest`].
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// Decrypts `input` with `identity` and encrypts the plaintext to
+/// `recipient` into `output`, in one pass: re-encryption for another
+/// department without the plaintext touching the disk. Tells `sized` the
+/// ciphertext's whole length as soon as it is known: once the header is
+/// written, before any payload. Lets a writer place the next file while
+/// this one is still being made; age's headers vary in length, so it cannot
+/// be known earlier. A head that differs from the plan's is an integrity error.
 pub fn reseal_sized<W: Write + Send>(
-    threads: Threads,
+    plan: ResealPlan,
     identity: &dyn age::Identity,
     recipient: &dyn age::Recipient,
     input: impl Read,
     output: W,
-    plaintext_len: u64,
     sized: impl FnOnce(u64) -> io::Result<()>,
-) -> Result<(Opened, W), StreamError> {
+) -> Result<(Resealed, W), StreamError> {
     let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
         .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
-    let written = AtomicU64::new(0);
+    let seen = Mutex::new(Some(Vec::new()));
     let mut writer = encryptor
-        .wrap_output(Counting {
+        .wrap_output(Recording {
             inner: output,
-            count: &written,
+            seen: &seen,
         })
         .map_err(StreamError::Output)?;
     // The header and the payload nonce are written; what follows is the
     // payload's chunks, each with its tag (an empty plaintext is one empty chunk).
-    let chunks = plaintext_len.div_ceil(CHUNK_LEN).max(1);
-    let started = written.load(Ordering::Relaxed);
-    sized(started + plaintext_len + chunks * TAG_LEN).map_err(StreamError::Output)?;
-    let opened = open_with(threads, identity, input, &mut writer)?;
+    let started = Recording::<()>::take(&seen).len;
+    let chunks = plan.plaintext_len.div_ceil(CHUNK_LEN).max(1);
+    sized(started + plan.plaintext_len + chunks * TAG_LEN).map_err(StreamError::Output)?;
+    let resealed = match plan.check {
+        InputCheck::PlaintextDigest => {
+            let opened = decrypt(plan.threads, true, identity, input, &mut writer)?;
+            Resealed {
+                size: opened.size,
+                sha256: Some(opened.sha256),
+            }
+        }
+        InputCheck::Head(head) => {
+            let mut checked = HeadCheck::new(input, head);
+            let opened = decrypt(plan.threads, false, identity, &mut checked, &mut writer)?;
+            if !checked.holds() {
+                return Err(StreamError::NotRecorded);
+            }
+            Resealed {
+                size: opened.size,
+                sha256: None,
+            }
+        }
+    };
     let inner = writer.finish().map_err(StreamError::Output)?;
-    Ok((opened, inner.inner))
+    Ok((resealed, inner.inner))
 }
 
 /// age's payload: chunks of up to 64 KiB of plaintext, each with a 16-byte tag.
 const CHUNK_LEN: u64 = 64 * 1024;
 const TAG_LEN: u64 = 16;
-
-/// Counts the bytes written through it.
-struct Counting<'a, W> {
-    inner: W,
-    count: &'a AtomicU64,
-}
-
-impl<W: Write> Write for Counting<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 /// Which side of a pipeline failed.
 enum Side {
@@ -199,16 +243,18 @@ impl Side {
 /// A buffer and how many of its bytes count.
 type Filled = (Vec<u8>, usize);
 
-/// Copies `input` to `sink` and hashes what passed. Pipelined: reads on
-/// this thread, writes on a second, hashes on a third; buffers go read →
-/// write → hash and back to the reader.
+/// Copies `input` to `sink` and, if `hash`, hashes what passed (else the
+/// digest is left zero). Pipelined: reads on this thread, writes on a
+/// second, hashes on a third; buffers go read → write → hash and back to
+/// the reader.
 fn pipeline(
     threads: Threads,
+    hash: bool,
     input: &mut dyn Read,
     sink: &mut (dyn Write + Send),
 ) -> Result<Sealed, Side> {
     if threads == Threads::Calling {
-        return in_turn(input, sink);
+        return in_turn(hash, input, sink);
     }
     std::thread::scope(|scope| {
         let (to_sink, for_sink) = mpsc::sync_channel::<Filled>(QUEUED);
@@ -227,13 +273,15 @@ fn pipeline(
             let mut h = Sha256::new();
             let mut size = 0u64;
             for (buf, n) in for_hash {
-                h.update(&buf[..n]);
+                if hash {
+                    h.update(&buf[..n]);
+                }
                 size += n as u64;
                 let _ = give_back.try_send(buf);
             }
             Sealed {
                 size,
-                sha256: h.finalize().into(),
+                sha256: if hash { h.finalize().into() } else { [0; 32] },
             }
         });
 
@@ -271,7 +319,11 @@ fn pipeline(
 }
 
 /// [`pipeline`] on the calling thread alone.
-fn in_turn(input: &mut dyn Read, sink: &mut (dyn Write + Send)) -> Result<Sealed, Side> {
+fn in_turn(
+    hash: bool,
+    input: &mut dyn Read,
+    sink: &mut (dyn Write + Send),
+) -> Result<Sealed, Side> {
     let mut h = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; BUF];
@@ -283,12 +335,14 @@ fn in_turn(input: &mut dyn Read, sink: &mut (dyn Write + Send)) -> Result<Sealed
             Err(e) => return Err(Side::Read(e)),
         };
         sink.write_all(&buf[..n]).map_err(Side::Write)?;
-        h.update(&buf[..n]);
+        if hash {
+            h.update(&buf[..n]);
+        }
         size += n as u64;
     }
     Ok(Sealed {
         size,
-        sha256: h.finalize().into(),
+        sha256: if hash { h.finalize().into() } else { [0; 32] },
     })
 }
 
@@ -349,18 +403,15 @@ mod tests {
             } else {
                 Threads::Pipelined
             };
-            let (opened, out) = reseal_sized(
+            let plan = ResealPlan {
                 threads,
-                &from,
-                &to,
-                &sealed[..],
-                Vec::new(),
-                len as u64,
-                |n| {
-                    told = Some(n);
-                    Ok(())
-                },
-            )
+                plaintext_len: len as u64,
+                check: InputCheck::PlaintextDigest,
+            };
+            let (opened, out) = reseal_sized(plan, &from, &to, &sealed[..], Vec::new(), |n| {
+                told = Some(n);
+                Ok(())
+            })
             .unwrap();
             assert_eq!(opened.size, len as u64);
             assert_eq!(told, Some(out.len() as u64), "{len}");
@@ -401,8 +452,15 @@ mod tests {
         let data = sample(300_000);
         let mut for_a = Vec::new();
         let sealed = seal(&a.to_public(), &data[..], &mut for_a).unwrap();
-        let (opened, for_b) = reseal(&a, &b.to_public(), &for_a[..], Vec::new()).unwrap();
-        assert_eq!(opened, sealed);
+        let plan = ResealPlan {
+            threads: Threads::Pipelined,
+            plaintext_len: data.len() as u64,
+            check: InputCheck::PlaintextDigest,
+        };
+        let (resealed, for_b) =
+            reseal_sized(plan, &a, &b.to_public(), &for_a[..], Vec::new(), |_| Ok(())).unwrap();
+        assert_eq!(resealed.size, sealed.size);
+        assert_eq!(resealed.sha256, Some(sealed.sha256));
         let mut back = Vec::new();
         open(&b, &for_b[..], &mut back).unwrap();
         assert_eq!(back, data);
@@ -410,6 +468,53 @@ mod tests {
             open(&a, &for_b[..], io::sink()),
             Err(StreamError::Integrity(_))
         ));
+    }
+
+    #[test]
+    fn a_file_is_checked_by_the_head_it_was_sealed_with() {
+        let node = age::x25519::Identity::generate();
+        let other = age::x25519::Identity::generate().to_public();
+        let data = sample(200_000);
+        let mut stored = Vec::new();
+        let (sealed, head) = seal_with_head(&node.to_public(), &data[..], &mut stored).unwrap();
+        assert_eq!(sealed.size, data.len() as u64);
+        assert_eq!(
+            head.sha256,
+            <[u8; 32]>::from(Sha256::digest(&stored[..head.len as usize]))
+        );
+        let reseal_with = |file: &[u8], head: &SealedHead| {
+            let plan = ResealPlan {
+                threads: Threads::Calling,
+                plaintext_len: data.len() as u64,
+                check: InputCheck::Head(head.clone()),
+            };
+            reseal_sized(plan, &node, &other, file, Vec::new(), |_| Ok(()))
+        };
+
+        let (resealed, _) = reseal_with(&stored, &head).unwrap();
+        assert_eq!(resealed.size, data.len() as u64);
+        assert_eq!(resealed.sha256, None, "the plaintext is not hashed");
+
+        // The same plaintext sealed again to the same node: valid age, but
+        // not the recorded file.
+        let mut again = Vec::new();
+        seal(&node.to_public(), &data[..], &mut again).unwrap();
+        assert!(matches!(
+            reseal_with(&again, &head),
+            Err(StreamError::NotRecorded)
+        ));
+        // A flipped payload byte under the recorded head fails authentication.
+        let mut flipped = stored.clone();
+        let at = flipped.len() - 50;
+        flipped[at] ^= 1;
+        assert!(matches!(
+            reseal_with(&flipped, &head),
+            Err(StreamError::Integrity(_))
+        ));
+        // A flipped head byte: refused too (the header's MAC or the head digest).
+        let mut bad_head = stored.clone();
+        bad_head[head.len as usize - 1] ^= 1;
+        assert!(reseal_with(&bad_head, &head).is_err());
     }
 
     #[test]

@@ -40,14 +40,49 @@ impl Db {
             .collect::<Result<_, StoreError>>()
     }
 
-    /// Makes a written blob a document: inserts the row and clears the
-    /// pending mark in one transaction.
-    pub fn commit_document(&self, doc: &Document, key: &BlobKey) -> Result<(), StoreError> {
+    /// Makes a written blob a document: inserts the row, with the head of
+    /// the file this node sealed (length, SHA-256), and clears the pending
+    /// mark in one transaction.
+    pub fn commit_document(
+        &self,
+        doc: &Document,
+        key: &BlobKey,
+        sealed_head: (u64, [u8; 32]),
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         insert_document(&tx, doc, key)?;
+        tx.execute(
+            "INSERT INTO sealed_heads (document_id, length, sha256) VALUES (?1, ?2, ?3)",
+            params![
+                doc.id.to_string(),
+                sealed_head.0 as i64,
+                hex::encode(sealed_head.1)
+            ],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The recorded head (length, SHA-256) of a document's stored file, if
+    /// this node sealed it since heads are recorded.
+    pub fn sealed_head(&self, id: DocumentId) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn()
+            .query_row(
+                "SELECT length, sha256 FROM sealed_heads WHERE document_id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(len, sha)| {
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(&sha, &mut digest)
+                .map_err(|_| malformed("sealed_heads.sha256"))?;
+            let len = u64::try_from(len).map_err(|_| malformed("sealed_heads.length"))?;
+            Ok((len, digest))
+        })
+        .transpose()
     }
 
     /// One document and its blob key.

@@ -150,6 +150,17 @@ const STEPS: &[&str] = &[
         gave_up_at      TEXT
     );
     "#,
+    // 7: the head (age header and payload nonce) of each stored file this
+    // node sealed itself: its length and SHA-256. A bundle checks a stored
+    // file by its head instead of hashing its whole plaintext. Files stored
+    // before, and imported ones (their file key was another node's), have none.
+    r#"
+    CREATE TABLE sealed_heads (
+        document_id TEXT PRIMARY KEY REFERENCES documents (id),
+        length      INTEGER NOT NULL,
+        sha256      TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

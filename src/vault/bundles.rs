@@ -18,7 +18,7 @@ use crate::bundle::{
     self, document_entry, BundleError, BundleReader, BundleWriter, DepartmentRef, Envelope,
     Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
-use crate::crypto::{self, StreamError, Threads};
+use crate::crypto::{self, InputCheck, ResealPlan, SealedHead, StreamError, Threads};
 use crate::domain::{ChildId, Directory, Principal};
 use crate::policy::Action;
 use crate::store::{BlobKey, SentBundle};
@@ -120,6 +120,10 @@ impl Vault {
             fingerprint: crypto::age_fingerprint(&recipient),
         };
         let documents = view.documents.clone();
+        let heads = documents
+            .iter()
+            .map(|d| self.db.sealed_head(d.id))
+            .collect::<Result<Vec<_>, _>>()?;
         let (keys, blobs, handle, out_c) = (
             self.keys.clone(),
             self.blobs.clone(),
@@ -146,17 +150,34 @@ impl Vault {
                         let doc = &documents[i];
                         let input =
                             blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
-                        let (opened, _) = crypto::reseal_sized(
-                            Threads::Calling,
+                        // A file this node sealed is checked by its recorded
+                        // head (see crypto::SealedHead); any other by the
+                        // digest of its whole plaintext.
+                        let check = match &heads[i] {
+                            Some((len, sha256)) => InputCheck::Head(SealedHead {
+                                len: *len,
+                                sha256: *sha256,
+                            }),
+                            None => InputCheck::PlaintextDigest,
+                        };
+                        let plan = ResealPlan {
+                            threads: Threads::Calling,
+                            plaintext_len: doc.size,
+                            check,
+                        };
+                        let (resealed, _) = crypto::reseal_sized(
+                            plan,
                             keys.identity(),
                             &recipient,
                             input,
                             out,
-                            doc.size,
                             sized,
                         )
                         .map_err(|e| stream_error(e, doc_label(i)))?;
-                        if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
+                        let digest_differs = resealed
+                            .sha256
+                            .is_some_and(|sha256| hex::encode(sha256) != doc.sha256);
+                        if resealed.size != doc.size || digest_differs {
                             return Err(VaultError::Integrity(format!(
                                 "document {} does not match its recorded SHA-256",
                                 doc.id
@@ -377,6 +398,9 @@ fn stream_error(e: StreamError, what: String) -> VaultError {
         StreamError::Integrity(_) => {
             VaultError::Integrity(format!("{what}: stored file fails authentication"))
         }
+        StreamError::NotRecorded => VaultError::Integrity(format!(
+            "{what}: stored file is not the one recorded for it"
+        )),
         StreamError::Input(io) | StreamError::Output(io) => VaultError::Io(io),
     }
 }

@@ -17,7 +17,7 @@ use tokio_util::io::SyncIoBridge;
 use super::access::Note;
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
-use crate::crypto::{self, Sealed, StreamError};
+use crate::crypto::{self, Sealed, SealedHead, StreamError};
 use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType, Principal};
 use crate::policy::Action;
 use crate::store::{BlobKey, StoreError};
@@ -71,7 +71,7 @@ impl Vault {
                 .map_err(Into::into),
             Err(e) => Err(e),
         };
-        let (media, sealed) = match written {
+        let (media, sealed, head) = match written {
             Ok(done) => done,
             Err(e) => {
                 self.discard(&key).await;
@@ -90,7 +90,7 @@ impl Vault {
             added_by: actor.label(),
             added_at: Utc::now(),
         };
-        if let Err(e) = self.db.commit_document(&doc, &key) {
+        if let Err(e) = self.db.commit_document(&doc, &key, (head.len, head.sha256)) {
             self.discard(&key).await;
             return Err(e.into());
         }
@@ -239,7 +239,7 @@ impl Vault {
         .map_err(|e| VaultError::Io(std::io::Error::other(e)))?;
         let opened = match opened {
             Ok(o) => o,
-            Err(StreamError::Integrity(_)) => {
+            Err(StreamError::Integrity(_) | StreamError::NotRecorded) => {
                 return Err(VaultError::Integrity(format!(
                     "the stored file of document {} fails authentication (corrupt or tampered)",
                     doc.id
@@ -263,7 +263,7 @@ impl Vault {
         kind: DocKind,
         declared_size: Option<u64>,
         source: Box<dyn Read + Send>,
-    ) -> Result<(MediaType, Sealed), VaultError> {
+    ) -> Result<(MediaType, Sealed, SealedHead), VaultError> {
         let writer = self.blobs.writer(key);
         let recipient = self.keys.recipient();
         let limits = Limits {
@@ -279,19 +279,20 @@ impl Vault {
                     Err(io) => VaultError::Source(io),
                 })?;
             let mut out = SyncIoBridge::new_with_handle(writer, handle.clone());
-            let sealed = crypto::seal(&recipient, prepared.reader, &mut out).and_then(|sealed| {
-                let received = received.load(Ordering::Relaxed);
-                match declared_size {
-                    Some(declared) if declared != received => Err(StreamError::Input(
-                        IntakeError::SizeMismatch { declared, received }.into_io(),
-                    )),
-                    _ => Ok(sealed),
-                }
-            });
+            let sealed =
+                crypto::seal_with_head(&recipient, prepared.reader, &mut out).and_then(|sealed| {
+                    let received = received.load(Ordering::Relaxed);
+                    match declared_size {
+                        Some(declared) if declared != received => Err(StreamError::Input(
+                            IntakeError::SizeMismatch { declared, received }.into_io(),
+                        )),
+                        _ => Ok(sealed),
+                    }
+                });
             match sealed {
-                Ok(sealed) => {
+                Ok((sealed, head)) => {
                     out.shutdown()?;
-                    Ok((prepared.media, sealed))
+                    Ok((prepared.media, sealed, head))
                 }
                 Err(e) => {
                     let mut writer = out.into_inner();
@@ -304,7 +305,9 @@ impl Vault {
                             Err(io) => VaultError::Source(io),
                         },
                         StreamError::Output(io) => VaultError::Io(io),
-                        StreamError::Integrity(m) => VaultError::Io(std::io::Error::other(m)),
+                        e @ (StreamError::Integrity(_) | StreamError::NotRecorded) => {
+                            VaultError::Io(std::io::Error::other(e.to_string()))
+                        }
                     })
                 }
             }

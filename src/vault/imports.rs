@@ -171,6 +171,12 @@ impl Vault {
                                 format!("documents/{:04}.age", i + 1),
                                 m,
                             )),
+                            e @ StreamError::NotRecorded => {
+                                VaultError::Bundle(BundleError::Decrypt(
+                                    format!("documents/{:04}.age", i + 1),
+                                    e.to_string(),
+                                ))
+                            }
                             StreamError::Input(e) | StreamError::Output(e) => VaultError::Io(e),
                         },
                     )?;
