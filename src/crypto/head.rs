@@ -30,22 +30,20 @@ impl SealedHead {
     }
 }
 
-/// Keeps a copy of what passes through it until [`Recording::take`].
+/// Keeps a copy of what passes through it in `seen` until [`take_head`].
 pub(super) struct Recording<'a, W> {
     pub inner: W,
     pub seen: &'a Mutex<Option<Vec<u8>>>,
 }
 
-impl<W> Recording<'_, W> {
-    /// Stops recording; the head is what passed so far.
-    pub fn take(seen: &Mutex<Option<Vec<u8>>>) -> SealedHead {
-        let bytes = seen
-            .lock()
-            .expect("no panic holds the lock")
-            .take()
-            .unwrap_or_default();
-        SealedHead::of(&bytes)
-    }
+/// Stops the recording into `seen`; the head is what passed so far.
+pub(super) fn take_head(seen: &Mutex<Option<Vec<u8>>>) -> SealedHead {
+    let bytes = seen
+        .lock()
+        .expect("no panic holds the lock")
+        .take()
+        .unwrap_or_default();
+    SealedHead::of(&bytes)
 }
 
 impl<W: Write> Write for Recording<'_, W> {

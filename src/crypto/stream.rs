@@ -11,7 +11,7 @@ use std::sync::{mpsc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::head::{HeadCheck, Recording, SealedHead};
+use super::head::{take_head, HeadCheck, Recording, SealedHead};
 
 /// Read size: a multiple of age's 64 KiB chunk.
 const BUF: usize = 256 * 1024;
@@ -65,22 +65,33 @@ pub fn seal_with_head(
     mut input: impl Read,
     output: impl Write + Send,
 ) -> Result<(Sealed, SealedHead), StreamError> {
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
-        .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
     let seen = Mutex::new(Some(Vec::new()));
-    let mut writer = encryptor
-        .wrap_output(Recording {
-            inner: output,
-            seen: &seen,
-        })
-        .map_err(StreamError::Output)?;
-    // wrap_output has written the header and the payload nonce: the head.
-    let head = Recording::<()>::take(&seen);
+    let (mut writer, head) = begin(recipient, output, &seen)?;
     let sealed = pipeline(Threads::Pipelined, true, &mut input, &mut writer)
         .map_err(|e| e.map(StreamError::Input, StreamError::Output))?;
     let mut inner = writer.finish().map_err(StreamError::Output)?;
     inner.flush().map_err(StreamError::Output)?;
     Ok((sealed, head))
+}
+
+/// Starts an age file to `recipient` on `output`: writes its head (header
+/// and payload nonce, recorded through `seen`) and returns the writer for
+/// the payload, and the head.
+fn begin<'a, W: Write>(
+    recipient: &dyn age::Recipient,
+    output: W,
+    seen: &'a Mutex<Option<Vec<u8>>>,
+) -> Result<(age::stream::StreamWriter<Recording<'a, W>>, SealedHead), StreamError> {
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
+        .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
+    let writer = encryptor
+        .wrap_output(Recording {
+            inner: output,
+            seen,
+        })
+        .map_err(StreamError::Output)?;
+    // wrap_output has written the header and the payload nonce: the head.
+    Ok((writer, take_head(seen)))
 }
 
 /// How a streaming pass uses threads.
@@ -179,18 +190,11 @@ pub fn reseal_sized<W: Write + Send>(
     output: W,
     sized: impl FnOnce(u64) -> io::Result<()>,
 ) -> Result<(Resealed, W), StreamError> {
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient))
-        .map_err(|e| StreamError::Output(io::Error::other(e.to_string())))?;
     let seen = Mutex::new(Some(Vec::new()));
-    let mut writer = encryptor
-        .wrap_output(Recording {
-            inner: output,
-            seen: &seen,
-        })
-        .map_err(StreamError::Output)?;
-    // The header and the payload nonce are written; what follows is the
-    // payload's chunks, each with its tag (an empty plaintext is one empty chunk).
-    let started = Recording::<()>::take(&seen).len;
+    let (mut writer, head) = begin(recipient, output, &seen)?;
+    // What follows the head is the payload's chunks, each with its tag (an
+    // empty plaintext is one empty chunk).
+    let started = head.len;
     let chunks = plan.plaintext_len.div_ceil(CHUNK_LEN).max(1);
     sized(started + plan.plaintext_len + chunks * TAG_LEN).map_err(StreamError::Output)?;
     let resealed = match plan.check {
