@@ -780,8 +780,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "job 2 failed");
 
-        // An entry longer than it announced is refused, and does not spill
-        // into the next one.
+        // An entry longer than it announced is refused (that it cannot
+        // spill into the next is `positioned_writes_stop_at_the_end`).
         let (_tmp, mut w) = file_writer();
         let err = w
             .stream_side_by_side(&names, 2, |i, out, sized| -> io::Result<()> {
@@ -800,6 +800,26 @@ mod tests {
             err.to_string().contains("not the length it announced"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn positioned_writes_stop_at_the_end() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let file = tmp.reopen().unwrap();
+        file.write_all_at(b"..........", 0).unwrap();
+        let end = AtomicU64::new(u64::MAX);
+        let mut at = At {
+            file: &file,
+            offset: 2,
+            end: &end,
+            overflow: false,
+        };
+        at.write_all(b"ab").unwrap();
+        assert!(!at.overflow, "no end set yet: nothing is too long");
+        end.store(6, Ordering::Release);
+        at.write_all(b"cdefgh").unwrap();
+        assert!(at.overflow);
+        assert_eq!(std::fs::read(tmp.path()).unwrap(), b"..abcd....");
     }
 
     #[test]
