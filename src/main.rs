@@ -51,8 +51,9 @@ fn main() -> ExitCode {
         } else {
             // A command's few busy threads would each get an arena of their
             // own, and buffers freed in one and wanted in another pile up:
-            // importing a 1 GiB bundle peaked anywhere from 40 to 65 MiB.
-            // Two arenas keep it near 40 MiB at no cost in speed.
+            // importing a 1 GiB bundle peaked anywhere from 38 to 65 MiB.
+            // With two arenas it measured 35 to 53 MiB, and no slower
+            // (docs/PERFORMANCE.md).
             libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }

@@ -153,13 +153,10 @@ impl Vault {
                         // A file this node sealed is checked by its recorded
                         // head (see crypto::SealedHead); any other by the
                         // digest of its whole plaintext.
-                        let check = match &heads[i] {
-                            Some((len, sha256)) => InputCheck::Head(SealedHead {
-                                len: *len,
-                                sha256: *sha256,
-                            }),
-                            None => InputCheck::PlaintextDigest,
-                        };
+                        let check = heads[i]
+                            .map_or(InputCheck::PlaintextDigest, |(len, sha256)| {
+                                InputCheck::Head(SealedHead { len, sha256 })
+                            });
                         let plan = ResealPlan {
                             threads: Threads::Calling,
                             plaintext_len: doc.size,
@@ -314,9 +311,10 @@ impl Vault {
                     hex::encode(sha2::Sha256::digest(&manifest_json))
                 },
             }];
-            // Documents are decrypted side by side, each on one thread. The directory appears
-            // only by the rename below, once every digest holds; its files
-            // are not fsynced one by one (the bundle stays the durable original).
+            // Documents are decrypted side by side, each on one thread. The
+            // directory appears only by the rename below, once every digest
+            // holds; its files are not fsynced one by one (the bundle stays
+            // the durable original).
             let opened = bundle::parallel::run(manifest.documents.len(), |i| {
                 let doc = &manifest.documents[i];
                 let name = format!("documents/{:04}.{}", i + 1, doc.media_type.extension());
