@@ -187,6 +187,7 @@ fn create_refused(node: &Node, child: &str, to: &str, out: &Path, expect: &str) 
 
 #[test]
 fn create_sends_only_the_stored_files_recorded() {
+    const NOT_RECORDED: &str = "stored file is not the one recorded for it";
     let (src, dst) = two_nodes();
     let (child, docs) = child_with(&src, "Test Child", &["fir", "medical_report"], 500);
     let files = stored_files(&src, &child);
@@ -197,13 +198,7 @@ fn create_sends_only_the_stored_files_recorded() {
     // with the same plaintext size, but not the file recorded for it.
     std::fs::write(&files[0], &stored[1]).unwrap();
     std::fs::write(&files[1], &stored[0]).unwrap();
-    create_refused(
-        &src,
-        &child,
-        DEST,
-        &out,
-        "stored file is not the one recorded for it",
-    );
+    create_refused(&src, &child, DEST, &out, NOT_RECORDED);
 
     // A file newly encrypted to this node, other content of the same size.
     let card = directory().card(SOURCE).unwrap().clone();
@@ -213,13 +208,7 @@ fn create_sends_only_the_stored_files_recorded() {
     handover::crypto::seal(&recipient, &other[..], &mut forged).unwrap();
     std::fs::write(&files[0], &forged).unwrap();
     std::fs::write(&files[1], &stored[1]).unwrap();
-    create_refused(
-        &src,
-        &child,
-        DEST,
-        &out,
-        "stored file is not the one recorded for it",
-    );
+    create_refused(&src, &child, DEST, &out, NOT_RECORDED);
     std::fs::write(&files[0], &stored[0]).unwrap();
 
     // Restored, it goes; the destination imports it.
