@@ -15,7 +15,7 @@ use super::auth::{Caller, MaybeCaller};
 use super::problem::{ApiError, ApiResult, JsonBody};
 use super::{AppState, Problem};
 use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
-use crate::domain::InboxItem;
+use crate::domain::{AnswerOutcome, InboxItem};
 use crate::vault::VaultError;
 
 /// Largest receipt accepted.
@@ -103,41 +103,63 @@ pub struct RefuseBody {
     pub reason: String,
 }
 
-/// Refuse a waiting bundle with a reason; its file is deleted.
+/// What refusing did: the inbox item, and the signed refusal.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Refused {
+    #[serde(flatten)]
+    pub inbox: InboxItem,
+    /// The signed refusal (also pushed back to the source when it has a server).
+    #[schema(value_type = Object)]
+    pub refusal: serde_json::Value,
+}
+
+/// Refuse a waiting bundle with a reason: a signed refusal goes back to the
+/// source, and the bundle's file is deleted.
 #[utoipa::path(post, path = "/api/v1/inbox/{id}/refuse", tag = "inbox", security(("bearer" = [])),
     params(("id" = String, Path, description = "bundle id")), request_body = RefuseBody,
-    responses((status = 200, body = InboxItem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem)))]
+    responses((status = 200, body = Refused), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn refuse(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RefuseBody>,
-) -> ApiResult<Json<InboxItem>> {
-    let item = state
+) -> ApiResult<Json<Refused>> {
+    let (inbox, refusal) = state
         .vault
         .refuse_inbox(&actor, id.trim(), &body.reason)
         .await?;
+    state.pushes.notify_one();
     metrics::counter!("handover_inbox_decisions_total", "decision" => "refuse").increment(1);
-    Ok(Json(item))
+    let refusal = serde_json::from_slice(&refusal)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&refusal).into()));
+    Ok(Json(Refused { inbox, refusal }))
 }
 
-/// What a receipt recorded.
+/// What an answer recorded.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReceiptRecorded {
     pub bundle_id: String,
     /// The department that signed it.
     pub destination: String,
-    /// True if this receipt had been recorded before.
+    /// True if this answer had been recorded before.
     pub already: bool,
+    /// What the answer says of the hand-over.
+    pub outcome: AnswerOutcome,
+    /// Entry paths of the documents the destination took.
+    pub arrived: Vec<String>,
+    /// Entry paths of the documents sent but not taken.
+    pub missing: Vec<String>,
 }
 
-/// Deliver a receipt for a bundle this node sent (the raw receipt file).
-/// Its signature authenticates it; with a bearer token, a user uploads one
-/// that came back offline.
+/// Deliver the answer to a bundle this node sent (the raw receipt or
+/// refusal file). Its signature authenticates it; with a bearer token, a
+/// user uploads one that came back offline. A second, different answer to
+/// the same bundle is refused (409).
 #[utoipa::path(post, path = "/api/v1/receipts", tag = "inbox",
     request_body(content = Vec<u8>, content_type = "application/json"),
-    responses((status = 200, body = ReceiptRecorded), (status = 413, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ReceiptRecorded), (status = 409, body = Problem),
+              (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn receipt(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -157,8 +179,11 @@ pub async fn receipt(
     };
     metrics::counter!("handover_receipts_total").increment(1);
     Ok(Json(ReceiptRecorded {
-        bundle_id: delivered.receipt.bundle_id,
-        destination: delivered.receipt.destination,
+        bundle_id: delivered.bundle_id().to_string(),
+        destination: delivered.destination().to_string(),
         already: delivered.already,
+        outcome: delivered.outcome,
+        arrived: delivered.arrived,
+        missing: delivered.missing,
     }))
 }

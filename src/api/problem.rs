@@ -120,6 +120,13 @@ impl From<VaultError> for ApiError {
             VaultError::Bundle(BundleError::TooLarge(_)) => {
                 (S::PAYLOAD_TOO_LARGE, "too-large", "Too large")
             }
+            VaultError::BundleDocument {
+                refusal: IntakeError::TooLarge { .. } | IntakeError::ImageTooLarge { .. },
+                ..
+            } => (S::PAYLOAD_TOO_LARGE, "too-large", "Too large"),
+            VaultError::BundleDocument { .. } => {
+                (S::UNPROCESSABLE_ENTITY, "bundle-refused", "Bundle refused")
+            }
             VaultError::Intake(_) => (
                 S::UNPROCESSABLE_ENTITY,
                 "document-refused",

@@ -1,12 +1,15 @@
 //! The two JSON documents of a bundle: the clear, signed envelope (ids,
 //! departments, fingerprints, times, entry sizes and digests; nothing
 //! personal) and the encrypted manifest (the case record and what each
-//! document is). Unknown fields are refused: version 1 is frozen.
+//! document is). Unknown fields, duplicate keys, `null` for an optional
+//! field and values in any but their one text form (see `forms`) are
+//! refused while parsing: version 1 is frozen.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CaseRecord, ChildId, DocKind, MediaType};
+use super::forms;
+use crate::domain::{CaseRecord, ChildId, DocKind, MediaType, Sex};
 
 /// Content of the `HANDOVER` entry: the format marker and version.
 pub const MARKER: &str = "handover-bundle/1\n";
@@ -19,9 +22,11 @@ pub const MANIFEST_FORMAT: &str = "handover-manifest/1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentRef {
+    #[serde(deserialize_with = "forms::department_id")]
     pub id: String,
     /// For the source: its SSH signing key's fingerprint; for the
     /// destination: its age recipient's fingerprint.
+    #[serde(deserialize_with = "forms::fingerprint")]
     pub fingerprint: String,
 }
 
@@ -32,6 +37,7 @@ pub struct EnvelopeEntry {
     pub path: String,
     pub size: u64,
     /// Lower-case hex SHA-256 of the entry's bytes (ciphertext).
+    #[serde(deserialize_with = "forms::sha256")]
     pub sha256: String,
 }
 
@@ -40,7 +46,10 @@ pub struct EnvelopeEntry {
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     pub format: String,
+    #[serde(deserialize_with = "forms::uuid_text")]
     pub bundle_id: String,
+    /// Written in whole seconds.
+    #[serde(deserialize_with = "forms::utc")]
     pub created_at: DateTime<Utc>,
     pub source: DepartmentRef,
     pub destination: DepartmentRef,
@@ -55,16 +64,28 @@ pub struct ManifestDocument {
     /// Its entry, `documents/NNNN.age`.
     pub path: String,
     /// The document's id at the source.
+    #[serde(deserialize_with = "forms::uuid_text")]
     pub source_document_id: String,
     pub kind: DocKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For display only, never used as a path.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
     pub file_name: Option<String>,
     pub media_type: MediaType,
     /// Plaintext size and SHA-256.
     pub size: u64,
+    #[serde(deserialize_with = "forms::sha256")]
     pub sha256: String,
+    #[serde(deserialize_with = "forms::utc")]
     pub added_at: DateTime<Utc>,
 }
 
@@ -74,11 +95,134 @@ pub struct ManifestDocument {
 pub struct Manifest {
     pub format: String,
     /// Must equal the envelope's, binding the two.
+    #[serde(deserialize_with = "forms::uuid_text")]
     pub bundle_id: String,
+    #[serde(deserialize_with = "forms::uuid_id")]
     pub source_child_id: ChildId,
-    pub child: CaseRecord,
+    pub child: ManifestChild,
     /// Why the bundle was made with its restoration checklist incomplete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
     pub incomplete_reason: Option<String>,
     pub documents: Vec<ManifestDocument>,
+}
+
+/// The case record as the manifest carries it: the fields of
+/// [`CaseRecord`], each optional one present or absent (never `null`), and
+/// no other field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestChild {
+    pub name: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub sex: Option<Sex>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present_date"
+    )]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub estimated_age: Option<u8>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub home_state: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub home_district: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub institution: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub district: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present_date"
+    )]
+    pub rescue_date: Option<NaiveDate>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub rescue_place: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub cwc_case_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "forms::present"
+    )]
+    pub notes: Option<String>,
+}
+
+impl From<CaseRecord> for ManifestChild {
+    fn from(r: CaseRecord) -> Self {
+        ManifestChild {
+            name: r.name,
+            sex: r.sex,
+            date_of_birth: r.date_of_birth,
+            estimated_age: r.estimated_age,
+            home_state: r.home_state,
+            home_district: r.home_district,
+            institution: r.institution,
+            district: r.district,
+            rescue_date: r.rescue_date,
+            rescue_place: r.rescue_place,
+            cwc_case_number: r.cwc_case_number,
+            languages: r.languages,
+            notes: r.notes,
+        }
+    }
+}
+
+impl From<ManifestChild> for CaseRecord {
+    fn from(c: ManifestChild) -> Self {
+        CaseRecord {
+            name: c.name,
+            sex: c.sex,
+            date_of_birth: c.date_of_birth,
+            estimated_age: c.estimated_age,
+            home_state: c.home_state,
+            home_district: c.home_district,
+            institution: c.institution,
+            district: c.district,
+            rescue_date: c.rescue_date,
+            rescue_place: c.rescue_place,
+            cwc_case_number: c.cwc_case_number,
+            languages: c.languages,
+            notes: c.notes,
+        }
+    }
 }

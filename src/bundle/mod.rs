@@ -5,8 +5,10 @@
 //! structural and signature checks, and decrypting entries. What goes in and
 //! where it comes from is the vault's business.
 
+mod agehead;
 pub mod bagit;
 mod envelope;
+pub mod forms;
 pub mod parallel;
 mod read;
 mod receipt;
@@ -14,12 +16,15 @@ mod write;
 pub mod zipfmt;
 
 pub use envelope::{
-    DepartmentRef, Envelope, EnvelopeEntry, Manifest, ManifestDocument, ENVELOPE_FORMAT,
-    MANIFEST_FORMAT, MARKER,
+    DepartmentRef, Envelope, EnvelopeEntry, Manifest, ManifestChild, ManifestDocument,
+    ENVELOPE_FORMAT, MANIFEST_FORMAT, MARKER,
 };
 pub use read::{BundleReader, Verified};
-pub use receipt::{Receipt, ReceiptDocument, SignedReceipt, RECEIPT_FORMAT};
-pub use write::BundleWriter;
+pub use receipt::{
+    valid_reason, Answer, AnswerKind, Receipt, ReceiptDocument, Refusal, SignedAnswer,
+    MAX_ANSWER_BYTES, RECEIPT_FORMAT, RECEIPT_FORMAT_V1, REFUSAL_FORMAT,
+};
+pub use write::{manifest_plaintext, BundleWriter};
 pub use zipfmt::MAX_BUNDLE_BYTES;
 
 use crate::vault::ErrorClass;
@@ -35,15 +40,29 @@ pub fn document_entry(n: usize) -> String {
     format!("documents/{n:04}.age")
 }
 
+/// Most documents in one bundle. With every size at its widest, the
+/// envelope `bundle create` writes for this many stays under
+/// [`MAX_ENVELOPE_BYTES`] (a unit test checks it).
+pub const MAX_DOCUMENTS: usize = 1_000;
 /// Largest `envelope.json`.
 pub const MAX_ENVELOPE_BYTES: u64 = 1024 * 1024;
-/// Largest `manifest.json.age` (and its plaintext).
+/// Largest `manifest.json.age` entry (ciphertext; its plaintext is smaller).
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest `HANDOVER` entry read when looking for the version.
+pub const MAX_MARKER_BYTES: usize = 64;
+/// The manifest's plaintext is padded with spaces to a multiple of this.
+pub const MANIFEST_PADDING: usize = 4096;
 
 /// Why a bundle was refused. Messages name entries and departments, never
 /// anything personal.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    #[error("not a handover bundle: it does not begin with the HANDOVER entry")]
+    NotABundle,
+    #[error(
+        "the HANDOVER entry is malformed: it must be handover-bundle/VERSION and one line feed"
+    )]
+    Marker,
     #[error("the bundle is truncated or not a bundle (no end of central directory)")]
     Truncated,
     #[error("the bundle exceeds a size limit: {0}")]
@@ -72,16 +91,24 @@ pub enum BundleError {
         "the signature does not verify with the key of department {0}: altered or not from them"
     )]
     BadSignature(String),
+    #[error("{0} is not over SHA-512: only sha512 signatures are valid")]
+    SignatureHash(&'static str),
     #[error("the envelope's {0} fingerprint does not match the directory's card")]
     FingerprintMismatch(&'static str),
     #[error("the bundle is for department {found}, not this node ({expected})")]
     WrongDestination { expected: String, found: String },
     #[error("entry {0} does not match its size and SHA-256 in the envelope")]
     Digest(String),
+    #[error("the plaintext of {0} does not match its size and SHA-256 in the manifest")]
+    PlaintextDigest(String),
+    #[error("{0} must be encrypted to exactly one X25519 recipient: {1}")]
+    Recipients(String, &'static str),
     #[error("{0} cannot be decrypted with this node's identity: {1}")]
     Decrypt(String, String),
-    #[error("the receipt is malformed: {0}")]
+    #[error("the answer (receipt or refusal) is malformed: {0}")]
     Receipt(String),
+    #[error("the answer does not match bundle {0} as this node sent it ({1})")]
+    AnswerMismatch(String, &'static str),
     #[error("the manifest is malformed or does not match the envelope: {0}")]
     Manifest(String),
     #[error("bundle I/O: {0}")]
@@ -89,6 +116,18 @@ pub enum BundleError {
 }
 
 impl BundleError {
+    /// The refusal of signature `what`, checked with `department`'s key.
+    pub fn signature(
+        what: &'static str,
+        department: &str,
+        e: crate::crypto::SignatureError,
+    ) -> BundleError {
+        match e {
+            crate::crypto::SignatureError::Hash => BundleError::SignatureHash(what),
+            _ => BundleError::BadSignature(department.to_string()),
+        }
+    }
+
     /// Exit class: tampering and corruption are integrity failures; a
     /// bundle this node cannot use is refused.
     pub fn class(&self) -> ErrorClass {

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 
 use super::zipfmt::{read_index, Located};
 use super::{
-    document_entry, BundleError, Envelope, Manifest, ENVELOPE_ENTRY, ENVELOPE_FORMAT,
-    MANIFEST_ENTRY, MANIFEST_FORMAT, MARKER, MARKER_ENTRY, MAX_ENVELOPE_BYTES, MAX_MANIFEST_BYTES,
-    SIGNATURE_ENTRY,
+    agehead, document_entry, BundleError, Envelope, Manifest, ENVELOPE_ENTRY, ENVELOPE_FORMAT,
+    MANIFEST_ENTRY, MANIFEST_FORMAT, MARKER, MARKER_ENTRY, MAX_DOCUMENTS, MAX_ENVELOPE_BYTES,
+    MAX_MANIFEST_BYTES, MAX_MARKER_BYTES, SIGNATURE_ENTRY,
 };
 use crate::crypto::{self, Sealed, StreamError, Threads};
 use crate::domain::DepartmentCard;
@@ -49,35 +49,20 @@ impl BundleReader {
         BundleReader::from_file(File::open(path)?)
     }
 
-    /// Checks the structure and entry layout of an open bundle file.
+    /// Checks the structure and entry layout of an open bundle file. The
+    /// version marker is read first, before anything else of the zip, so a
+    /// bundle of a later version is named for what it is.
     pub fn from_file(mut file: File) -> Result<BundleReader, BundleError> {
+        read_marker(&file)?;
         let index = read_index(&mut file)?;
         let size = file.seek(SeekFrom::End(0))?;
-        let mut reader = BundleReader { file, index, size };
+        let reader = BundleReader { file, index, size };
         reader.check_layout()?;
         Ok(reader)
     }
 
-    fn check_layout(&mut self) -> Result<(), BundleError> {
+    fn check_layout(&self) -> Result<(), BundleError> {
         let names: Vec<&str> = self.index.iter().map(|l| l.entry.name.as_str()).collect();
-        if names.first() != Some(&MARKER_ENTRY) {
-            return Err(BundleError::Layout(format!(
-                "the first entry must be {MARKER_ENTRY}"
-            )));
-        }
-        let marker = self.read_small(0, 64)?;
-        if marker != MARKER.as_bytes() {
-            let text = String::from_utf8_lossy(&marker)
-                .trim()
-                .chars()
-                .take(40)
-                .collect();
-            return Err(if marker.starts_with(b"handover-bundle/") {
-                BundleError::UnsupportedVersion(text)
-            } else {
-                BundleError::Layout(format!("{MARKER_ENTRY} holds {text:?}"))
-            });
-        }
         let fixed = [
             MARKER_ENTRY,
             ENVELOPE_ENTRY,
@@ -103,6 +88,12 @@ impl BundleReader {
                     "unexpected entry {got} (expected {want})"
                 )));
             }
+        }
+        if names.len() - fixed.len() > MAX_DOCUMENTS {
+            return Err(BundleError::TooLarge(format!(
+                "{} documents (limit {MAX_DOCUMENTS})",
+                names.len() - fixed.len()
+            )));
         }
         let limits = [
             (1, MAX_ENVELOPE_BYTES),
@@ -130,9 +121,10 @@ impl BundleReader {
         let envelope: Envelope = serde_json::from_slice(&envelope_bytes)
             .map_err(|e| BundleError::Envelope(e.to_string()))?;
         if envelope.format != ENVELOPE_FORMAT {
-            return Err(BundleError::UnsupportedVersion(
-                envelope.format.chars().take(40).collect(),
-            ));
+            return Err(BundleError::Envelope(format!(
+                "its format must be {ENVELOPE_FORMAT} in a {} bundle",
+                MARKER.trim_end()
+            )));
         }
         let source = directory(&envelope.source.id)
             .ok_or_else(|| BundleError::UnknownSource(short(&envelope.source.id)))?;
@@ -140,9 +132,14 @@ impl BundleReader {
             .map_err(|_| BundleError::UnknownSource(short(&envelope.source.id)))?;
         let signature = self.read_small(2, crypto_sig_limit())?;
         crypto::verify(&signing_key, &envelope_bytes, &signature)
-            .map_err(|_| BundleError::BadSignature(source.id.clone()))?;
+            .map_err(|e| BundleError::signature(SIGNATURE_ENTRY, &source.id, e))?;
         if envelope.source.fingerprint != crypto::ssh_fingerprint(&signing_key) {
             return Err(BundleError::FingerprintMismatch("source signing key"));
+        }
+        if envelope.source.id == envelope.destination.id {
+            return Err(BundleError::Envelope(
+                "its source and destination are the same department".into(),
+            ));
         }
         let destination = directory(&envelope.destination.id)
             .ok_or_else(|| BundleError::UnknownDestination(short(&envelope.destination.id)))?;
@@ -159,11 +156,22 @@ impl BundleReader {
             .iter()
             .map(|l| l.entry.name.as_str())
             .collect();
-        if listed != present {
+        if listed.len() != present.len() {
             return Err(BundleError::Layout(format!(
                 "the envelope lists {} entries, the zip holds {}",
                 listed.len(),
                 present.len()
+            )));
+        }
+        if let Some((i, (l, p))) = listed
+            .iter()
+            .zip(&present)
+            .enumerate()
+            .find(|(_, (l, p))| l != p)
+        {
+            return Err(BundleError::Layout(format!(
+                "the envelope lists {l} as entry {}, where the zip holds {p}",
+                i + 4
             )));
         }
         super::parallel::run(envelope.entries.len(), |i| {
@@ -174,7 +182,7 @@ impl BundleReader {
             if listed.size != entry.size || listed.sha256 != sha || crc != entry.crc32 {
                 return Err(BundleError::Digest(entry.name.clone()));
             }
-            Ok(())
+            self.check_recipients(at)
         })?;
         Ok(Verified {
             envelope_sha256: hex::encode(Sha256::digest(&envelope_bytes)),
@@ -194,9 +202,10 @@ impl BundleReader {
         let manifest: Manifest =
             serde_json::from_slice(&plain).map_err(|e| BundleError::Manifest(e.to_string()))?;
         if manifest.format != MANIFEST_FORMAT {
-            return Err(BundleError::UnsupportedVersion(
-                manifest.format.chars().take(40).collect(),
-            ));
+            return Err(BundleError::Manifest(format!(
+                "its format must be {MANIFEST_FORMAT} in a {} bundle",
+                MARKER.trim_end()
+            )));
         }
         if manifest.bundle_id != verified.envelope.bundle_id {
             return Err(BundleError::Manifest(
@@ -259,6 +268,17 @@ impl BundleReader {
         })
     }
 
+    /// Refuses an age entry not encrypted to exactly one X25519 recipient
+    /// (grease aside), read from its header alone.
+    fn check_recipients(&self, at: usize) -> Result<(), BundleError> {
+        let mut head = Vec::new();
+        self.entry_reader(at)?
+            .take(agehead::MAX_HEADER_BYTES as u64)
+            .read_to_end(&mut head)?;
+        agehead::check_recipients(&head)
+            .map_err(|why| BundleError::Recipients(self.index[at].entry.name.clone(), why))
+    }
+
     fn read_small(&self, at: usize, limit: u64) -> Result<Vec<u8>, BundleError> {
         let size = self.index[at].entry.size;
         if size > limit {
@@ -307,6 +327,48 @@ impl Read for EntryReader<'_> {
         let n = self.file.read_at(&mut buf[..want], self.pos)?;
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+/// Reads the `HANDOVER` entry's local header at offset 0 and its content:
+/// the format version, before any other part of the file.
+fn read_marker(file: &File) -> Result<(), BundleError> {
+    const HEAD: usize = 30 + MARKER_ENTRY.len();
+    let mut head = [0u8; HEAD + MAX_MARKER_BYTES];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read_at(&mut head[got..], got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let u16_at = |at: usize| u16::from_le_bytes([head[at], head[at + 1]]);
+    let u32_at =
+        |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    if got < HEAD
+        || u32_at(0) != 0x0403_4b50
+        || usize::from(u16_at(26)) != MARKER_ENTRY.len()
+        || &head[30..HEAD] != MARKER_ENTRY.as_bytes()
+    {
+        return Err(BundleError::NotABundle);
+    }
+    let size = u32_at(22) as usize;
+    if u16_at(8) != 0 || u16_at(28) != 0 || size > MAX_MARKER_BYTES || got < HEAD + size {
+        return Err(BundleError::Marker);
+    }
+    let marker = &head[HEAD..HEAD + size];
+    if marker == MARKER.as_bytes() {
+        return Ok(());
+    }
+    let version = marker
+        .strip_prefix(b"handover-bundle/")
+        .and_then(|v| v.strip_suffix(b"\n"))
+        .filter(|v| !v.is_empty() && v[0] != b'0' && v.iter().all(u8::is_ascii_digit));
+    match version {
+        Some(_) => Err(BundleError::UnsupportedVersion(
+            String::from_utf8_lossy(marker).trim_end().to_string(),
+        )),
+        None => Err(BundleError::Marker),
     }
 }
 

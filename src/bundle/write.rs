@@ -9,12 +9,13 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::zipfmt::{Entry, Slot, ZipWriter};
 use super::{
-    document_entry, partial_path, BundleError, DepartmentRef, Envelope, EnvelopeEntry,
-    ENVELOPE_ENTRY, ENVELOPE_FORMAT, MANIFEST_ENTRY, MARKER, MARKER_ENTRY, SIGNATURE_ENTRY,
+    document_entry, partial_path, BundleError, DepartmentRef, Envelope, EnvelopeEntry, Manifest,
+    ENVELOPE_ENTRY, ENVELOPE_FORMAT, MANIFEST_ENTRY, MANIFEST_PADDING, MARKER, MARKER_ENTRY,
+    MAX_DOCUMENTS, MAX_MANIFEST_BYTES, SIGNATURE_ENTRY,
 };
 
 /// A bundle being written.
@@ -36,6 +37,11 @@ impl BundleWriter {
         documents: usize,
         signature_len: usize,
     ) -> Result<BundleWriter, BundleError> {
+        if documents > MAX_DOCUMENTS {
+            return Err(BundleError::TooLarge(format!(
+                "a bundle holds at most {MAX_DOCUMENTS} documents, not {documents}"
+            )));
+        }
         let partial = partial_path(out);
         let file = OpenOptions::new()
             .write(true)
@@ -74,6 +80,12 @@ impl BundleWriter {
 
     /// Adds the encrypted manifest (first, before any document).
     pub fn add_manifest(&mut self, ciphertext: &[u8]) -> Result<(), BundleError> {
+        if ciphertext.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(BundleError::TooLarge(format!(
+                "{MANIFEST_ENTRY} would be {} bytes (limit {MAX_MANIFEST_BYTES})",
+                ciphertext.len()
+            )));
+        }
         let (size, sha256) = self
             .zip()
             .stream(MANIFEST_ENTRY, |w| w.write_all(ciphertext))?;
@@ -114,7 +126,8 @@ impl BundleWriter {
 
     /// Completes the envelope from the entries written, has `sign` sign its
     /// exact bytes, writes both, the central directory; syncs and renames
-    /// into place. Returns the envelope and the SHA-256 of its bytes.
+    /// into place. `created_at` is written in whole seconds. Returns the
+    /// envelope and the SHA-256 of its bytes.
     pub fn finish(
         mut self,
         bundle_id: &str,
@@ -127,7 +140,7 @@ impl BundleWriter {
         let envelope = Envelope {
             format: ENVELOPE_FORMAT.to_string(),
             bundle_id: bundle_id.to_string(),
-            created_at,
+            created_at: created_at.trunc_subsecs(0),
             source,
             destination,
             entries: std::mem::take(&mut self.entries),
@@ -164,6 +177,17 @@ impl Drop for BundleWriter {
     }
 }
 
+/// The manifest's plaintext: its JSON, padded with spaces and a final
+/// line feed to a multiple of [`MANIFEST_PADDING`] bytes, so its size says
+/// little about the length of the child's details.
+pub fn manifest_plaintext(manifest: &Manifest) -> Vec<u8> {
+    let mut json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+    let padded = (json.len() + 1).div_ceil(MANIFEST_PADDING) * MANIFEST_PADDING;
+    json.resize(padded - 1, b' ');
+    json.push(b'\n');
+    json
+}
+
 /// Upper bound of the envelope's length for `documents` documents: every
 /// size at its widest, ids and fingerprints at their longest.
 fn envelope_bound(documents: usize) -> usize {
@@ -187,4 +211,16 @@ fn envelope_bound(documents: usize) -> usize {
         entries: vec![widest; documents + 1],
     };
     serde_json::to_vec_pretty(&envelope).map_or(0, |v| v.len()) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::MAX_ENVELOPE_BYTES;
+
+    #[test]
+    fn the_envelope_of_the_most_documents_fits_its_limit() {
+        let bound = envelope_bound(MAX_DOCUMENTS) as u64;
+        assert!(bound <= MAX_ENVELOPE_BYTES, "{bound}");
+    }
 }

@@ -33,7 +33,7 @@ const EOCD_LEN: u64 = 22;
 /// Largest bundle: zip without ZIP64 addresses 4 GiB.
 pub const MAX_BUNDLE_BYTES: u64 = 4_000_000_000;
 /// Most entries in a bundle.
-pub const MAX_ENTRIES: usize = 4 + 9_999;
+pub const MAX_ENTRIES: usize = 4 + super::MAX_DOCUMENTS;
 /// Longest entry name.
 pub const MAX_NAME: usize = 64;
 

@@ -1,4 +1,4 @@
-//! `bundle create|verify|open`.
+//! `bundle create|verify|open|export-bag|import|refuse` and `receipt verify`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::output::{open, print_json, CliError};
 use crate::config::Settings;
-use crate::domain::ChildId;
+use crate::domain::{AnswerOutcome, ChildId};
+use crate::vault::Answer;
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
@@ -50,11 +51,23 @@ pub enum BundleCommand {
         #[arg(long, value_name = "OUT")]
         receipt: Option<PathBuf>,
     },
+    /// Refuse a bundle addressed to this node without importing it: sign a
+    /// refusal for the source department; prints the bundle id
+    Refuse {
+        file: PathBuf,
+        /// Why (1 to 500 characters); the source department reads it
+        #[arg(long, value_name = "REASON")]
+        reason: String,
+        /// Write the signed refusal here, for the source department
+        #[arg(long, value_name = "OUT")]
+        refusal: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ReceiptCommand {
-    /// At the source: check a receipt and record the hand-over as delivered
+    /// At the source: check an answer (receipt or refusal) and record the
+    /// hand-over as delivered, partially delivered or refused
     Verify {
         receipt: PathBuf,
         #[arg(long)]
@@ -152,6 +165,29 @@ pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
             }
             println!("{}", imported.child_id);
         }
+        BundleCommand::Refuse {
+            file,
+            reason,
+            refusal,
+        } => {
+            let refused = vault.refuse_bundle(&actor, &file, &reason).await?;
+            if refused.already {
+                eprintln!(
+                    "bundle {} was refused before; the same refusal stands",
+                    refused.bundle_id
+                );
+            } else {
+                eprintln!(
+                    "refused bundle {} from {}; nothing was imported",
+                    refused.bundle_id, refused.source
+                );
+            }
+            if let Some(path) = refusal {
+                write_new(&path, &refused.refusal)?;
+                eprintln!("refusal written to {}", path.display());
+            }
+            println!("{}", refused.bundle_id);
+        }
         BundleCommand::ExportBag { file, out } => {
             let opened = vault.export_bag(&actor, &file, &out).await?;
             eprintln!(
@@ -184,27 +220,53 @@ pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> anyhow::Res
             let delivered = vault
                 .verify_receipt(&super::output::actor(&vault)?, &bytes)
                 .await?;
-            let r = &delivered.receipt;
             if json {
-                print_json(r)?;
+                let mut v = match &delivered.answer {
+                    Answer::Receipt(r) => serde_json::to_value(r)?,
+                    Answer::Refusal(r) => serde_json::to_value(r)?,
+                };
+                v["outcome"] = delivered.outcome.as_str().into();
+                v["missing"] = delivered.missing.clone().into();
+                print_json(&v)?;
             } else {
-                println!("bundle      {}", r.bundle_id);
+                println!("bundle      {}", delivered.bundle_id());
                 println!("child       {}", delivered.child_id);
-                println!(
-                    "received by {} at {}",
-                    r.destination,
-                    r.received_at.to_rfc3339()
-                );
-                println!("documents   {} accepted", r.documents.len());
-            }
-            eprintln!(
-                "{}",
-                if delivered.already {
-                    "receipt verified; the hand-over was already recorded as delivered"
-                } else {
-                    "receipt verified; the hand-over is recorded as delivered"
+                match &delivered.answer {
+                    Answer::Receipt(r) => {
+                        println!(
+                            "received by {} at {}",
+                            r.destination,
+                            r.received_at.to_rfc3339()
+                        );
+                        println!("documents   {} accepted", r.documents.len());
+                        for m in &delivered.missing {
+                            println!("missing     {m}");
+                        }
+                    }
+                    Answer::Refusal(r) => {
+                        println!(
+                            "refused by  {} at {}",
+                            r.destination,
+                            r.refused_at.to_rfc3339()
+                        );
+                        println!("reason      {}", r.reason.escape_default());
+                    }
                 }
-            );
+            }
+            let what = match delivered.outcome {
+                AnswerOutcome::Delivered => "delivered",
+                AnswerOutcome::PartiallyDelivered => "partially delivered",
+                AnswerOutcome::Refused => "refused",
+            };
+            let kind = match delivered.answer {
+                Answer::Receipt(_) => "receipt",
+                Answer::Refusal(_) => "refusal",
+            };
+            if delivered.already {
+                eprintln!("{kind} verified; the hand-over was already recorded as {what}");
+            } else {
+                eprintln!("{kind} verified; the hand-over is recorded as {what}");
+            }
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ pub use head::SealedHead;
 pub use keys::{derive_key, parse_identity, KeyFiles, NodeKeys, Passphrase};
 pub use signature::{
     sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, MAX_SIGNATURE_BYTES,
-    NAMESPACE,
+    NAMESPACE, RECEIPT_NAMESPACE, REFUSAL_NAMESPACE,
 };
 pub use stream::{
     open, open_with, reseal_sized, seal, seal_with_head, InputCheck, Opened, ResealPlan, Resealed,

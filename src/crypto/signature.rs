@@ -19,6 +19,8 @@ pub enum SignatureError {
     Malformed,
     #[error("the signature is not in the expected namespace")]
     Namespace,
+    #[error("the signature uses another hash than sha512")]
+    Hash,
     #[error("the signature was not made by the expected key, or the signed bytes changed")]
     Invalid,
 }
@@ -26,6 +28,11 @@ pub enum SignatureError {
 /// The SSHSIG namespace of audit log checkpoints (kept apart from bundle
 /// and receipt signatures).
 pub const AUDIT_NAMESPACE: &str = "handover-audit";
+/// The SSHSIG namespace of receipts from version 2 on (version 1 receipts
+/// were signed in [`NAMESPACE`], like envelopes).
+pub const RECEIPT_NAMESPACE: &str = "handover-receipt";
+/// The SSHSIG namespace of refusals.
+pub const REFUSAL_NAMESPACE: &str = "handover-refusal";
 
 /// Signs `msg`; returns the armoured signature (`-----BEGIN SSH SIGNATURE-----`).
 pub fn sign(keys: &NodeKeys, msg: &[u8]) -> String {
@@ -45,7 +52,9 @@ pub fn verify(key: &PublicKey, msg: &[u8], armored: &[u8]) -> Result<(), Signatu
     verify_in(key, NAMESPACE, msg, armored)
 }
 
-/// Checks that `armored` is a signature of `msg` by `key` in `namespace`.
+/// Checks that `armored` is a signature of `msg` by `key` in `namespace`,
+/// armoured exactly as [`sign_in`] writes it, over a SHA-512 hash, with an
+/// empty reserved field.
 pub fn verify_in(
     key: &PublicKey,
     namespace: &str,
@@ -62,8 +71,14 @@ pub fn verify_in(
     if canonical.as_bytes() != armored {
         return Err(SignatureError::Malformed);
     }
+    if !sig.reserved().is_empty() {
+        return Err(SignatureError::Malformed);
+    }
     if sig.namespace() != namespace {
         return Err(SignatureError::Namespace);
+    }
+    if sig.hash_alg() != HashAlg::Sha512 {
+        return Err(SignatureError::Hash);
     }
     key.verify(namespace, msg, &sig)
         .map_err(|_| SignatureError::Invalid)
@@ -84,6 +99,19 @@ mod tests {
         let other = NodeKeys::generate("o").unwrap();
         assert!(verify(other.signing_key().public_key(), msg, sig.as_bytes()).is_err());
         let bytes = sig.as_bytes();
+        let sha256 = keys
+            .signing_key()
+            .sign(NAMESPACE, HashAlg::Sha256, msg)
+            .and_then(|sig| sig.to_pem(LineEnding::LF))
+            .unwrap();
+        assert!(matches!(
+            verify(&public, msg, sha256.as_bytes()),
+            Err(SignatureError::Hash)
+        ));
+        assert!(matches!(
+            verify_in(&public, RECEIPT_NAMESPACE, msg, sig.as_bytes()),
+            Err(SignatureError::Namespace)
+        ));
         for at in 0..bytes.len() {
             let mut bad = bytes.to_vec();
             bad[at] ^= 0x01;

@@ -71,7 +71,7 @@ pub struct InboxItem {
 pub enum OutboxKind {
     /// A bundle this node sent, to the destination's inbox.
     Bundle,
-    /// A receipt for a bundle this node imported, back to its source.
+    /// The answer (receipt or refusal) to a bundle this node received, back to its source.
     Receipt,
 }
 
@@ -112,5 +112,37 @@ impl OutboxItem {
     /// The row key: one bundle push and one receipt push per bundle id.
     pub fn key(kind: OutboxKind, bundle_id: &str) -> String {
         format!("{}:{bundle_id}", kind.as_str())
+    }
+}
+
+/// What the destination answered to a bundle this node sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerOutcome {
+    /// A receipt listing every document sent.
+    Delivered,
+    /// A receipt listing only some of them.
+    PartiallyDelivered,
+    /// A signed refusal, with its reason.
+    Refused,
+}
+
+impl AnswerOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerOutcome::Delivered => "delivered",
+            AnswerOutcome::PartiallyDelivered => "partially_delivered",
+            AnswerOutcome::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AnswerOutcome> {
+        [
+            AnswerOutcome::Delivered,
+            AnswerOutcome::PartiallyDelivered,
+            AnswerOutcome::Refused,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }

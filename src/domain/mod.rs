@@ -13,7 +13,7 @@ mod purpose;
 mod transfer;
 
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
-pub use delivery::{InboxItem, InboxState, OutboxItem, OutboxKind};
+pub use delivery::{AnswerOutcome, InboxItem, InboxState, OutboxItem, OutboxKind};
 pub use department::{DepartmentCard, Directory};
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};

@@ -1,9 +1,12 @@
 //! The transfer of one child from this department to another, as a state
 //! machine: `draft` → `submitted` → `approved` (by a CWC member, with the
 //! restoration order number) or `rejected` (with a reason) → `sent` →
-//! `delivered` (the destination's signed receipt verified). `revoked` is
-//! possible until `sent`; `failed` when delivery gives up, after which the
-//! transfer may be sent again. Who may take each step is the policies'
+//! `delivered` (the destination's signed receipt verified), or
+//! `partially_delivered` (a receipt for only some of the documents), or
+//! `refused` (the destination's signed refusal, with its reason).
+//! `revoked` is possible until `sent`; `failed` when delivery gives up.
+//! A failed, refused or partially delivered transfer may be sent again, as
+//! a new bundle. Who may take each step is the policies'
 //! business; which steps exist, and in which order, is decided here.
 
 use std::fmt;
@@ -25,10 +28,12 @@ pub enum TransferState {
     Delivered,
     Revoked,
     Failed,
+    Refused,
+    PartiallyDelivered,
 }
 
 impl TransferState {
-    pub const ALL: [TransferState; 8] = [
+    pub const ALL: [TransferState; 10] = [
         TransferState::Draft,
         TransferState::Submitted,
         TransferState::Approved,
@@ -37,6 +42,8 @@ impl TransferState {
         TransferState::Delivered,
         TransferState::Revoked,
         TransferState::Failed,
+        TransferState::Refused,
+        TransferState::PartiallyDelivered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +56,8 @@ impl TransferState {
             TransferState::Delivered => "delivered",
             TransferState::Revoked => "revoked",
             TransferState::Failed => "failed",
+            TransferState::Refused => "refused",
+            TransferState::PartiallyDelivered => "partially_delivered",
         }
     }
 
@@ -93,11 +102,22 @@ impl TransferState {
                     ))
                 }
             }
-            (Approved | Failed, TransferStep::Send) => Ok(Sent),
-            (Sent, TransferStep::Deliver) => Ok(Delivered),
+            (Approved | Failed | Refused | PartiallyDelivered, TransferStep::Send) => Ok(Sent),
+            // An answer that comes back after the push gave up still counts.
+            (Sent | Failed, TransferStep::Deliver) => Ok(Delivered),
+            (Sent | Failed, TransferStep::DeliverPartially) => Ok(PartiallyDelivered),
+            (Sent | Failed, TransferStep::Refuse { reason }) => {
+                if recordable(reason) {
+                    Ok(Refused)
+                } else {
+                    Err(refused(
+                        "a refusal records its reason (1 to 500 characters)",
+                    ))
+                }
+            }
             (Sent, TransferStep::Fail) => Ok(Failed),
             (Draft | Submitted | Approved, TransferStep::Revoke) => Ok(Revoked),
-            (Sent | Delivered | Failed, TransferStep::Revoke) => {
+            (Sent | Delivered | Failed | Refused | PartiallyDelivered, TransferStep::Revoke) => {
                 Err(refused("a transfer can be revoked only until it is sent"))
             }
             (Draft, TransferStep::Send) | (Submitted, TransferStep::Send) => {
@@ -136,8 +156,14 @@ pub enum TransferStep {
         reason: String,
     },
     Send,
-    /// The destination's signed receipt was verified.
+    /// The destination's signed receipt, for every document, was verified.
     Deliver,
+    /// A signed receipt for only some of the documents was verified.
+    DeliverPartially,
+    /// The destination's signed refusal was verified.
+    Refuse {
+        reason: String,
+    },
     /// Delivery gave up.
     Fail,
     Revoke,
@@ -151,6 +177,8 @@ impl TransferStep {
             TransferStep::Reject { .. } => "reject",
             TransferStep::Send => "send",
             TransferStep::Deliver => "deliver",
+            TransferStep::DeliverPartially => "deliver_partially",
+            TransferStep::Refuse { .. } => "refuse",
             TransferStep::Fail => "fail",
             TransferStep::Revoke => "revoke",
         }
@@ -248,6 +276,10 @@ mod tests {
             },
             TransferStep::Send,
             TransferStep::Deliver,
+            TransferStep::DeliverPartially,
+            TransferStep::Refuse {
+                reason: "papers unreadable".into(),
+            },
             TransferStep::Fail,
             TransferStep::Revoke,
         ]
@@ -267,7 +299,14 @@ mod tests {
             (Approved, "revoke", Revoked),
             (Sent, "deliver", Delivered),
             (Sent, "fail", Failed),
+            (Sent, "deliver_partially", PartiallyDelivered),
+            (Sent, "refuse", Refused),
             (Failed, "send", Sent),
+            (Failed, "deliver", Delivered),
+            (Failed, "deliver_partially", PartiallyDelivered),
+            (Failed, "refuse", Refused),
+            (Refused, "send", Sent),
+            (PartiallyDelivered, "send", Sent),
         ];
         let mut checked = 0;
         for from in TransferState::ALL {
@@ -289,7 +328,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 8 * 7);
+        assert_eq!(checked, 10 * 9);
     }
 
     #[test]
@@ -314,11 +353,13 @@ mod tests {
             override_reason: Some(" ".into()),
         };
         assert!(Draft.next(&blank_override).is_err());
+        let blank = TransferStep::Refuse { reason: " ".into() };
+        assert!(Sent.next(&blank).is_err());
     }
 
     #[test]
     fn revocation_ends_at_sending_and_closed_transfers_stay_closed() {
-        for s in [Sent, Delivered, Failed] {
+        for s in [Sent, Delivered, Failed, Refused, PartiallyDelivered] {
             let e = s.next(&TransferStep::Revoke).unwrap_err();
             assert!(e.why.contains("until it is sent"));
         }

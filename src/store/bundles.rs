@@ -1,6 +1,8 @@
 //! Rows of the `sent_bundles` table (what this node handed over, and the
-//! receipts that came back) and the `imported_bundles` table (what it
-//! received; an import commits child, documents and this row together).
+//! answers that came back), the `imported_bundles` table (what it
+//! received; an import commits child, documents and this row together) and
+//! the `refused_bundles` table (what it would not take, with its signed
+//! refusal).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -8,7 +10,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 use super::children::{child_params, malformed, parse_time};
 use super::documents::insert_document;
 use super::{BlobKey, Db, StoreError};
-use crate::domain::{Child, ChildId, Document, DocumentId};
+use crate::domain::{AnswerOutcome, Child, ChildId, Document, DocumentId};
 
 /// A bundle this node made.
 #[derive(Debug, Clone)]
@@ -17,11 +19,51 @@ pub struct SentBundle {
     pub child_id: ChildId,
     pub destination: String,
     pub envelope_sha256: String,
-    /// Entry path and source document id of each document, in order.
-    pub documents: Vec<(String, DocumentId)>,
+    /// Each document as it went into the bundle, in order.
+    pub documents: Vec<SentDocument>,
     pub created_at: DateTime<Utc>,
-    /// When a verified receipt came back.
-    pub delivered_at: Option<DateTime<Utc>>,
+    /// The verified answer that came back, if any.
+    pub answer: Option<SentAnswer>,
+}
+
+/// One document of a sent bundle: the reference a receipt is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentDocument {
+    /// Its entry, `documents/NNNN.age`.
+    pub path: String,
+    pub document_id: DocumentId,
+    /// Plaintext size and SHA-256.
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The answer recorded for a sent bundle.
+#[derive(Debug, Clone)]
+pub struct SentAnswer {
+    pub outcome: AnswerOutcome,
+    /// The answer file as it came.
+    pub file: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A bundle this node refused, with the refusal it signed.
+#[derive(Debug, Clone)]
+pub struct RefusedBundle {
+    pub bundle_id: String,
+    pub source: String,
+    pub envelope_sha256: String,
+    /// The refusal file's bytes.
+    pub refusal: String,
+    pub refused_at: DateTime<Utc>,
+}
+
+/// A stored element of `sent_bundles.documents`: bundles recorded before
+/// schema 8 kept only the path and the document id.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StoredDocument {
+    Full(SentDocument),
+    Legacy(String, DocumentId),
 }
 
 /// A bundle this node imported, with the receipt it signed.
@@ -61,8 +103,114 @@ impl Db {
         let row = self
             .conn()
             .query_row(
-                "SELECT bundle_id, child_id, destination, envelope_sha256, documents, created_at, delivered_at
+                "SELECT bundle_id, child_id, destination, envelope_sha256, documents, created_at,
+                        delivered_at, receipt, answer
                  FROM sent_bundles WHERE bundle_id = ?1",
+                [bundle_id],
+                |r| {
+                    Ok((
+                        (
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ),
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        (
+                            r.get::<_, Option<String>>(6)?,
+                            r.get::<_, Option<String>>(7)?,
+                            r.get::<_, Option<String>>(8)?,
+                        ),
+                    ))
+                },
+            )
+            .optional()?;
+        let Some(((bundle_id, child, destination, envelope_sha256), docs, created, answer)) = row
+        else {
+            return Ok(None);
+        };
+        let stored: Vec<StoredDocument> =
+            serde_json::from_str(&docs).map_err(|_| malformed("documents"))?;
+        let documents = stored
+            .into_iter()
+            .map(|d| match d {
+                StoredDocument::Full(d) => Ok(d),
+                StoredDocument::Legacy(path, document_id) => {
+                    let (doc, _) = self
+                        .document(document_id)?
+                        .ok_or_else(|| malformed("a sent document"))?;
+                    Ok(SentDocument {
+                        path,
+                        document_id,
+                        size: doc.size,
+                        sha256: doc.sha256,
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let answer = match answer {
+            (Some(at), Some(file), kind) => Some(SentAnswer {
+                // Rows answered before schema 8 were all receipts.
+                outcome: kind
+                    .as_deref()
+                    .map_or(Some(AnswerOutcome::Delivered), AnswerOutcome::parse)
+                    .ok_or_else(|| malformed("answer"))?,
+                file,
+                at: parse_time(&at)?,
+            }),
+            _ => None,
+        };
+        Ok(Some(SentBundle {
+            bundle_id,
+            child_id: child.parse().map_err(|_| malformed("child id"))?,
+            destination,
+            envelope_sha256,
+            documents,
+            created_at: parse_time(&created)?,
+            answer,
+        }))
+    }
+
+    /// Records the verified answer to a sent bundle, unless one is recorded
+    /// already: false says so.
+    pub fn record_answer(&self, bundle_id: &str, answer: &SentAnswer) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE sent_bundles SET delivered_at = ?2, receipt = ?3, answer = ?4
+             WHERE bundle_id = ?1 AND answer IS NULL AND delivered_at IS NULL",
+            params![
+                bundle_id,
+                answer.at.to_rfc3339(),
+                answer.file,
+                answer.outcome.as_str()
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Records a refusal this node signed, unless the bundle has one: false says so.
+    pub fn record_refusal(&self, r: &RefusedBundle) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "INSERT OR IGNORE INTO refused_bundles (bundle_id, source, envelope_sha256, refusal, refused_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                r.bundle_id,
+                r.source,
+                r.envelope_sha256,
+                r.refusal,
+                r.refused_at.to_rfc3339()
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The refusal this node signed for a bundle, if any.
+    pub fn refused_bundle(&self, bundle_id: &str) -> Result<Option<RefusedBundle>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT bundle_id, source, envelope_sha256, refusal, refused_at
+                 FROM refused_bundles WHERE bundle_id = ?1",
                 [bundle_id],
                 |r| {
                     Ok((
@@ -71,40 +219,20 @@ impl Db {
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, Option<String>>(6)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(
-            |(bundle_id, child, destination, envelope_sha256, docs, created, delivered)| {
-                Ok(SentBundle {
-                    bundle_id,
-                    child_id: child.parse().map_err(|_| malformed("child id"))?,
-                    destination,
-                    envelope_sha256,
-                    documents: serde_json::from_str(&docs).map_err(|_| malformed("documents"))?,
-                    created_at: parse_time(&created)?,
-                    delivered_at: delivered.as_deref().map(parse_time).transpose()?,
-                })
-            },
-        )
+        row.map(|(bundle_id, source, envelope_sha256, refusal, at)| {
+            Ok(RefusedBundle {
+                bundle_id,
+                source,
+                envelope_sha256,
+                refusal,
+                refused_at: parse_time(&at)?,
+            })
+        })
         .transpose()
-    }
-
-    /// Records a verified receipt: the hand-over is delivered.
-    pub fn mark_delivered(
-        &self,
-        bundle_id: &str,
-        receipt: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE sent_bundles SET delivered_at = ?2, receipt = ?3 WHERE bundle_id = ?1",
-            params![bundle_id, at.to_rfc3339(), receipt],
-        )?;
-        Ok(())
     }
 
     /// A bundle imported before, if any.

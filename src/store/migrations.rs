@@ -161,6 +161,22 @@ const STEPS: &[&str] = &[
         sha256      TEXT NOT NULL
     );
     "#,
+    // 8: answers to bundles. A refusal this node signed for a bundle it
+    // would not import; and, for a bundle this node sent, which answer came
+    // back (`delivered_at` and `receipt` then hold its time and its file,
+    // a receipt's or a refusal's).
+    r#"
+    CREATE TABLE refused_bundles (
+        bundle_id       TEXT PRIMARY KEY,
+        source          TEXT NOT NULL,
+        envelope_sha256 TEXT NOT NULL CHECK (length(envelope_sha256) = 64),
+        refusal         TEXT NOT NULL,
+        refused_at      TEXT NOT NULL
+    );
+    ALTER TABLE sent_bundles ADD COLUMN answer TEXT
+        CHECK (answer IS NULL OR answer IN ('delivered', 'partially_delivered', 'refused'));
+    UPDATE sent_bundles SET answer = 'delivered' WHERE delivered_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -15,7 +15,7 @@ mod transfers;
 mod users;
 
 pub use blobs::{BlobKey, BlobStore, StagedFile};
-pub use bundles::{ImportedBundle, SentBundle};
+pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
 pub use db::Db;
 pub use users::TokenRow;
 

@@ -21,7 +21,7 @@ use crate::bundle::{
 use crate::crypto::{self, InputCheck, ResealPlan, SealedHead, StreamError, Threads};
 use crate::domain::{ChildId, Directory, Principal};
 use crate::policy::Action;
-use crate::store::{BlobKey, SentBundle};
+use crate::store::{BlobKey, SentBundle, SentDocument};
 
 /// What `create_bundle` made.
 #[derive(Debug, Clone)]
@@ -73,6 +73,13 @@ impl Vault {
                 missing.join(", ")
             )));
         }
+        if view.documents.len() > bundle::MAX_DOCUMENTS {
+            return Err(VaultError::Invalid(format!(
+                "a bundle holds at most {} documents; child {child} has {}",
+                bundle::MAX_DOCUMENTS,
+                view.documents.len()
+            )));
+        }
         let destination = self.department_card(to)?;
         if destination.id == self.card().id {
             return Err(VaultError::Invalid(
@@ -91,7 +98,7 @@ impl Vault {
             format: MANIFEST_FORMAT.to_string(),
             bundle_id: bundle_id.clone(),
             source_child_id: view.child.id,
-            child: view.child.record.clone(),
+            child: view.child.record.clone().into(),
             incomplete_reason: reason,
             documents: view
                 .documents
@@ -136,8 +143,7 @@ impl Vault {
             tokio::task::spawn_blocking(move || -> Result<(Envelope, String, u64), VaultError> {
                 let signature_len = crypto::sign(&keys, b"").len();
                 let mut bundle = BundleWriter::create(&out_c, documents.len(), signature_len)?;
-                let manifest_json =
-                    serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+                let manifest_json = bundle::manifest_plaintext(&manifest);
                 let mut sealed = Vec::new();
                 crypto::seal(&recipient, &manifest_json[..], &mut sealed)
                     .map_err(|e| stream_error(e, "the manifest".into()))?;
@@ -208,10 +214,15 @@ impl Vault {
                 .documents
                 .iter()
                 .enumerate()
-                .map(|(i, d)| (document_entry(i + 1), d.id))
+                .map(|(i, d)| SentDocument {
+                    path: document_entry(i + 1),
+                    document_id: d.id,
+                    size: d.size,
+                    sha256: d.sha256.clone(),
+                })
                 .collect(),
             created_at: envelope.created_at,
-            delivered_at: None,
+            answer: None,
         })?;
         tracing::info!(bundle = %bundle_id, child = %child, to = %destination.id, "bundle created");
         Ok(CreatedBundle {
@@ -326,7 +337,9 @@ impl Vault {
                     Threads::Calling,
                 )?;
                 if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
-                    return Err(VaultError::from(BundleError::Digest(doc.path.clone())));
+                    return Err(VaultError::from(BundleError::PlaintextDigest(
+                        doc.path.clone(),
+                    )));
                 }
                 Ok(PayloadFile {
                     path: name,

@@ -149,8 +149,9 @@ impl Vault {
     }
 }
 
-/// Field rules of a case record. Errors name the field, never its value.
-fn validate(r: &CaseRecord) -> Result<(), VaultError> {
+/// Field rules of a case record (also applied to one arriving in a
+/// bundle). Errors name the field, never its value.
+pub(super) fn validate(r: &CaseRecord) -> Result<(), VaultError> {
     let invalid = |m: &str| Err(VaultError::Invalid(m.to_string()));
     if r.name.trim().is_empty() {
         return invalid("the child's name is required");

@@ -1,7 +1,8 @@
 //! Node-to-node delivery, without HTTP: the inbox (bundles pushed by other
 //! nodes, authenticated by their signature, waiting for an SWD officer to
-//! accept or refuse them) and the outbox (bundles and receipts this node
-//! still has to push, retried with backoff until taken or given up).
+//! accept or refuse them) and the outbox (bundles and answers, receipts or
+//! refusals, this node still has to push, retried with backoff until taken
+//! or given up).
 //!
 //! Files: `inbox/BUNDLE_ID.bundle` while waiting, `outbox/TRANSFER_ID.bundle`
 //! for a sent transfer (also the offline download). A push in progress is
@@ -177,20 +178,25 @@ impl Vault {
         Ok((item, imported.receipt))
     }
 
-    /// Refuses a waiting bundle with a reason; its file is removed.
+    /// Refuses a waiting bundle with a reason: signs the refusal, queues
+    /// it back to the source (as the bundle's answer) and removes the
+    /// bundle's file. Returns the item and the refusal file's bytes.
     pub async fn refuse_inbox(
         &self,
         actor: &Principal,
         bundle_id: &str,
         reason: &str,
-    ) -> Result<InboxItem, VaultError> {
+    ) -> Result<(InboxItem, Vec<u8>), VaultError> {
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
+        if !crate::bundle::valid_reason(reason) {
             return Err(VaultError::Invalid(
                 "a refusal needs a reason of 1 to 500 characters".into(),
             ));
         }
         let mut item = self.waiting(actor, bundle_id)?;
+        let path = self.inbox_dir()?.join(format!("{}.bundle", item.bundle_id));
+        let verified = self.verify_bundle(&path).await?;
+        let refused = self.refuse_verified(&verified, reason)?;
         item.state = InboxState::Refused;
         item.decided_by = Some(actor.label());
         item.decided_at = Some(Utc::now());
@@ -200,9 +206,10 @@ impl Vault {
                 "inbox bundle {bundle_id} is no longer waiting"
             )));
         }
-        let _ = fs::remove_file(self.inbox_dir()?.join(format!("{}.bundle", item.bundle_id)));
+        self.queue_push(OutboxKind::Receipt, &item.bundle_id, &item.source)?;
+        let _ = fs::remove_file(&path);
         tracing::info!(bundle = %item.bundle_id, "inbox bundle refused");
-        Ok(item)
+        Ok((item, refused.refusal))
     }
 
     /// A waiting inbox item, after the officer's right to decide is checked.
@@ -223,18 +230,17 @@ impl Vault {
         Ok(item)
     }
 
-    /// A receipt pushed by the destination's node: its signature, checked
-    /// against the directory, authenticates it.
+    /// An answer (receipt or refusal) pushed by the destination's node:
+    /// its signature, checked against the directory, authenticates it.
     pub async fn receive_receipt(&self, bytes: &[u8]) -> Result<super::Delivered, VaultError> {
         let delivered = self.check_receipt(bytes)?;
         self.record_peer(
-            &delivered.receipt.destination,
+            delivered.destination(),
             Action::ReceiveTransfer,
-            &delivered.receipt.bundle_id,
+            delivered.bundle_id(),
             true,
         )?;
-        self.record_delivery(&delivered)?;
-        Ok(delivered)
+        self.record_delivery(&delivered)
     }
 
     /// The file of a sent transfer, for offline hand-over.
@@ -313,10 +319,13 @@ impl Vault {
                     .transpose()?
                     .filter(|p| p.is_file())
                     .map(PushBody::File),
-                OutboxKind::Receipt => self
-                    .db
-                    .imported_bundle(&item.bundle_id)?
-                    .map(|b| PushBody::Bytes(b.receipt.into_bytes())),
+                OutboxKind::Receipt => match self.db.imported_bundle(&item.bundle_id)? {
+                    Some(b) => Some(PushBody::Bytes(b.receipt.into_bytes())),
+                    None => self
+                        .db
+                        .refused_bundle(&item.bundle_id)?
+                        .map(|b| PushBody::Bytes(b.refusal.into_bytes())),
+                },
             };
             match (url, body) {
                 (Some(url), Some(body)) => due.push(Push { item, url, body }),

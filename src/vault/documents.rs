@@ -356,6 +356,34 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// The rule of a document's title, as stored (also applied to one arriving
+/// in a bundle): not blank, at most 200 characters, required for `other`.
+pub(super) fn title_rule(kind: DocKind, title: Option<&str>) -> Result<(), &'static str> {
+    match title {
+        Some(t) if t.trim().is_empty() => Err("the title is blank"),
+        Some(t) if t.chars().count() > 200 => Err("the title is longer than 200 characters"),
+        None if kind == DocKind::Other => Err("a document of kind `other` needs a title"),
+        _ => Ok(()),
+    }
+}
+
+/// The rule of a document's file name, as stored (also applied to one
+/// arriving in a bundle): 1 to 255 characters, no path separator, no
+/// control character.
+pub(super) fn file_name_rule(name: &str) -> Result<(), &'static str> {
+    let count = name.chars().count();
+    if count == 0
+        || count > 255
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        Err("the file name must be 1 to 255 characters without / \\ or control characters")
+    } else {
+        Ok(())
+    }
+}
+
 /// Checks the caller's fields; returns the title and the file name to keep.
 fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), VaultError> {
     let title = new
@@ -364,16 +392,7 @@ fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), Vault
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string);
-    if new.kind == DocKind::Other && title.is_none() {
-        return Err(VaultError::Invalid(
-            "a document of kind `other` needs a title".into(),
-        ));
-    }
-    if title.as_ref().is_some_and(|t| t.chars().count() > 200) {
-        return Err(VaultError::Invalid(
-            "the title is longer than 200 characters".into(),
-        ));
-    }
+    title_rule(new.kind, title.as_deref()).map_err(|m| VaultError::Invalid(m.into()))?;
     let file_name = new
         .file_name
         .as_deref()

@@ -52,6 +52,9 @@ pub enum VaultError {
     Keys(#[from] KeyError),
     #[error("bundle refused: {0}")]
     Bundle(#[from] BundleError),
+    /// A document in a bundle that this node's intake rules refuse.
+    #[error("bundle refused: {path}: {refusal}")]
+    BundleDocument { path: String, refusal: IntakeError },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("integrity failure: {0}")]
@@ -109,6 +112,13 @@ impl VaultError {
             VaultError::Keys(_) => ErrorClass::Refused,
             VaultError::Integrity(_) => ErrorClass::Integrity,
             VaultError::Bundle(e) => e.class(),
+            // Over this node's own size limits: refused; against a rule of
+            // the bundle format: an integrity failure.
+            VaultError::BundleDocument {
+                refusal: IntakeError::TooLarge { .. } | IntakeError::ImageTooLarge { .. },
+                ..
+            } => ErrorClass::Refused,
+            VaultError::BundleDocument { .. } => ErrorClass::Integrity,
             VaultError::Store(_) | VaultError::Io(_) => ErrorClass::Internal,
         }
     }

@@ -1,7 +1,10 @@
 //! Receiving a hand-over: importing a bundle addressed to this node (all or
-//! nothing, once per bundle id, documents stored as they arrived after one
-//! verifying pass) with a signed receipt; and, at the source, checking a
-//! receipt that came back and recording the hand-over as delivered.
+//! nothing, once per bundle id, the manifest and every document held to
+//! this node's own intake rules, documents stored as they arrived after one
+//! verifying pass) with a signed receipt, or refusing it with a signed
+//! refusal; and, at the source, checking the answer that came back against
+//! what was sent and recording the hand-over as delivered, partially
+//! delivered or refused.
 
 use std::io::{self, Read, Write};
 
@@ -10,15 +13,18 @@ use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
 use super::access::Note;
-use super::{Vault, VaultError};
+use super::intake::{Inspection, IntakeError, Limits};
+use super::{children, documents, Vault, VaultError};
 use crate::bundle::{
-    BundleError, BundleReader, Manifest, Receipt, ReceiptDocument, SignedReceipt, Verified,
-    RECEIPT_FORMAT,
+    self, Answer, BundleError, BundleReader, Manifest, Receipt, ReceiptDocument, Refusal,
+    SignedAnswer, Verified, RECEIPT_FORMAT, REFUSAL_FORMAT,
 };
 use crate::crypto::{self, StreamError};
-use crate::domain::{Child, ChildId, Document, DocumentId, Origin, Principal};
+use crate::domain::{
+    AnswerOutcome, Child, ChildId, Document, DocumentId, Origin, Principal, TransferStep,
+};
 use crate::policy::Action;
-use crate::store::{BlobKey, ImportedBundle};
+use crate::store::{BlobKey, ImportedBundle, RefusedBundle, SentAnswer};
 
 /// What `import_bundle` did.
 #[derive(Debug, Clone)]
@@ -33,15 +39,43 @@ pub struct Imported {
     pub receipt: Vec<u8>,
 }
 
-/// What `verify_receipt` found.
+/// What `refuse_bundle` did.
+#[derive(Debug, Clone)]
+pub struct RefusedImport {
+    pub bundle_id: String,
+    pub source: String,
+    /// True when this bundle had been refused before (with that refusal).
+    pub already: bool,
+    /// The refusal file's bytes.
+    pub refusal: Vec<u8>,
+}
+
+/// What `verify_receipt` found: a verified answer to a bundle this node sent.
 #[derive(Debug, Clone)]
 pub struct Delivered {
-    pub receipt: Receipt,
-    /// The signed receipt as it came (what is kept as proof).
-    pub receipt_text: String,
+    pub answer: Answer,
+    pub outcome: AnswerOutcome,
+    /// The entry paths of the documents the destination took (all, for a
+    /// full receipt; none, for a refusal).
+    pub arrived: Vec<String>,
+    /// The entry paths of the documents sent but not taken.
+    pub missing: Vec<String>,
+    /// The answer file as it came (what is kept as proof).
+    pub file: String,
     pub child_id: ChildId,
-    /// True when this receipt had been recorded before.
+    /// True when this very answer had been recorded before.
     pub already: bool,
+}
+
+impl Delivered {
+    /// The bundle answered.
+    pub fn bundle_id(&self) -> &str {
+        self.answer.bundle_id()
+    }
+    /// The department that signed the answer.
+    pub fn destination(&self) -> &str {
+        self.answer.destination()
+    }
 }
 
 impl Vault {
@@ -73,7 +107,13 @@ impl Vault {
         .await
         .map_err(join_error)??;
 
+        check_manifest(&manifest)?;
         let bundle_id = verified.envelope.bundle_id.clone();
+        if self.db.refused_bundle(&bundle_id)?.is_some() {
+            return Err(VaultError::Conflict(format!(
+                "bundle {bundle_id} was refused on this node; it cannot be imported"
+            )));
+        }
         if let Some(before) = self.db.imported_bundle(&bundle_id)? {
             if before.envelope_sha256 != verified.envelope_sha256 {
                 return Err(VaultError::Integrity(format!(
@@ -123,9 +163,13 @@ impl Vault {
         stored: &mut Vec<(Document, BlobKey)>,
     ) -> Result<Child, VaultError> {
         let now = Utc::now();
+        let limits = Limits {
+            max_bytes: self.settings.max_document_bytes,
+            max_image_bytes: self.settings.max_image_bytes,
+        };
         let child = Child {
             id: ChildId::new(),
-            record: manifest.child.clone(),
+            record: manifest.child.clone().into(),
             created_at: now,
             created_by: format!("bundle:{}", verified.envelope.source.id),
             updated_at: now,
@@ -159,36 +203,47 @@ impl Vault {
                 self.keys.clone(),
                 Handle::current(),
             );
+            let (path, kind, media) = (doc.path.clone(), doc.kind, doc.media_type);
             let (back, checked) = tokio::task::spawn_blocking(move || {
-                let checked = (|| -> Result<crypto::Opened, VaultError> {
-                    let mut tee = Tee {
-                        inner: reader.document_ciphertext(i + 1)?,
-                        copy: SyncIoBridge::new_with_handle(writer, handle.clone()),
-                    };
-                    let opened = crypto::open(keys.identity(), &mut tee, io::sink()).map_err(
-                        |e| match e {
-                            StreamError::Integrity(m) => VaultError::Bundle(BundleError::Decrypt(
-                                format!("documents/{:04}.age", i + 1),
-                                m,
-                            )),
-                            e @ StreamError::NotRecorded => {
-                                VaultError::Bundle(BundleError::Decrypt(
-                                    format!("documents/{:04}.age", i + 1),
-                                    e.to_string(),
-                                ))
-                            }
-                            StreamError::Input(e) | StreamError::Output(e) => VaultError::Io(e),
-                        },
-                    )?;
-                    // Whatever age did not need still belongs to the entry.
-                    io::copy(&mut tee, &mut io::sink())?;
-                    let mut copy = tee.copy;
-                    if let Err(e) = copy.shutdown() {
-                        let _ = handle.block_on(copy.into_inner().abort());
-                        return Err(e.into());
-                    }
-                    Ok(opened)
-                })();
+                let checked =
+                    (|| -> Result<crypto::Opened, VaultError> {
+                        let mut tee = Tee {
+                            inner: reader.document_ciphertext(i + 1)?,
+                            copy: SyncIoBridge::new_with_handle(writer, handle.clone()),
+                        };
+                        let mut inspection = Inspection::new(kind, media, limits);
+                        let opened = crypto::open(keys.identity(), &mut tee, &mut inspection)
+                            .map_err(|e| match e {
+                                StreamError::Integrity(m) => {
+                                    VaultError::Bundle(BundleError::Decrypt(path.clone(), m))
+                                }
+                                e @ StreamError::NotRecorded => VaultError::Bundle(
+                                    BundleError::Decrypt(path.clone(), e.to_string()),
+                                ),
+                                StreamError::Output(e) => match IntakeError::from_io(e) {
+                                    Ok(refusal) => VaultError::BundleDocument {
+                                        path: path.clone(),
+                                        refusal,
+                                    },
+                                    Err(e) => VaultError::Io(e),
+                                },
+                                StreamError::Input(e) => VaultError::Io(e),
+                            })?;
+                        inspection
+                            .finish()
+                            .map_err(|refusal| VaultError::BundleDocument {
+                                path: path.clone(),
+                                refusal,
+                            })?;
+                        // Whatever age did not need still belongs to the entry.
+                        io::copy(&mut tee, &mut io::sink())?;
+                        let mut copy = tee.copy;
+                        if let Err(e) = copy.shutdown() {
+                            let _ = handle.block_on(copy.into_inner().abort());
+                            return Err(e.into());
+                        }
+                        Ok(opened)
+                    })();
                 (reader, checked)
             })
             .await
@@ -196,7 +251,7 @@ impl Vault {
             reader = back;
             let opened = checked?;
             if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
-                return Err(BundleError::Digest(doc.path.clone()).into());
+                return Err(BundleError::PlaintextDigest(doc.path.clone()).into());
             }
             self.blobs.sync(&key).await?;
         }
@@ -227,8 +282,7 @@ impl Vault {
                 })
                 .collect(),
         };
-        let signed = SignedReceipt::sign(&receipt, &self.keys);
-        let bytes = signed.to_bytes();
+        let bytes = SignedAnswer::sign_receipt(&receipt, &self.keys).to_bytes();
         self.db.commit_import(
             &child,
             stored,
@@ -251,8 +305,104 @@ impl Vault {
         })
     }
 
-    /// At the source: checks a receipt's signature and that it answers a
-    /// bundle this node sent, exactly; records the hand-over as delivered.
+    /// At the destination: refuses a bundle addressed to this node with a
+    /// reason, without importing it; signs the refusal, keeps it, and
+    /// returns its file (for the source). Refusing the same bundle again
+    /// returns the refusal already made.
+    pub async fn refuse_bundle(
+        &self,
+        actor: &Principal,
+        path: &std::path::Path,
+        reason: &str,
+    ) -> Result<RefusedImport, VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
+        let verified = self.verify_bundle(path).await?;
+        self.refuse_verified(&verified, reason)
+    }
+
+    /// Signs and records the refusal of a verified bundle.
+    pub(super) fn refuse_verified(
+        &self,
+        verified: &Verified,
+        reason: &str,
+    ) -> Result<RefusedImport, VaultError> {
+        let envelope = &verified.envelope;
+        if envelope.destination.id != self.card().id {
+            return Err(BundleError::WrongDestination {
+                expected: self.card().id.clone(),
+                found: envelope.destination.id.clone(),
+            }
+            .into());
+        }
+        let reason = reason.trim();
+        if !bundle::valid_reason(reason) {
+            return Err(VaultError::Invalid(
+                "a refusal needs a reason of 1 to 500 characters".into(),
+            ));
+        }
+        let bundle_id = envelope.bundle_id.clone();
+        if self.db.imported_bundle(&bundle_id)?.is_some() {
+            return Err(VaultError::Conflict(format!(
+                "bundle {bundle_id} was imported on this node; it cannot be refused"
+            )));
+        }
+        if let Some(before) = self.db.refused_bundle(&bundle_id)? {
+            return Ok(self.refused_before(before, verified)?);
+        }
+        let refusal = Refusal {
+            format: REFUSAL_FORMAT.to_string(),
+            bundle_id: bundle_id.clone(),
+            envelope_sha256: verified.envelope_sha256.clone(),
+            source: envelope.source.id.clone(),
+            destination: self.card().id.clone(),
+            refused_at: Utc::now(),
+            reason: reason.to_string(),
+        };
+        let bytes = SignedAnswer::sign_refusal(&refusal, &self.keys).to_bytes();
+        let row = RefusedBundle {
+            bundle_id: bundle_id.clone(),
+            source: refusal.source.clone(),
+            envelope_sha256: refusal.envelope_sha256.clone(),
+            refusal: String::from_utf8(bytes.clone()).expect("JSON is UTF-8"),
+            refused_at: refusal.refused_at,
+        };
+        if !self.db.record_refusal(&row)? {
+            // Another refusal of the same bundle won the race.
+            let before = self.db.refused_bundle(&bundle_id)?.ok_or_else(|| {
+                VaultError::Integrity("a refusal row vanished while it was written".into())
+            })?;
+            return self.refused_before(before, verified);
+        }
+        tracing::info!(bundle = %bundle_id, "bundle refused");
+        Ok(RefusedImport {
+            bundle_id,
+            source: row.source,
+            already: false,
+            refusal: bytes,
+        })
+    }
+
+    fn refused_before(
+        &self,
+        before: RefusedBundle,
+        verified: &Verified,
+    ) -> Result<RefusedImport, VaultError> {
+        if before.envelope_sha256 != verified.envelope_sha256 {
+            return Err(VaultError::Integrity(format!(
+                "a different bundle with id {} was refused before",
+                before.bundle_id
+            )));
+        }
+        Ok(RefusedImport {
+            bundle_id: before.bundle_id,
+            source: before.source,
+            already: true,
+            refusal: before.refusal.into_bytes(),
+        })
+    }
+
+    /// At the source: checks an answer's signature and that it answers a
+    /// bundle this node sent, exactly; records the outcome.
     pub async fn verify_receipt(
         &self,
         actor: &Principal,
@@ -260,57 +410,149 @@ impl Vault {
     ) -> Result<Delivered, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         let delivered = self.check_receipt(bytes)?;
-        self.record_delivery(&delivered)?;
-        Ok(delivered)
+        self.record_delivery(&delivered)
     }
 
-    /// Checks a receipt's signature against the directory and that it
-    /// answers, exactly, a bundle this node sent. Records nothing.
+    /// Checks an answer's signature against the directory and that it
+    /// answers a bundle this node sent: its destination and envelope, and
+    /// every document a receipt lists against this node's own record of
+    /// it (path, size, SHA-256). Records nothing.
     pub(super) fn check_receipt(&self, bytes: &[u8]) -> Result<Delivered, VaultError> {
-        let signed = SignedReceipt::parse(bytes)?;
+        let signed = SignedAnswer::parse(bytes)?;
         let directory = self.directory()?;
-        let receipt = signed.verify(|id| directory.card(id))?;
-        if receipt.source != self.card().id {
+        let answer = signed.verify(|id| directory.card(id))?;
+        if answer.source() != self.card().id {
             return Err(VaultError::Invalid(format!(
-                "the receipt answers a bundle from {}, not from this node",
-                receipt.source.chars().take(64).collect::<String>()
+                "the answer is for a bundle from {}, not from this node",
+                short(answer.source())
             )));
         }
-        let sent = self.db.sent_bundle(&receipt.bundle_id)?.ok_or_else(|| {
+        let sent = self.db.sent_bundle(answer.bundle_id())?.ok_or_else(|| {
             VaultError::Invalid(format!(
                 "no bundle {} was sent from this node",
-                short(&receipt.bundle_id)
+                short(answer.bundle_id())
             ))
         })?;
-        let paths: Vec<_> = receipt.documents.iter().map(|d| d.path.as_str()).collect();
-        let sent_paths: Vec<_> = sent.documents.iter().map(|(p, _)| p.as_str()).collect();
-        if sent.destination != receipt.destination
-            || sent.envelope_sha256 != receipt.envelope_sha256
-            || paths != sent_paths
-        {
-            return Err(VaultError::Integrity(format!(
-                "the receipt does not match bundle {} as it was sent",
-                receipt.bundle_id
-            )));
+        let mismatch = |why| BundleError::AnswerMismatch(sent.bundle_id.clone(), why);
+        if sent.destination != answer.destination() {
+            return Err(mismatch("another destination").into());
         }
+        if sent.envelope_sha256 != answer.envelope_sha256() {
+            return Err(mismatch("another envelope").into());
+        }
+        let (outcome, arrived) = match &answer {
+            Answer::Receipt(r) => {
+                for d in &r.documents {
+                    let listed = sent.documents.iter().find(|s| s.path == d.path);
+                    match listed {
+                        None => return Err(mismatch("a document that was not sent").into()),
+                        Some(s) if s.size != d.size || s.sha256 != d.sha256 => {
+                            return Err(mismatch("a document's size or SHA-256").into())
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let arrived: Vec<String> = r.documents.iter().map(|d| d.path.clone()).collect();
+                let outcome = if arrived.len() == sent.documents.len() {
+                    AnswerOutcome::Delivered
+                } else {
+                    AnswerOutcome::PartiallyDelivered
+                };
+                (outcome, arrived)
+            }
+            Answer::Refusal(_) => (AnswerOutcome::Refused, Vec::new()),
+        };
+        let missing = sent
+            .documents
+            .iter()
+            .map(|d| d.path.clone())
+            .filter(|p| !arrived.contains(p))
+            .collect();
+        let file = String::from_utf8_lossy(bytes).into_owned();
+        let already = match &sent.answer {
+            None => false,
+            Some(before) if answer_text(&before.file) == Some(signed.text.clone()) => true,
+            Some(before) => {
+                return Err(VaultError::Conflict(format!(
+                    "bundle {} already has an answer ({}); a second one is refused",
+                    sent.bundle_id,
+                    before.outcome.as_str()
+                )))
+            }
+        };
         Ok(Delivered {
-            receipt,
-            receipt_text: signed.receipt,
+            answer,
+            outcome,
+            arrived,
+            missing,
+            file,
             child_id: sent.child_id,
-            already: sent.delivered_at.is_some(),
+            already,
         })
     }
 
-    /// Records a checked receipt: the bundle and its transfer are delivered.
-    pub(super) fn record_delivery(&self, d: &Delivered) -> Result<(), VaultError> {
-        if !d.already {
-            self.db
-                .mark_delivered(&d.receipt.bundle_id, &d.receipt_text, Utc::now())?;
-            self.transfer_delivered(&d.receipt.bundle_id)?;
-            tracing::info!(bundle = %d.receipt.bundle_id, "hand-over delivered");
+    /// Records a checked answer: the bundle and its transfer are delivered,
+    /// partially delivered or refused.
+    pub(super) fn record_delivery(&self, d: &Delivered) -> Result<Delivered, VaultError> {
+        if d.already {
+            return Ok(d.clone());
         }
-        Ok(())
+        let recorded = SentAnswer {
+            outcome: d.outcome,
+            file: d.file.clone(),
+            at: Utc::now(),
+        };
+        if !self.db.record_answer(d.bundle_id(), &recorded)? {
+            // Another answer was recorded meanwhile: judge this one again.
+            return self.check_receipt(d.file.as_bytes());
+        }
+        let step = match &d.answer {
+            Answer::Refusal(r) => TransferStep::Refuse {
+                reason: r.reason.clone(),
+            },
+            Answer::Receipt(_) if d.outcome == AnswerOutcome::Delivered => TransferStep::Deliver,
+            Answer::Receipt(_) => TransferStep::DeliverPartially,
+        };
+        self.transfer_answered(d.bundle_id(), step)?;
+        tracing::info!(bundle = %d.bundle_id(), outcome = d.outcome.as_str(), "hand-over answered");
+        Ok(d.clone())
     }
+}
+
+/// The signed text of a stored answer file.
+fn answer_text(file: &str) -> Option<String> {
+    SignedAnswer::parse(file.as_bytes()).ok().map(|a| a.text)
+}
+
+/// The manifest's own rules, beyond its form: the case record and each
+/// document as this node's intake would take them. The first refusal names
+/// the document by its entry path.
+fn check_manifest(manifest: &Manifest) -> Result<(), VaultError> {
+    let refuse = |m: String| VaultError::Bundle(BundleError::Manifest(m));
+    children::validate(&manifest.child.clone().into())
+        .map_err(|e| refuse(format!("child: {e}")))?;
+    if let Some(r) = &manifest.incomplete_reason {
+        if !bundle::valid_reason(r) {
+            return Err(refuse(
+                "incomplete_reason: 1 to 500 characters, not blank".into(),
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in &manifest.documents {
+        let at = |m: &str| refuse(format!("{}: {m}", d.path));
+        documents::title_rule(d.kind, d.title.as_deref()).map_err(at)?;
+        if let Some(name) = &d.file_name {
+            documents::file_name_rule(name).map_err(at)?;
+        }
+        if d.size == 0 {
+            return Err(at("the document is empty"));
+        }
+        if !seen.insert(d.source_document_id.as_str()) {
+            return Err(at("its source_document_id is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 /// Copies everything read from `inner` into `copy`.

@@ -41,6 +41,13 @@ pub enum IntakeError {
     NotText,
     #[error("the {0} file is malformed: {1}")]
     Malformed(MediaType, String),
+    #[error("the content is {found}, not the {declared} declared for it")]
+    MediaMismatch {
+        declared: MediaType,
+        found: MediaType,
+    },
+    #[error("the {0} scan still carries metadata (EXIF, XMP, IPTC, text or comments) that intake removes")]
+    Metadata(MediaType),
 }
 
 impl IntakeError {
@@ -160,7 +167,7 @@ fn is_binary_control(b: u8) -> bool {
 
 /// Removes EXIF, XMP, IPTC and comments; image data is copied as is.
 fn strip_image_metadata(media: MediaType, data: Bytes) -> Result<Bytes, IntakeError> {
-    use img_parts::jpeg::{markers, Jpeg};
+    use img_parts::jpeg::Jpeg;
     use img_parts::png::Png;
     use img_parts::webp::WebP;
     use img_parts::ImageEXIF;
@@ -172,12 +179,7 @@ fn strip_image_metadata(media: MediaType, data: Bytes) -> Result<Bytes, IntakeEr
                 return Err(IntakeError::Truncated(media, "no end-of-image marker"));
             }
             let mut jpeg = Jpeg::from_bytes(data).map_err(bad)?;
-            jpeg.segments_mut().retain(|s| {
-                !matches!(
-                    s.marker(),
-                    markers::APP1 | markers::APP12 | markers::APP13 | markers::COM
-                )
-            });
+            jpeg.segments_mut().retain(|s| !jpeg_metadata(s.marker()));
             Ok(jpeg.encoder().bytes())
         }
         MediaType::Png => {
@@ -185,8 +187,7 @@ fn strip_image_metadata(media: MediaType, data: Bytes) -> Result<Bytes, IntakeEr
                 return Err(IntakeError::Truncated(media, "no IEND chunk at the end"));
             }
             let mut png = Png::from_bytes(data).map_err(bad)?;
-            png.chunks_mut()
-                .retain(|c| !matches!(&c.kind(), b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME"));
+            png.chunks_mut().retain(|c| !png_metadata(&c.kind()));
             Ok(png.encoder().bytes())
         }
         MediaType::Webp => {
@@ -203,6 +204,194 @@ fn strip_image_metadata(media: MediaType, data: Bytes) -> Result<Bytes, IntakeEr
             Ok(webp.encoder().bytes())
         }
         _ => Ok(data),
+    }
+}
+
+/// JPEG segments intake removes: EXIF/XMP (APP1), APP12, IPTC (APP13), comments.
+fn jpeg_metadata(marker: u8) -> bool {
+    use img_parts::jpeg::markers;
+    matches!(
+        marker,
+        markers::APP1 | markers::APP12 | markers::APP13 | markers::COM
+    )
+}
+
+/// PNG chunks intake removes: EXIF, text and time.
+fn png_metadata(kind: &[u8; 4]) -> bool {
+    matches!(kind, b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME")
+}
+
+/// WebP chunks intake removes: XMP and EXIF.
+const WEBP_METADATA: [[u8; 4]; 2] = [*b"XMP ", *b"EXIF"];
+
+/// Checks an image that arrived already sealed: complete, well formed, and
+/// free of the metadata intake removes (it is refused, not changed).
+fn check_clean_image(media: MediaType, data: Bytes) -> Result<(), IntakeError> {
+    use img_parts::jpeg::Jpeg;
+    use img_parts::png::Png;
+    use img_parts::webp::WebP;
+
+    let bad = |e: img_parts::Error| IntakeError::Malformed(media, e.to_string());
+    let carries = match media {
+        MediaType::Jpeg => {
+            if !jpeg_complete(&data) {
+                return Err(IntakeError::Truncated(media, "no end-of-image marker"));
+            }
+            let jpeg = Jpeg::from_bytes(data).map_err(bad)?;
+            jpeg.segments().iter().any(|s| jpeg_metadata(s.marker()))
+        }
+        MediaType::Png => {
+            if !png_complete(&data) {
+                return Err(IntakeError::Truncated(media, "no IEND chunk at the end"));
+            }
+            let png = Png::from_bytes(data).map_err(bad)?;
+            png.chunks().iter().any(|c| png_metadata(&c.kind()))
+        }
+        MediaType::Webp => {
+            if !riff_complete(&data) {
+                return Err(IntakeError::Truncated(
+                    media,
+                    "shorter than its RIFF header says",
+                ));
+            }
+            let webp = WebP::from_bytes(data).map_err(bad)?;
+            WEBP_METADATA
+                .iter()
+                .any(|id| webp.chunk_by_id(*id).is_some())
+        }
+        _ => false,
+    };
+    if carries {
+        Err(IntakeError::Metadata(media))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a document's plaintext as it is written through it, by the rules
+/// of intake and against the media type its manifest declares. For a
+/// document that arrives already sealed (in a bundle): it is checked, never
+/// changed, so an image that still carries metadata is refused.
+pub struct Inspection {
+    kind: DocKind,
+    declared: MediaType,
+    limits: Limits,
+    seen: u64,
+    stage: Stage,
+}
+
+enum Stage {
+    /// Collecting the first bytes to recognise the type.
+    Sniffing(Vec<u8>),
+    /// A streamed type, checked as it passes.
+    Streaming(Completeness),
+    /// An image, kept (up to the image limit) to check at the end.
+    Image(MediaType, Vec<u8>),
+}
+
+impl Inspection {
+    pub fn new(kind: DocKind, declared: MediaType, limits: Limits) -> Inspection {
+        Inspection {
+            kind,
+            declared,
+            limits,
+            seen: 0,
+            stage: Stage::Sniffing(Vec::new()),
+        }
+    }
+
+    fn image_cap(&self) -> u64 {
+        self.limits.max_image_bytes.min(self.limits.max_bytes)
+    }
+
+    /// Recognises the type from the first bytes and starts its checks.
+    fn recognise(&mut self) -> Result<(), IntakeError> {
+        let Stage::Sniffing(head) = &mut self.stage else {
+            return Ok(());
+        };
+        let head = std::mem::take(head);
+        let media = sniff(&head)?;
+        if media != self.declared {
+            return Err(IntakeError::MediaMismatch {
+                declared: self.declared,
+                found: media,
+            });
+        }
+        if media == MediaType::Text && self.kind != DocKind::Other {
+            return Err(IntakeError::TextNotAllowed);
+        }
+        self.stage = match media {
+            MediaType::Jpeg | MediaType::Png | MediaType::Webp => Stage::Image(media, head),
+            _ => {
+                let mut check = Completeness::for_media(media);
+                check.update(&head)?;
+                Stage::Streaming(check)
+            }
+        };
+        self.check_image_size()
+    }
+
+    fn check_image_size(&self) -> Result<(), IntakeError> {
+        let cap = self.image_cap();
+        match &self.stage {
+            Stage::Image(media, all) if all.len() as u64 > cap => {
+                Err(if cap == self.limits.max_bytes {
+                    IntakeError::TooLarge { limit: cap }
+                } else {
+                    IntakeError::ImageTooLarge {
+                        media: *media,
+                        limit: cap,
+                    }
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn take(&mut self, buf: &[u8]) -> Result<(), IntakeError> {
+        self.seen += buf.len() as u64;
+        if self.seen > self.limits.max_bytes {
+            return Err(IntakeError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
+        match &mut self.stage {
+            Stage::Sniffing(head) => {
+                head.extend_from_slice(buf);
+                if head.len() >= SNIFF_BYTES {
+                    self.recognise()?;
+                }
+                Ok(())
+            }
+            Stage::Streaming(check) => check.update(buf),
+            Stage::Image(_, all) => {
+                all.extend_from_slice(buf);
+                self.check_image_size()
+            }
+        }
+    }
+
+    /// The checks that need the whole document.
+    pub fn finish(mut self) -> Result<(), IntakeError> {
+        if self.seen == 0 {
+            return Err(IntakeError::Empty);
+        }
+        self.recognise()?;
+        match self.stage {
+            Stage::Streaming(check) => check.finish(),
+            Stage::Image(media, all) => check_clean_image(media, Bytes::from(all)),
+            Stage::Sniffing(_) => unreachable!("recognised above"),
+        }
+    }
+}
+
+impl io::Write for Inspection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.take(buf).map_err(IntakeError::into_io)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ mod node;
 mod transfers;
 mod users;
 
+pub use crate::bundle::Answer;
 pub use crate::domain::Purpose;
 pub use bundles::{CreatedBundle, OpenedBundle};
 pub use checklist::{Checklist, Checklists};
@@ -28,6 +29,6 @@ pub use delivery::{receipts_url, Backoff, Push, PushBody};
 pub use departments::DirectoryEntry;
 pub use documents::NewDocument;
 pub use error::{ErrorClass, VaultError};
-pub use imports::{Delivered, Imported};
+pub use imports::{Delivered, Imported, RefusedImport};
 pub use maintenance::{CheckReport, GcReport};
 pub use node::{InitOptions, Vault};

@@ -94,9 +94,13 @@ impl Vault {
                 override_reason: None,
             }
             | TransferStep::Revoke => Action::CreateTransfer,
-            TransferStep::Send | TransferStep::Deliver | TransferStep::Fail => {
+            TransferStep::Send
+            | TransferStep::Deliver
+            | TransferStep::DeliverPartially
+            | TransferStep::Refuse { .. }
+            | TransferStep::Fail => {
                 return Err(VaultError::Invalid(format!(
-                    "`{}` is taken by sending the transfer or verifying its receipt",
+                    "`{}` is taken by sending the transfer or verifying its answer",
                     step.name()
                 )))
             }
@@ -175,12 +179,21 @@ impl Vault {
         Ok((t, created, queued))
     }
 
-    /// Marks the transfer that sent `bundle_id` as delivered (its receipt
-    /// was verified). Nothing to do for a bundle made outside a transfer.
-    pub(super) fn transfer_delivered(&self, bundle_id: &str) -> Result<(), VaultError> {
+    /// Takes `step` (delivered, partially delivered or refused) on the
+    /// transfer that sent `bundle_id`, whose answer was verified. Nothing
+    /// to do for a bundle made outside a transfer.
+    pub(super) fn transfer_answered(
+        &self,
+        bundle_id: &str,
+        step: TransferStep,
+    ) -> Result<(), VaultError> {
         if let Some(mut t) = self.db.transfer_by_bundle(bundle_id)? {
             if t.state == TransferState::Sent || t.state == TransferState::Failed {
-                t.take(TransferStep::Deliver, "receipt".into(), Utc::now())
+                let by = match step {
+                    TransferStep::Refuse { .. } => "refusal",
+                    _ => "receipt",
+                };
+                t.take(step, by.into(), Utc::now())
                     .map_err(|e| VaultError::Conflict(e.to_string()))?;
                 self.db.put_transfer(&t)?;
             }
