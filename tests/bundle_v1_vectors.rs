@@ -61,8 +61,12 @@ fn the_v1_receipt_still_verifies() {
     let mut reader = handover::bundle::BundleReader::open(&bundle).unwrap();
     let verified = reader.verify(|id| dir.card(id)).unwrap();
     let bytes = std::fs::read(repo("fixtures/bundles/v1.receipt.json")).unwrap();
-    let signed = handover::bundle::SignedReceipt::parse(&bytes).unwrap();
-    let receipt = signed.verify(|id| dir.card(id)).unwrap();
+    let signed = handover::bundle::SignedAnswer::parse(&bytes).unwrap();
+    let handover::bundle::Answer::Receipt(receipt) = signed.verify(|id| dir.card(id)).unwrap()
+    else {
+        panic!("the v1 receipt is a receipt");
+    };
+    assert_eq!(receipt.format, "handover-receipt/1");
     assert_eq!(receipt.bundle_id, verified.envelope.bundle_id);
     assert_eq!(receipt.envelope_sha256, verified.envelope_sha256);
     assert_eq!(receipt.source, SOURCE);
