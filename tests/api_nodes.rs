@@ -223,6 +223,56 @@ fn a_transfer_goes_from_one_node_to_the_other_and_comes_back_delivered() {
 }
 
 #[test]
+fn a_refusal_in_the_inbox_goes_back_signed_and_the_transfer_is_refused() {
+    let p = pair();
+    let (child, _) = child_with_documents(&p);
+    let t = approved_transfer(&p, &child);
+    let sent = send(&p, &t);
+    let bundle_id = sent["bundle_id"].as_str().unwrap().to_string();
+    wait_for(60, "the bundle in the inbox", || {
+        inbox(&p).into_iter().next()
+    });
+    let r = p
+        .dst
+        .post(&p.swd, &format!("/api/v1/inbox/{bundle_id}/refuse"))
+        .json(&serde_json::json!({"reason": "the FIR copy is unreadable; please rescan"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let refused: Value = r.json().unwrap();
+    assert_eq!(refused["state"], "refused");
+    let text: Value =
+        serde_json::from_str(refused["refusal"]["refusal"].as_str().unwrap()).unwrap();
+    assert_eq!(text["format"], "handover-refusal/1");
+    assert_eq!(text["bundle_id"], bundle_id.as_str());
+    // Nothing was imported at the destination.
+    let listed = p.dst.get_json(&p.swd, "/api/v1/children");
+    assert!(listed.as_array().unwrap().is_empty(), "{listed}");
+    // The refusal reaches the source: the transfer is refused, with the reason.
+    let v = wait_for(60, "the transfer to be refused", || {
+        let v = p.src.get_json(&p.staff, &format!("/api/v1/transfers/{t}"));
+        (v["state"] == "refused").then_some(v)
+    });
+    let last = v["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["step"], "refuse");
+    assert_eq!(last["reason"], "the FIR copy is unreadable; please rescan");
+    // The same refusal pushed again changes nothing; it cannot be accepted now.
+    let again = reqwest::blocking::Client::new()
+        .post(p.src.url("/api/v1/receipts"))
+        .body(serde_json::to_vec(&refused["refusal"]).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().unwrap()["already"], true);
+    let r = p
+        .dst
+        .post(&p.swd, &format!("/api/v1/inbox/{bundle_id}/accept"))
+        .send()
+        .unwrap();
+    assert_eq!(problem(r), (409, "urn:handover:problem:conflict".into()));
+}
+
+#[test]
 fn a_destination_that_is_down_or_killed_mid_receive_still_gets_the_bundle_once() {
     let mut p = pair();
     let (child, _) = child_with_documents(&p);

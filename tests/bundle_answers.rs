@@ -115,7 +115,9 @@ fn a_receipt_that_differs_from_what_was_sent_is_refused_and_records_nothing() {
     run_ok(src.cmd().args(["receipt", "verify"]).arg(&receipt));
     assert_eq!(transfer(&src, &t)["state"], "delivered");
     // A second, different answer is refused; the same one again changes nothing.
-    let f = src.file("second.json", &forged_receipt(&genuine));
+    let mut second = genuine.clone();
+    second["received_at"] = "2026-12-02T08:00:00Z".into();
+    let f = src.file("second.json", &forged_receipt(&second));
     src.cmd()
         .args(["receipt", "verify"])
         .arg(&f)

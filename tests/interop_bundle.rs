@@ -10,19 +10,35 @@ use common::bundles::*;
 use common::have;
 
 fn allowed_signers(dir: &std::path::Path, who: &str, card: &str) -> std::path::PathBuf {
+    allowed_in(dir, who, card, "handover")
+}
+
+/// An allowed-signers file for `who` in `namespace`.
+fn allowed_in(dir: &std::path::Path, who: &str, card: &str, namespace: &str) -> std::path::PathBuf {
     let card: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo(card)).unwrap()).unwrap();
     let key = card["ssh_public_key"].as_str().unwrap();
-    let line = format!("{who} namespaces=\"handover\" {key}\n");
-    let path = dir.join(format!("{who}.allowed"));
+    let line = format!("{who} namespaces=\"{namespace}\" {key}\n");
+    let path = dir.join(format!("{who}.{namespace}.allowed"));
     std::fs::write(&path, line).unwrap();
     path
 }
 
 fn ssh_verify(allowed: &std::path::Path, who: &str, sig: &std::path::Path, msg: &[u8]) -> bool {
+    ssh_verify_in("handover", allowed, who, sig, msg)
+}
+
+/// `ssh-keygen -Y verify` in `namespace`.
+fn ssh_verify_in(
+    namespace: &str,
+    allowed: &std::path::Path,
+    who: &str,
+    sig: &std::path::Path,
+    msg: &[u8],
+) -> bool {
     use std::io::Write;
     let mut child = Command::new("ssh-keygen")
-        .args(["-Y", "verify", "-n", "handover", "-I", who, "-f"])
+        .args(["-Y", "verify", "-n", namespace, "-I", who, "-f"])
         .arg(allowed)
         .arg("-s")
         .arg(sig)
@@ -125,14 +141,67 @@ fn stock_tools_check_bundle_and_receipt() {
         serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
     let rsig = t.join("receipt.sig");
     std::fs::write(&rsig, r["signature"].as_str().unwrap()).unwrap();
-    let allowed = allowed_signers(t, DEST, &format!("keys/{DEST}.json"));
-    assert!(ssh_verify(
+    // Receipts are signed in their own namespace: ssh-keygen checks them
+    // there, and never as an envelope signature (namespace `handover`).
+    let text = r["receipt"].as_str().unwrap().as_bytes();
+    let allowed = allowed_in(t, DEST, &format!("keys/{DEST}.json"), "handover-receipt");
+    assert!(ssh_verify_in(
+        "handover-receipt",
         &allowed,
         DEST,
         &rsig,
-        r["receipt"].as_str().unwrap().as_bytes()
+        text
     ));
-    assert!(!ssh_verify(&allowed, DEST, &rsig, b"another text"));
+    assert!(!ssh_verify_in(
+        "handover-receipt",
+        &allowed,
+        DEST,
+        &rsig,
+        b"another text"
+    ));
+    let as_envelope = allowed_signers(t, DEST, &format!("keys/{DEST}.json"));
+    assert!(!ssh_verify(&as_envelope, DEST, &rsig, text));
+
+    // So are refusals, in theirs (the frozen refusal vector).
+    let f: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo("fixtures/bundles/v1-padded.refusal.json")).unwrap(),
+    )
+    .unwrap();
+    let fsig = t.join("refusal.sig");
+    std::fs::write(&fsig, f["signature"].as_str().unwrap()).unwrap();
+    let text = f["refusal"].as_str().unwrap().as_bytes();
+    let allowed = allowed_in(t, DEST, &format!("keys/{DEST}.json"), "handover-refusal");
+    assert!(ssh_verify_in(
+        "handover-refusal",
+        &allowed,
+        DEST,
+        &fsig,
+        text
+    ));
+    let receipt_ns = allowed_in(t, DEST, &format!("keys/{DEST}.json"), "handover-receipt");
+    assert!(!ssh_verify_in(
+        "handover-receipt",
+        &receipt_ns,
+        DEST,
+        &fsig,
+        text
+    ));
+
+    // The stock check is weaker than the spec (docs/bundle-format.md §7):
+    // ssh-keygen accepts the malleated-S vector, which handover refuses.
+    let e = entries(&std::fs::read(repo("fixtures/bundles/refuse/sig-malleated.bundle")).unwrap());
+    let msig = t.join("malleated.sig");
+    std::fs::write(&msig, &e[2].1).unwrap();
+    let allowed = allowed_signers(t, SOURCE, &format!("keys/{SOURCE}.json"));
+    let stock_accepts = ssh_verify(&allowed, SOURCE, &msig, &e[1].1);
+    let e_sha = entries(&std::fs::read(repo("fixtures/bundles/refuse/sig-sha256.bundle")).unwrap());
+    let ssig = t.join("sha256.sig");
+    std::fs::write(&ssig, &e_sha[2].1).unwrap();
+    assert!(
+        ssh_verify(&allowed, SOURCE, &ssig, &e_sha[1].1),
+        "ssh-keygen accepts a sha256 signature"
+    );
+    assert!(stock_accepts, "ssh-keygen accepts a malleated S");
 }
 
 #[test]

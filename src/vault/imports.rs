@@ -347,7 +347,7 @@ impl Vault {
             )));
         }
         if let Some(before) = self.db.refused_bundle(&bundle_id)? {
-            return Ok(self.refused_before(before, verified)?);
+            return self.refused_before(before, verified);
         }
         let refusal = Refusal {
             format: REFUSAL_FORMAT.to_string(),
