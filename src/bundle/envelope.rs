@@ -226,3 +226,45 @@ impl From<ManifestChild> for CaseRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(size: &str) -> Result<EnvelopeEntry, serde_json::Error> {
+        serde_json::from_str(&format!(
+            r#"{{"path": "documents/0001.age", "size": {size}, "sha256": "{}"}}"#,
+            "0".repeat(64)
+        ))
+    }
+
+    #[test]
+    fn sizes_are_plain_json_integers() {
+        assert_eq!(entry("285").unwrap().size, 285);
+        for bad in [
+            "-0",
+            "285.0",
+            "2.85e2",
+            "-1",
+            "\"285\"",
+            "null",
+            "18446744073709551616",
+        ] {
+            assert!(entry(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_child_field_may_be_absent_but_never_null_or_unknown() {
+        let parse = |s: &str| serde_json::from_str::<ManifestChild>(s);
+        assert!(parse(r#"{"name": "A"}"#).unwrap().sex.is_none());
+        assert!(parse(r#"{"name": "A", "sex": null}"#).is_err());
+        assert!(parse(r#"{"name": "A", "notes": null}"#).is_err());
+        assert!(parse(r#"{"name": "A", "religion": "x"}"#).is_err());
+        assert!(parse(r#"{"name": "A", "name": "B"}"#).is_err());
+        assert!(
+            parse(r#"{"name": "A", "sex": "f"}"#).is_err(),
+            "only the closed names"
+        );
+    }
+}
