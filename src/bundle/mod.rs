@@ -1,9 +1,11 @@
 //! The transfer bundle: one file that carries a child's case record and
 //! documents from one department to another (docs/bundle-format.md). Anyone
 //! with the department directory can check its origin and integrity; only
-//! the destination can open it. This module owns the format: building,
-//! structural and signature checks, and decrypting entries. What goes in and
-//! where it comes from is the vault's business.
+//! the destination can open it, and it answers with a signed receipt or
+//! refusal. This module owns the format: building, structural, form and
+//! signature checks, decrypting entries, and the answers. What goes in,
+//! where it comes from and what an answer means for a transfer is the
+//! vault's business.
 
 mod agehead;
 pub mod bagit;

@@ -380,6 +380,18 @@ impl Vault {
         Ok(opened)
     }
 
+    /// Refuses a verified bundle addressed to another department.
+    pub(super) fn addressed_here(&self, envelope: &Envelope) -> Result<(), VaultError> {
+        if envelope.destination.id != self.card().id {
+            return Err(BundleError::WrongDestination {
+                expected: self.card().id.clone(),
+                found: envelope.destination.id.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// This node's card and every card in the directory.
     pub(super) fn directory(&self) -> Result<Directory, VaultError> {
         let mut all = vec![self.card().clone()];

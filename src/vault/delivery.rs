@@ -106,13 +106,7 @@ impl Vault {
     async fn file_received(&self, partial: &Path) -> Result<(InboxItem, bool), VaultError> {
         let verified = self.verify_bundle(partial).await?;
         let envelope = &verified.envelope;
-        if envelope.destination.id != self.card().id {
-            return Err(BundleError::WrongDestination {
-                expected: self.card().id.clone(),
-                found: envelope.destination.id.clone(),
-            }
-            .into());
-        }
+        self.addressed_here(envelope)?;
         let id = envelope.bundle_id.clone();
         if !safe_id(&id) {
             return Err(VaultError::Invalid(

@@ -327,13 +327,7 @@ impl Vault {
         reason: &str,
     ) -> Result<RefusedImport, VaultError> {
         let envelope = &verified.envelope;
-        if envelope.destination.id != self.card().id {
-            return Err(BundleError::WrongDestination {
-                expected: self.card().id.clone(),
-                found: envelope.destination.id.clone(),
-            }
-            .into());
-        }
+        self.addressed_here(envelope)?;
         let reason = reason.trim();
         if !bundle::valid_reason(reason) {
             return Err(VaultError::Invalid(
