@@ -14,16 +14,18 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$wor
 for _ in $(seq 1 150); do grep -q "listening on" "$work/out" && break; sleep 0.2; done
 grep -q "listening on" "$work/out" || { cat "$work/err"; exit 1; }
 base="http://127.0.0.1:$port"
-password=$(sed -n 's/^    \(.*\)$/\1/p' "$work/out" | head -1)
+# The first run names the 0600 file holding the admin's one-time password.
+password=$(cat "$(sed -n 's/^    \(.*\)$/\1/p' "$work/out" | head -1)")
+# Log in with a one-time password, setting a new one (required).
 login() {
   curl -fsS -X POST "$base/api/v1/session" -H 'content-type: application/json' \
-    -d "{\"name\":\"$1\",\"password\":\"$2\"}" |
+    -d "{\"name\":\"$1\",\"password\":\"$2\",\"new_password\":\"$3\"}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
-admin=$(login admin "$password")
+admin=$(login admin "$password" fuzz-admin-passphrase)
 curl -fsS -X POST "$base/api/v1/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
-  -d '{"name":"fuzz-staff","role":"shelter_staff","scope":"institution:fuzz-home","password":"fuzz-staff-password"}' >/dev/null
-staff=$(login fuzz-staff fuzz-staff-password)
+  -d '{"name":"fuzz-staff","role":"shelter_staff","scope":"institution:fuzz-home","password":"fuzz-staff-one-time"}' >/dev/null
+staff=$(login fuzz-staff fuzz-staff-one-time fuzz-staff-passphrase)
 for token in "$admin" "$staff"; do
   schemathesis run "$base/api/v1/openapi.json" \
     --header "Authorization: Bearer $token" \

@@ -40,8 +40,12 @@ impl Server {
         let mut admin_password = String::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
+            // The first run names the file holding the one-time password.
             if let Some(p) = line.strip_prefix("    ") {
-                admin_password = p.trim().to_string();
+                admin_password = std::fs::read_to_string(p.trim())
+                    .unwrap()
+                    .trim()
+                    .to_string();
             }
             if line.contains("listening on") {
                 break;
@@ -76,10 +80,11 @@ impl Server {
     }
 }
 
+/// Logs in with a one-time password, setting `NAME-bench-passphrase`.
 async fn login(c: &reqwest::Client, base: &str, name: &str, password: &str) -> String {
     let r: Value = c
         .post(format!("{base}/api/v1/session"))
-        .json(&json!({"name": name, "password": password}))
+        .json(&json!({"name": name, "password": password, "new_password": format!("{name}-bench-passphrase")}))
         .send()
         .await
         .unwrap()

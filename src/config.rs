@@ -61,11 +61,24 @@ pub struct Settings {
     pub log_format: String,
     /// Longest a request may take, in seconds (uploads and downloads included).
     pub request_timeout_secs: u64,
-    /// Requests served at once; more wait.
+    /// Requests served at once by the whole node; more wait.
     pub max_concurrent_requests: usize,
     /// Uploads (documents, pushed bundles) read at once; more wait before a
     /// byte of their body is read. Bounds the server's memory under load.
     pub max_concurrent_uploads: usize,
+    /// Bundles pushed by other nodes that are read at once; more get 503
+    /// (their node retries). Separate from `max_concurrent_uploads`.
+    pub max_concurrent_inbox: usize,
+    /// Bytes the inbox may hold (waiting bundles and those being received).
+    pub inbox_max_staged_bytes: u64,
+    /// Bytes the inbox may hold from one source department.
+    pub inbox_max_staged_bytes_per_source: u64,
+    /// A request whose headers, or whose body, send nothing for this many
+    /// seconds is dropped.
+    pub body_idle_secs: u64,
+    /// After the first `body_idle_secs`, a request body must arrive at this
+    /// average rate at least (bytes per second), or it is dropped.
+    pub body_min_bytes_per_sec: u64,
     /// JSON request bodies larger than this are refused, in bytes.
     pub max_json_bytes: usize,
     /// First wait before a failed push to another node is retried, in seconds (then doubling).
@@ -74,8 +87,17 @@ pub struct Settings {
     pub push_retry_max_secs: u64,
     /// A push still failing after this many hours is given up (the transfer is marked failed).
     pub push_give_up_hours: u64,
-    /// Failed logins allowed per user name, and per client address, in 15 minutes.
+    /// Failed logins of one user name from one client before each next
+    /// try must wait (1 s, doubling, at most 15 minutes); four times as many
+    /// per client, and per name from all clients. Counted over 15 minutes.
     pub login_attempts: u32,
+    /// Behind a reverse proxy: the request header that holds the client's
+    /// address (its last value is used, e.g. `X-Forwarded-For`). Only set
+    /// this when the proxy overwrites the header: otherwise clients choose it.
+    pub client_address_header: Option<String>,
+    /// When set, `GET /metrics` answers only `Authorization: Bearer` this
+    /// token (`HANDOVER_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -95,11 +117,18 @@ impl Default for Settings {
             request_timeout_secs: 3600,
             max_concurrent_requests: 256,
             max_concurrent_uploads: 8,
+            max_concurrent_inbox: 2,
+            inbox_max_staged_bytes: 32 * 1024 * 1024 * 1024,
+            inbox_max_staged_bytes_per_source: 8 * 1024 * 1024 * 1024,
+            body_idle_secs: 20,
+            body_min_bytes_per_sec: 1024,
             max_json_bytes: 1024 * 1024,
             push_retry_first_secs: 2,
             push_retry_max_secs: 600,
             push_give_up_hours: 72,
             login_attempts: 5,
+            client_address_header: None,
+            metrics_token: None,
         }
     }
 }

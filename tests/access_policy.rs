@@ -14,7 +14,7 @@ use common::bundles::{child_with, create, demo_node, two_nodes, DEST};
 use common::{created_id, pdf};
 use handover::config::Settings;
 use handover::domain::{CaseRecord, ChildId, DocKind, DocumentId, Principal, Purpose, Role, Scope};
-use handover::vault::{NewDocument, Vault, VaultError};
+use handover::vault::{NewDocument, Vault, VaultError, WeakPassword};
 
 struct World {
     vault: Vault,
@@ -712,8 +712,14 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
     assert!(v.show_child(&stale, a, Purpose::Restoration).await.is_err());
     assert!(v.list_children(&stale).await.is_err());
 
-    // Expired tokens: a token of one second.
+    // Enabling again brings no token back: disabling revoked them for good.
     v.set_user_disabled(&op, "staff", false).await.unwrap();
+    assert!(matches!(
+        v.authenticate_token(token2.expose_secret()),
+        Err(VaultError::Unauthenticated)
+    ));
+
+    // Expired tokens: a token of one second.
     let (_, short) = v
         .create_token(&op, "staff", Duration::from_secs(1))
         .await
@@ -784,34 +790,60 @@ async fn guessing_ids_reveals_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_are_checked_with_argon2id() {
+    use secrecy::{ExposeSecret, SecretString};
     let node = demo_node(DEST, &[]);
     let v = open_vault(&node).await;
     let op = Principal::LocalOperator;
-    let pw = secrecy::SecretString::from("correct horse battery staple".to_string());
+    let client: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let day = Duration::from_secs(86_400);
+    let login = |name: &str, pw: &SecretString, new: Option<&SecretString>| {
+        v.start_session(name, pw, new, client, day)
+    };
+    let pw = SecretString::from("correct horse battery staple".to_string());
+    let mine = SecretString::from("river kite lantern forty".to_string());
     let scope: Scope = "district:bihar/patna".parse().unwrap();
     v.add_user(&op, "cwc", Role::CwcMember, scope, Some(&pw))
         .await
         .unwrap();
+    // The password an operator chose works only to choose another.
     assert!(matches!(
-        v.authenticate_password("cwc", &pw),
-        Ok(Principal::User(_))
+        login("cwc", &pw, None),
+        Err(VaultError::PasswordChangeRequired)
     ));
-    let wrong = secrecy::SecretString::from("correct horse battery stapler".to_string());
     assert!(matches!(
-        v.authenticate_password("cwc", &wrong),
+        login("cwc", &pw, Some(&pw)),
+        Err(VaultError::WeakPassword(WeakPassword::Unchanged))
+    ));
+    let weak = SecretString::from("password1234".to_string());
+    assert!(matches!(
+        login("cwc", &pw, Some(&weak)),
+        Err(VaultError::WeakPassword(WeakPassword::Common))
+    ));
+    let (_, session) = login("cwc", &pw, Some(&mine)).unwrap();
+    assert!(v.authenticate_token(session.expose_secret()).is_ok());
+    assert!(login("cwc", &mine, None).is_ok());
+    let wrong = SecretString::from("correct horse battery stapler".to_string());
+    assert!(matches!(
+        login("cwc", &wrong, None),
         Err(VaultError::Unauthenticated)
     ));
     assert!(matches!(
-        v.authenticate_password("nobody", &pw),
+        login("nobody", &pw, None),
         Err(VaultError::Unauthenticated)
     ));
-    // A new password replaces the old one; a disabled user cannot sign in.
+    // A reset revokes every session and must be changed again.
     v.set_password(&op, "cwc", &wrong).await.unwrap();
-    assert!(v.authenticate_password("cwc", &pw).is_err());
-    assert!(v.authenticate_password("cwc", &wrong).is_ok());
+    assert!(v.authenticate_token(session.expose_secret()).is_err());
+    assert!(login("cwc", &mine, None).is_err());
+    assert!(matches!(
+        login("cwc", &wrong, None),
+        Err(VaultError::PasswordChangeRequired)
+    ));
+    assert!(login("cwc", &wrong, Some(&mine)).is_ok());
+    // A disabled user cannot sign in.
     v.set_user_disabled(&op, "cwc", true).await.unwrap();
     assert!(matches!(
-        v.authenticate_password("cwc", &wrong),
+        login("cwc", &mine, None),
         Err(VaultError::Unauthenticated)
     ));
 }

@@ -486,32 +486,6 @@ fn roles_get_403_or_an_unrevealing_404_through_http() {
 }
 
 #[test]
-fn wrong_passwords_are_rate_limited_per_user() {
-    let p = pair();
-    let client = common::server::client();
-    for _ in 0..5 {
-        let r = client
-            .post(p.src.url("/api/v1/session"))
-            .json(&json!({"name": "staff", "password": "wrong-password-guess"}))
-            .send()
-            .unwrap();
-        assert_eq!(problem(r).0, 401);
-    }
-    // Even the right password waits now.
-    let r = client
-        .post(p.src.url("/api/v1/session"))
-        .json(&json!({"name": "staff", "password": "staff-password-long"}))
-        .send()
-        .unwrap();
-    assert_eq!(
-        problem(r),
-        (429, "urn:handover:problem:too-many-attempts".into())
-    );
-    // Another user is not locked out by them.
-    assert!(!p.src.login("cwc", "cwc-password-long").is_empty());
-}
-
-#[test]
 fn no_name_title_or_content_reaches_logs_metrics_or_errors() {
     let mut p = pair();
     let name = "Marker Childname Zq";

@@ -12,10 +12,9 @@ use super::auth::Caller;
 use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
 use super::{parse_id, AppState, Problem};
 use crate::domain::{
-    parse_until, DepartmentCard, DocKind, Grant, GrantId, Purpose, Role, Scope, User,
+    parse_until, DepartmentCard, DocKind, Grant, GrantId, Purpose, Role, Scope, TokenInfo, User,
 };
-use crate::store::TokenRow;
-use crate::vault::DirectoryEntry;
+use crate::vault::{DirectoryEntry, NodeStatus};
 
 /// A new user.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -25,7 +24,8 @@ pub struct NewUser {
     pub role: String,
     /// `institution:ID`, `district:STATE/DISTRICT` or `department:ID`.
     pub scope: String,
-    /// At least 12 characters; none for a token-only user.
+    /// At least 12 characters, not a common one; none for a token-only
+    /// user. It works once: the user's first login must set a new one.
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
 }
@@ -57,7 +57,36 @@ pub async fn list_users(
     Ok(Json(state.vault.list_users(&actor).await?))
 }
 
-/// Disable a user at once (admin); their tokens stop working.
+/// Another role or scope for a user.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UserChange {
+    pub role: String,
+    pub scope: String,
+}
+
+/// Change a user's role and scope (admin); every token and session of the
+/// user is revoked.
+#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users", security(("bearer" = [])),
+    params(("name" = String, Path, description = "user name")), request_body = UserChange,
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_user(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    JsonBody(change): JsonBody<UserChange>,
+) -> ApiResult<Json<User>> {
+    let role: Role = change.role.parse().map_err(ApiError::bad_request)?;
+    let scope: Scope = change.scope.parse().map_err(ApiError::bad_request)?;
+    Ok(Json(
+        state
+            .vault
+            .set_user_role(&actor, &name, role, scope)
+            .await?,
+    ))
+}
+
+/// Disable a user at once (admin); every token and session of the user is
+/// revoked for good (enabling brings none back).
 #[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", security(("bearer" = [])),
     params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -92,7 +121,8 @@ pub struct NewPassword {
     pub password: SecretString,
 }
 
-/// Set a user's password (admin).
+/// Reset a user's password (admin). It works once: the user's next login
+/// must set a new one. Every token and session of the user is revoked.
 #[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", security(("bearer" = [])),
     params(("name" = String, Path, description = "user name")), request_body = NewPassword,
     responses((status = 204), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -124,7 +154,9 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Create an API token for a user (admin), e.g. for a script.
+/// Create an API token: an admin for a token-only user (a service, a
+/// script), or any user for themselves. An admin asking for a token of an
+/// account with a password gets 403 `separation-of-duties`.
 #[utoipa::path(post, path = "/api/v1/users/{name}/tokens", tag = "users", security(("bearer" = [])),
     params(("name" = String, Path, description = "user name")), request_body = NewToken,
     responses((status = 201, body = IssuedToken), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -149,29 +181,6 @@ pub async fn create_token(
     ))
 }
 
-/// One token (never the secret).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TokenInfo {
-    pub id: String,
-    pub user: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl From<TokenRow> for TokenInfo {
-    fn from(t: TokenRow) -> Self {
-        TokenInfo {
-            id: t.id.to_string(),
-            user: t.user.to_string(),
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            revoked_at: t.revoked_at,
-        }
-    }
-}
-
 /// A user's tokens (admin).
 #[utoipa::path(get, path = "/api/v1/users/{name}/tokens", tag = "users", security(("bearer" = [])),
     params(("name" = String, Path, description = "user name")),
@@ -181,8 +190,7 @@ pub async fn list_tokens(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<TokenInfo>>> {
-    let rows = state.vault.list_tokens(&actor, Some(&name)).await?;
-    Ok(Json(rows.into_iter().map(TokenInfo::from).collect()))
+    Ok(Json(state.vault.list_tokens(&actor, Some(&name)).await?))
 }
 
 /// Revoke a token at once (admin).
@@ -194,7 +202,7 @@ pub async fn revoke_token(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_id(&id, "token")?;
+    let id = parse_id(&state, &actor, &id, "token")?;
     state.vault.revoke_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -220,7 +228,7 @@ pub async fn add_grant(
     Caller(actor): Caller,
     JsonBody(new): JsonBody<NewGrant>,
 ) -> ApiResult<(StatusCode, Json<Grant>)> {
-    let child = parse_id(&new.child_id, "child")?;
+    let child = parse_id(&state, &actor, &new.child_id, "child")?;
     let until = parse_until(new.until.trim()).map_err(ApiError::bad_request)?;
     let grant = state
         .vault
@@ -247,7 +255,7 @@ pub async fn list_grants(
     let child = q
         .child
         .as_deref()
-        .map(|c| parse_id(c, "child"))
+        .map(|c| parse_id(&state, &actor, c, "child"))
         .transpose()?;
     Ok(Json(state.vault.list_grants(&actor, child).await?))
 }
@@ -261,7 +269,7 @@ pub async fn revoke_grant(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Grant>> {
-    let id: GrantId = parse_id(&id, "grant")?;
+    let id: GrantId = parse_id(&state, &actor, &id, "grant")?;
     Ok(Json(state.vault.revoke_grant(&actor, id).await?))
 }
 
@@ -280,6 +288,18 @@ pub async fn list_departments(
     responses((status = 200, body = DepartmentCard)))]
 pub async fn own_card(State(state): State<AppState>) -> Json<DepartmentCard> {
     Json(state.vault.card().clone())
+}
+
+/// The node's status for a second person watching the administrators:
+/// accounts by role, and every creation of a read-capable account, grant
+/// of a read-capable role and password reset (admin, auditors).
+#[utoipa::path(get, path = "/api/v1/status", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = NodeStatus), (status = 403, body = Problem)))]
+pub async fn status(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> ApiResult<Json<NodeStatus>> {
+    Ok(Json(state.vault.status(&actor).await?))
 }
 
 /// Whether a card replaces one with other keys.

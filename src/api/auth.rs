@@ -1,15 +1,16 @@
 //! Who is calling: `Authorization: Bearer TOKEN` resolved by the vault, and
 //! `POST /api/v1/session` (name and password, Argon2id) that hands out a
-//! token. Failed logins are limited per user name and per client address.
+//! token, and changes the password on the way when asked (or required).
+//! Failed logins are counted and slowed down by the vault, per name and
+//! client address; the address is the peer's, or, behind a reverse proxy,
+//! the one the configured trusted header names.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -22,8 +23,6 @@ use crate::vault::VaultError;
 
 /// How long a session token lasts.
 pub const SESSION_HOURS: u64 = 12;
-/// The window failed logins are counted in.
-const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The authenticated user of a request.
 pub struct Caller(pub Principal);
@@ -72,12 +71,30 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Name and password.
+/// The client's address: the peer's, or the last address in the trusted
+/// header when one is configured (`client_address_header`) and present.
+pub fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    state
+        .client_header
+        .as_ref()
+        .and_then(|name| headers.get_all(name).iter().next_back())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
+/// Name and password, and a new password to set (required when someone
+/// else set the current one).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     pub name: String,
     #[schema(value_type = String, format = Password)]
     pub password: SecretString,
+    /// Set this password instead (at least 12 characters, not a common
+    /// one); every other token of the user is revoked.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub new_password: Option<SecretString>,
 }
 
 /// A new session's bearer token, shown once.
@@ -87,102 +104,54 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Log in with name and password; returns a bearer token for 12 hours.
+/// Log in with name and password; returns a bearer token for 12 hours. A
+/// password someone else set (a new account's, a reset) gets 403
+/// `password-change-required` until the login also gives `new_password`.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = Login,
     responses((status = 201, body = Session), (status = 401, body = super::Problem),
+              (status = 403, body = super::Problem), (status = 422, body = super::Problem),
               (status = 429, body = super::Problem)))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(login): JsonBody<Login>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
-    let name = login.name.trim().to_string();
-    state.limiter.check(&name, addr.ip())?;
+    let client = client_address(&state, peer, &headers);
     let vault = state.vault.clone();
-    let password = login.password;
-    let who = name.clone();
     // Argon2id takes a while on purpose: off the async threads.
     let outcome = tokio::task::spawn_blocking(move || {
-        vault.start_session(&who, &password, Duration::from_secs(SESSION_HOURS * 3600))
+        vault.start_session(
+            &login.name,
+            &login.password,
+            login.new_password.as_ref(),
+            client,
+            Duration::from_secs(SESSION_HOURS * 3600),
+        )
     })
     .await
     .map_err(|_| ApiError::from(VaultError::Io(std::io::Error::other("login task failed"))))?;
+    let label = match &outcome {
+        Ok(_) => "ok",
+        Err(VaultError::Throttled { .. }) => "throttled",
+        Err(VaultError::PasswordChangeRequired) => "password_change_required",
+        Err(_) => "refused",
+    };
+    metrics::counter!("handover_logins_total", "outcome" => label).increment(1);
     match outcome {
-        Ok((row, token)) => {
-            state.limiter.succeeded(&name);
-            metrics::counter!("handover_logins_total", "outcome" => "ok").increment(1);
-            Ok((
-                StatusCode::CREATED,
-                Json(Session {
-                    token: token.expose_secret().to_string(),
-                    expires_at: row.expires_at,
-                }),
-            ))
-        }
-        Err(VaultError::Unauthenticated) => {
-            state.limiter.failed(&name, addr.ip());
-            metrics::counter!("handover_logins_total", "outcome" => "refused").increment(1);
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-                "wrong user name or password, or the user is disabled",
-            ))
-        }
+        Ok((row, token)) => Ok((
+            StatusCode::CREATED,
+            Json(Session {
+                token: token.expose_secret().to_string(),
+                expires_at: row.expires_at,
+            }),
+        )),
+        Err(VaultError::Unauthenticated) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            "wrong user name or password, or the user is disabled",
+        )),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Failed logins per user name and per address, in a sliding window.
-pub struct LoginLimiter {
-    per_user: u32,
-    per_address: u32,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
-
-impl LoginLimiter {
-    /// `per_user` failures per name; four times as many per address.
-    pub fn new(per_user: u32) -> Self {
-        LoginLimiter {
-            per_user: per_user.max(1),
-            per_address: per_user.max(1) * 4,
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn check(&self, name: &str, ip: IpAddr) -> ApiResult<()> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        map.retain(|_, times| {
-            times.retain(|t| now.duration_since(*t) < WINDOW);
-            !times.is_empty()
-        });
-        let count = |key: &str| map.get(key).map_or(0, |t| t.len() as u32);
-        if count(&user_key(name)) >= self.per_user || count(&ip_key(ip)) >= self.per_address {
-            return Err(ApiError::too_many_attempts(
-                "too many failed logins for this user or from this address; wait 15 minutes",
-            ));
-        }
-        Ok(())
-    }
-
-    fn failed(&self, name: &str, ip: IpAddr) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        map.entry(user_key(name)).or_default().push(now);
-        map.entry(ip_key(ip)).or_default().push(now);
-    }
-
-    fn succeeded(&self, name: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&user_key(name));
-    }
-}
-
-fn user_key(name: &str) -> String {
-    format!("user:{}", name.to_lowercase())
-}
-
-fn ip_key(ip: IpAddr) -> String {
-    format!("ip:{ip}")
 }

@@ -55,7 +55,7 @@ pub async fn show(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<PurposeQuery>,
 ) -> ApiResult<Json<ChildView>> {
-    let id: ChildId = parse_id(&id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     let purpose = purpose(q.purpose.as_deref())?;
     Ok(Json(state.vault.show_child(&actor, id, purpose).await?))
 }
@@ -70,7 +70,7 @@ pub async fn edit(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<CaseRecordPatch>,
 ) -> ApiResult<Json<Child>> {
-    let id: ChildId = parse_id(&id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     Ok(Json(state.vault.edit_child(&actor, id, patch).await?))
 }
 
@@ -84,7 +84,7 @@ pub async fn checklist(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<PurposeQuery>,
 ) -> ApiResult<Json<crate::vault::Checklist>> {
-    let id: ChildId = parse_id(&id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     let purpose = purpose(q.purpose.as_deref())?;
     Ok(Json(
         state.vault.show_child(&actor, id, purpose).await?.checklist,
@@ -100,7 +100,7 @@ pub async fn documents(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Document>>> {
-    let id: ChildId = parse_id(&id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     Ok(Json(state.vault.list_documents(&actor, id).await?))
 }
 
@@ -142,7 +142,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Stored>)> {
-    let id: ChildId = parse_id(&id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     let header = |name: &str| {
         headers
             .get(name)
@@ -221,7 +221,7 @@ pub async fn access_log(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AccessRecord>>> {
-    let id: ChildId = parse_id(&id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     let history = state.vault.access_log(&actor, id).await?;
     Ok(Json(
         history

@@ -55,15 +55,57 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text format.
+/// Prometheus text format. With the `metrics_token` setting, only for
+/// `Authorization: Bearer METRICS_TOKEN`.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain"),
+              (status = 401, body = super::Problem)))]
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(want) = &state.metrics_token {
+        let got = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compare digests: the time taken says nothing of the token.
+        use sha2::{Digest, Sha256};
+        if Sha256::digest(got.trim().as_bytes()) != Sha256::digest(want.as_bytes()) {
+            return super::ApiError::unauthenticated().into_response();
+        }
+    }
+    // What a second person watches: acts that could let an administrator
+    // read papers under another's account.
+    match state.vault.oversight_counts() {
+        Ok(counts) => {
+            for c in counts {
+                metrics::gauge!("handover_oversight_events", "kind" => c.kind.as_str())
+                    .set(c.count as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "oversight counts unavailable"),
+    }
+    metrics::counter!("handover_password_checks_total").absolute(state.vault.password_checks());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The method as a metric label: the standard ones by name, any other as
+/// `other` (labels made up by clients would grow the metrics without bound).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *m {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Counts every request and its latency by route template, method and status.
@@ -73,7 +115,7 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method()).to_string();
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();

@@ -5,7 +5,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -14,35 +14,36 @@ use tokio_util::io::StreamReader;
 use super::auth::{Caller, MaybeCaller};
 use super::problem::{ApiError, ApiResult, JsonBody};
 use super::{AppState, Problem};
-use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
 use crate::domain::{AnswerOutcome, InboxItem};
-use crate::vault::VaultError;
 
 /// Largest receipt accepted.
 pub const MAX_RECEIPT_BYTES: usize = 1024 * 1024;
 
-/// Deliver a bundle (the raw body). Verified before it is stored; the
-/// same bundle twice is stored once (200 instead of 201).
+/// What the inbox tells whoever pushed a bundle: that it is here, and
+/// nothing of what became of it (officers see that with `GET /api/v1/inbox`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InboxAck {
+    pub bundle_id: String,
+    /// `received` (stored now) or `already_received`.
+    pub status: String,
+}
+
+/// Deliver a bundle (the raw body); no login, the bundle's signature
+/// authenticates it. Checked as it streams: the marker, then the signed
+/// envelope (source in the directory, this node the destination) before
+/// anything is stored, then at most the size the envelope implies. The
+/// same bundle twice is stored once (200 instead of 201). A busy inbox
+/// answers 503 and a full one 507; the sending node retries both.
 #[utoipa::path(post, path = "/api/v1/inbox", tag = "inbox",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = InboxItem), (status = 200, body = InboxItem),
-              (status = 413, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = InboxAck), (status = 200, body = InboxAck),
+              (status = 413, body = Problem), (status = 422, body = Problem),
+              (status = 503, body = Problem), (status = 507, body = Problem)))]
 pub async fn receive(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Body,
-) -> ApiResult<(StatusCode, Json<InboxItem>)> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BUNDLE_BYTES) {
-        return Err(VaultError::Bundle(BundleError::TooLarge(format!(
-            "the bundle is larger than {MAX_BUNDLE_BYTES} bytes"
-        )))
-        .into());
-    }
-    let _turn = state.upload_permit().await;
+) -> ApiResult<(StatusCode, Json<InboxAck>)> {
+    let _turn = state.inbox_permit()?;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let result = state.vault.receive_bundle(StreamReader::new(stream)).await;
     let outcome = match &result {
@@ -52,12 +53,18 @@ pub async fn receive(
     };
     metrics::counter!("handover_inbox_received_total", "outcome" => outcome).increment(1);
     let (item, new) = result?;
-    let status = if new {
-        StatusCode::CREATED
+    let (status, said) = if new {
+        (StatusCode::CREATED, "received")
     } else {
-        StatusCode::OK
+        (StatusCode::OK, "already_received")
     };
-    Ok((status, Json(item)))
+    Ok((
+        status,
+        Json(InboxAck {
+            bundle_id: item.bundle_id,
+            status: said.into(),
+        }),
+    ))
 }
 
 /// The inbox, newest first: origin, size and document count of each bundle.

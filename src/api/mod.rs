@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod children;
 mod documents;
+mod guard;
 mod health;
 mod inbox;
 mod openapi;
@@ -25,14 +26,13 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
 use crate::vault::Vault;
 
-pub use auth::LoginLimiter;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use server::{serve, ServeError, ServeOptions};
@@ -41,29 +41,63 @@ pub use server::{serve, ServeError, ServeOptions};
 #[derive(Clone)]
 pub struct AppState {
     pub vault: Arc<Vault>,
-    limiter: Arc<LoginLimiter>,
+    /// The trusted header naming the client's address (behind a proxy).
+    client_header: Option<axum::http::HeaderName>,
     /// Wakes the push worker when something was queued.
     pushes: Arc<Notify>,
     metrics: PrometheusHandle,
+    /// When set, `/metrics` needs this bearer token.
+    metrics_token: Option<String>,
     stop: CancellationToken,
     /// Permits to read an upload's body.
     uploads: Arc<Semaphore>,
+    /// Permits to read a bundle pushed into the inbox (its own: slow
+    /// senders there cannot hold up document uploads).
+    inbox: Arc<Semaphore>,
+    /// How request bodies must arrive.
+    pace: guard::BodyPace,
+    /// Served over TLS (HSTS is sent).
+    tls: bool,
 }
 
 impl AppState {
     pub fn new(vault: Arc<Vault>, settings: &Settings, stop: CancellationToken) -> Self {
         AppState {
             vault,
-            limiter: Arc::new(LoginLimiter::new(settings.login_attempts)),
+            client_header: settings
+                .client_address_header
+                .as_deref()
+                .and_then(|h| axum::http::HeaderName::try_from(h.trim()).ok()),
             pushes: Arc::new(Notify::new()),
             metrics: health::recorder(),
+            metrics_token: settings.metrics_token.clone().filter(|t| !t.is_empty()),
             stop,
             uploads: Arc::new(Semaphore::new(settings.max_concurrent_uploads.max(1))),
+            inbox: Arc::new(Semaphore::new(settings.max_concurrent_inbox.max(1))),
+            pace: guard::BodyPace {
+                idle: Duration::from_secs(settings.body_idle_secs.max(1)),
+                min_bytes_per_sec: settings.body_min_bytes_per_sec,
+            },
+            tls: settings.tls_cert.is_some() && settings.tls_key.is_some(),
         }
     }
 
     fn shutting_down(&self) -> bool {
         self.stop.is_cancelled()
+    }
+
+    /// A turn to read a pushed bundle, now or never: a busy inbox answers
+    /// 503 at once and the sending node retries later.
+    fn inbox_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.inbox.try_acquire().map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The node is busy",
+                "the inbox is receiving as many bundles as it may; try again later",
+            )
+            .retry_after(30)
+        })
     }
 
     /// Waits for a turn to read an upload's body.
@@ -88,23 +122,31 @@ impl Created {
 }
 
 /// Parses an opaque id from a path or body; a malformed one reads like an
-/// unknown one.
-fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, ApiError> {
+/// unknown one, and is audited like a refused lookup.
+fn parse_id<T: std::str::FromStr>(
+    state: &AppState,
+    actor: &crate::domain::Principal,
+    s: &str,
+    what: &'static str,
+) -> Result<T, ApiError> {
     s.trim().parse().map_err(|_| {
+        if let Err(e) = state.vault.refuse_malformed_id(actor, what) {
+            return ApiError::from(e);
+        }
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "not-found",
             "Not found",
-            format!(
-                "no {what} with id {}",
-                s.chars().take(64).collect::<String>()
-            ),
+            format!("no {what} with this id"),
         )
     })
 }
 
-/// All routes, with limits, timeouts and request metrics.
+/// All routes, with limits, timeouts, request metrics and security
+/// headers. `max_concurrent_requests` is one limit for the whole node (a
+/// semaphore shared by every route), not one per route.
 pub fn router(state: AppState, settings: &Settings) -> Router {
+    let node_wide = Arc::new(Semaphore::new(settings.max_concurrent_requests.max(1)));
     let streamed = Router::new()
         .route(
             "/api/v1/children/{id}/documents",
@@ -149,6 +191,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             "/api/v1/users",
             get(admin::list_users).post(admin::add_user),
         )
+        .route(
+            "/api/v1/users/{name}",
+            axum::routing::patch(admin::change_user),
+        )
         .route("/api/v1/users/{name}/disable", post(admin::disable_user))
         .route("/api/v1/users/{name}/enable", post(admin::enable_user))
         .route("/api/v1/users/{name}/password", post(admin::set_password))
@@ -167,6 +213,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             get(admin::list_departments).post(admin::add_department),
         )
         .route("/api/v1/departments/self", get(admin::own_card))
+        .route("/api/v1/status", get(admin::status))
         .layer(DefaultBodyLimit::max(settings.max_json_bytes));
     Router::new()
         .merge(api)
@@ -175,13 +222,19 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::pace_bodies,
+        ))
         .layer(axum::middleware::from_fn(health::track))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(settings.request_timeout_secs),
         ))
-        .layer(ConcurrencyLimitLayer::new(
-            settings.max_concurrent_requests.max(1),
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(node_wide))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::secure_headers,
         ))
         .with_state(state)
 }

@@ -32,6 +32,8 @@ pub struct ApiError {
     slug: &'static str,
     title: &'static str,
     detail: String,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -46,7 +48,14 @@ impl ApiError {
             slug,
             title,
             detail: detail.into(),
+            retry_after: None,
         }
+    }
+
+    /// Adds a `Retry-After` header of `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Bad input found by the API layer itself (a malformed id, header or query).
@@ -110,10 +119,31 @@ impl From<VaultError> for ApiError {
                 "unauthenticated",
                 "Authentication required",
             ),
+            VaultError::Throttled { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                "Too many failed attempts",
+            ),
+            VaultError::PasswordChangeRequired => (
+                S::FORBIDDEN,
+                "password-change-required",
+                "The password must be changed",
+            ),
+            VaultError::WeakPassword(_) => {
+                (S::UNPROCESSABLE_ENTITY, "weak-password", "Password refused")
+            }
+            VaultError::SeparationOfDuties(_) => (
+                S::FORBIDDEN,
+                "separation-of-duties",
+                "Not permitted: separation of duties",
+            ),
             VaultError::Conflict(_) => {
                 (S::CONFLICT, "conflict", "Not possible in the current state")
             }
             VaultError::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", "The node is busy"),
+            VaultError::InboxFull(_) => {
+                (S::INSUFFICIENT_STORAGE, "inbox-full", "The inbox is full")
+            }
             VaultError::Intake(IntakeError::TooLarge { .. }) => {
                 (S::PAYLOAD_TOO_LARGE, "too-large", "Too large")
             }
@@ -167,7 +197,15 @@ impl From<VaultError> for ApiError {
             }
             e.to_string()
         };
-        ApiError::new(status, slug, title, detail)
+        let retry = match e {
+            VaultError::Throttled { retry_after_secs } => Some(retry_after_secs),
+            VaultError::InboxFull(_) => Some(600),
+            _ => None,
+        };
+        ApiError {
+            retry_after: retry,
+            ..ApiError::new(status, slug, title, detail)
+        }
     }
 }
 
@@ -189,6 +227,9 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }
@@ -208,18 +249,64 @@ pub struct QueryParams<T>(pub T);
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        // The body text explains which field; it never echoes values.
-        ApiError::new(
-            e.status(),
-            "invalid-json",
-            "Invalid JSON body",
-            e.body_text(),
-        )
+        use axum::extract::rejection::JsonRejection as J;
+        // Serde's messages quote the values they refuse: name the field
+        // (a path from the schema) and never the value.
+        let detail = match &e {
+            J::JsonDataError(d) => field_of(&d.body_text())
+                .map(|f| format!("the JSON body does not fit the schema at field `{f}`"))
+                .unwrap_or_else(|| "the JSON body does not fit the schema".into()),
+            J::JsonSyntaxError(_) => "the body is not well-formed JSON".into(),
+            J::MissingJsonContentType(_) => {
+                "send the body with `Content-Type: application/json`".into()
+            }
+            _ => "the JSON body could not be read".into(),
+        };
+        ApiError::new(e.status(), "invalid-json", "Invalid JSON body", detail)
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        ApiError::bad_request(e.body_text())
+        let detail = field_of(&e.body_text())
+            .map(|f| format!("the query parameter `{f}` is not valid"))
+            .unwrap_or_else(|| "the query string is not valid".into());
+        ApiError::bad_request(detail)
+    }
+}
+
+/// The field path in axum's "Failed to deserialize …: PATH: MESSAGE", if
+/// it is a plain path (letters, digits, `_`, `.`, `[`, `]`).
+fn field_of(text: &str) -> Option<String> {
+    let rest = text.split_once(": ").map(|(_, r)| r)?;
+    let (path, _) = rest.split_once(": ")?;
+    let plain = !path.is_empty()
+        && path.len() <= 64
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'[' | b']'));
+    (plain && path != ".").then(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn only_the_field_is_named() {
+        assert_eq!(
+            field_of("Failed to deserialize the JSON body into the target type: kinds[0]: unknown variant `x`").as_deref(),
+            Some("kinds[0]")
+        );
+        assert_eq!(
+            field_of("Failed to deserialize query string: limit: invalid digit found in string")
+                .as_deref(),
+            Some("limit")
+        );
+        assert_eq!(field_of("Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2"), None);
+        assert_eq!(
+            field_of("Failed to deserialize the JSON body into the target type: .: x"),
+            None
+        );
     }
 }

@@ -1,10 +1,16 @@
 //! The outbox worker: pushes bundles to destinations' inboxes and receipts
 //! back to sources, streamed, retrying with backoff while the other node is
-//! down. Its state lives in the vault's outbox, so pushing resumes after a
+//! down. Each push has timeouts (connecting, the gap while reading the
+//! answer, and the whole request by the body's size), and different
+//! destinations are pushed to at once (a bounded few), so one hung node
+//! holds up nobody else. Its state lives in the vault's outbox, so pushing resumes after a
 //! restart of either side; the receiving side imports a bundle once however
 //! often it arrives.
 
+use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
+
+use futures::StreamExt;
 
 use chrono::Utc;
 use reqwest::StatusCode;
@@ -29,10 +35,23 @@ enum Attempt {
     Refused(String),
 }
 
+/// Destinations pushed to at once; pushes to one destination go one at a time.
+const DESTINATIONS_AT_ONCE: usize = 4;
+/// Longest wait for a TCP (and TLS) connection.
+const CONNECT_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+/// Longest gap while reading the other node's answer.
+const READ_GAP: StdDuration = StdDuration::from_secs(60);
+/// Every push may take this long, plus the time its body needs at
+/// [`MIN_PUSH_RATE`]: a destination that stops reading is given up on.
+const BASE_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+/// Bytes per second a destination must take at least.
+const MIN_PUSH_RATE: u64 = 256 * 1024;
+
 /// Runs until `stop` is cancelled.
 pub async fn run(state: AppState, backoff: Backoff, stop: CancellationToken) {
     let client = match reqwest::Client::builder()
-        .connect_timeout(StdDuration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_GAP)
         .build()
     {
         Ok(c) => c,
@@ -44,35 +63,21 @@ pub async fn run(state: AppState, backoff: Backoff, stop: CancellationToken) {
     loop {
         match state.vault.due_pushes(Utc::now()) {
             Ok(due) => {
+                // One hung destination must not hold up the others.
+                let mut by_destination: BTreeMap<String, Vec<Push>> = BTreeMap::new();
                 for push in due {
-                    if stop.is_cancelled() {
-                        return;
-                    }
-                    let kind = push.item.kind;
-                    let outcome = tokio::select! {
-                        outcome = attempt(&client, &push) => outcome,
-                        // An interrupted push is simply retried after the restart.
-                        _ = stop.cancelled() => return,
-                    };
-                    let recorded = match outcome {
-                        Attempt::Delivered => {
-                            metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "delivered").increment(1);
-                            state.vault.push_done(push.item)
-                        }
-                        Attempt::Retry(why) => {
-                            tracing::info!(bundle = %push.item.bundle_id, kind = kind.as_str(), error = %why, "push failed; will retry");
-                            metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "retry").increment(1);
-                            state.vault.push_failed(push.item, &why, Some(&backoff))
-                        }
-                        Attempt::Refused(why) => {
-                            tracing::warn!(bundle = %push.item.bundle_id, kind = kind.as_str(), error = %why, "push refused");
-                            metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "refused").increment(1);
-                            state.vault.push_failed(push.item, &why, None)
-                        }
-                    };
-                    if let Err(e) = recorded {
-                        tracing::error!(error = %e, "cannot record a push outcome");
-                    }
+                    by_destination
+                        .entry(push.item.destination.clone())
+                        .or_default()
+                        .push(push);
+                }
+                futures::stream::iter(by_destination.into_values())
+                    .for_each_concurrent(DESTINATIONS_AT_ONCE, |pushes| {
+                        push_in_turn(&state, &client, &backoff, &stop, pushes)
+                    })
+                    .await;
+                if stop.is_cancelled() {
+                    return;
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
@@ -82,6 +87,46 @@ pub async fn run(state: AppState, backoff: Backoff, stop: CancellationToken) {
             _ = state.pushes.notified() => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Pushes to one destination, one after another, recording each outcome.
+async fn push_in_turn(
+    state: &AppState,
+    client: &reqwest::Client,
+    backoff: &Backoff,
+    stop: &CancellationToken,
+    pushes: Vec<Push>,
+) {
+    for push in pushes {
+        if stop.is_cancelled() {
+            return;
+        }
+        let kind = push.item.kind;
+        let outcome = tokio::select! {
+            outcome = attempt(client, &push) => outcome,
+            // An interrupted push is simply retried after the restart.
+            _ = stop.cancelled() => return,
+        };
+        let recorded = match outcome {
+            Attempt::Delivered => {
+                metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "delivered").increment(1);
+                state.vault.push_done(push.item)
+            }
+            Attempt::Retry(why) => {
+                tracing::info!(bundle = %push.item.bundle_id, kind = kind.as_str(), error = %why, "push failed; will retry");
+                metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "retry").increment(1);
+                state.vault.push_failed(push.item, &why, Some(backoff))
+            }
+            Attempt::Refused(why) => {
+                tracing::warn!(bundle = %push.item.bundle_id, kind = kind.as_str(), error = %why, "push refused");
+                metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "refused").increment(1);
+                state.vault.push_failed(push.item, &why, None)
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "cannot record a push outcome");
         }
     }
 }
@@ -110,6 +155,7 @@ async fn attempt(client: &reqwest::Client, push: &Push) -> Attempt {
                 Err(e) => return Attempt::Refused(format!("the bundle file cannot be read: {e}")),
             };
             request
+                .timeout(BASE_TIMEOUT + StdDuration::from_secs(size / MIN_PUSH_RATE))
                 .header(reqwest::header::CONTENT_TYPE, "application/zip")
                 .header(reqwest::header::CONTENT_LENGTH, size)
                 .body(reqwest::Body::wrap_stream(ReaderStream::with_capacity(
@@ -118,6 +164,7 @@ async fn attempt(client: &reqwest::Client, push: &Push) -> Attempt {
                 )))
         }
         PushBody::Bytes(bytes) => request
+            .timeout(BASE_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(bytes.clone()),
     };

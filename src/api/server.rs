@@ -10,15 +10,11 @@ use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
-use base64ct::{Base64UrlUnpadded, Encoding};
-use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use super::{push, router, AppState};
 use crate::config::Settings;
 use crate::crypto::Passphrase;
-use crate::domain::{Principal, Role, Scope};
 use crate::vault::{Backoff, InitOptions, Vault, VaultError};
 
 /// How long requests in flight may take to finish after a stop signal.
@@ -72,33 +68,27 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         .clone()
         .unwrap_or_else(|| format!("{}://{addr}", if tls { "https" } else { "http" }));
 
-    let first_password = first_run(&settings, &opts, &public_url)?;
+    let first = first_run(&settings, &opts, &public_url)?;
     let passphrase = opts.passphrase.clone();
     let vault = Arc::new(Vault::open(settings.clone(), move || passphrase, true).await?);
     let cleared = vault.clear_partial_receipts()?;
     if cleared > 0 {
         tracing::info!(cleared, "removed bundles whose receiving was interrupted");
     }
-    if let Some(password) = first_password {
-        let admin = vault
-            .add_user(
-                &Principal::LocalOperator,
-                "admin",
-                Role::Admin,
-                Scope::Department(vault.card().id.clone()),
-                Some(&password),
-            )
-            .await?;
-        // The one time the password exists outside its hash.
+    if first {
+        let file = vault.create_first_admin().await?;
+        // The password itself never reaches the terminal or the journal.
         println!(
             "First run: set up department {} in {}.\n\
-             Log in as user `admin` with this password, shown only this once:\n\n    {}\n",
+             Log in as user `admin` with the one-time password in this file \
+             (readable only by this account):\n\n    {}\n\n\
+             The first login must set a new password; the file is then removed.\n",
             vault.card().id,
             vault.data_dir().display(),
-            password.expose_secret()
+            file.display()
         );
-        tracing::info!(user = %admin.id, "admin user created");
     }
+    vault.prepare_logins();
 
     let stop = CancellationToken::new();
     let state = AppState::new(vault.clone(), &settings, stop.clone());
@@ -109,6 +99,7 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         give_up_after: chrono::Duration::hours(settings.push_give_up_hours as i64),
     };
     let pusher = tokio::spawn(push::run(state.clone(), backoff, stop.clone()));
+    let sweeper = tokio::spawn(sweep(vault.clone(), stop.clone()));
 
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(stop_on_signal(handle.clone(), stop.clone()));
@@ -123,18 +114,17 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         let config = RustlsConfig::from_pem_file(cert, key)
             .await
             .map_err(ServeError::Tls)?;
-        axum_server::from_tcp_rustls(listener, config)?
-            .handle(handle)
-            .serve(service)
-            .await
+        let mut server = axum_server::from_tcp_rustls(listener, config)?;
+        patient_headers(server.http_builder(), &settings);
+        server.handle(handle).serve(service).await
     } else {
-        axum_server::from_tcp(listener)?
-            .handle(handle)
-            .serve(service)
-            .await
+        let mut server = axum_server::from_tcp(listener)?;
+        patient_headers(server.http_builder(), &settings);
+        server.handle(handle).serve(service).await
     };
     stop.cancel();
     let _ = pusher.await;
+    let _ = sweeper.await;
     drop(state);
     // The last reference: closing the vault writes the audit checkpoint.
     match Arc::try_unwrap(vault) {
@@ -145,15 +135,14 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
     served.map_err(ServeError::Io)
 }
 
-/// Sets up a node when the data directory holds none; returns the admin's
-/// new password.
+/// Sets up a node when the data directory holds none; true if it did.
 fn first_run(
     settings: &Settings,
     opts: &ServeOptions,
     public_url: &str,
-) -> Result<Option<SecretString>, ServeError> {
+) -> Result<bool, ServeError> {
     if Vault::exists(&settings.data_dir) {
-        return Ok(None);
+        return Ok(false);
     }
     let department = opts
         .department
@@ -173,11 +162,35 @@ fn first_run(
             keys_from: None,
         },
     )?;
-    let mut secret = [0u8; 18];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
-    Ok(Some(SecretString::from(Base64UrlUnpadded::encode_string(
-        &secret,
-    ))))
+    Ok(true)
+}
+
+/// A connection that sends no complete request head for `body_idle_secs`
+/// is closed (HTTP/1; the request bodies have their own pace limit).
+fn patient_headers(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    settings: &Settings,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(settings.body_idle_secs.max(1)));
+}
+
+/// Every minute, removes inbox partial files that no receive in progress
+/// owns (left by a crash; a receive that fails removes its own at once).
+async fn sweep(vault: Arc<Vault>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.cancelled() => return,
+        }
+        match vault.clear_partial_receipts() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed abandoned inbox files"),
+            Err(e) => tracing::warn!(error = %e, "cannot sweep the inbox"),
+        }
+    }
 }
 
 /// Waits for SIGTERM or SIGINT, then stops taking connections and gives

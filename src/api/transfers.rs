@@ -32,7 +32,7 @@ pub async fn create(
     Caller(actor): Caller,
     JsonBody(new): JsonBody<NewTransfer>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    let child: ChildId = parse_id(&new.child_id, "child")?;
+    let child: ChildId = parse_id(&state, &actor, &new.child_id, "child")?;
     let t = state
         .vault
         .create_transfer(&actor, child, new.to.trim())
@@ -58,7 +58,7 @@ pub async fn list(
     let child = q
         .child
         .as_deref()
-        .map(|c| parse_id(c, "child"))
+        .map(|c| parse_id(&state, &actor, c, "child"))
         .transpose()?;
     Ok(Json(state.vault.list_transfers(&actor, child).await?))
 }
@@ -72,7 +72,7 @@ pub async fn show(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Transfer>> {
-    let id: TransferId = parse_id(&id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
     Ok(Json(state.vault.transfer(&actor, id).await?))
 }
 
@@ -192,7 +192,7 @@ async fn step(
     id: &str,
     step: TransferStep,
 ) -> ApiResult<Json<Transfer>> {
-    let id: TransferId = parse_id(id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, id, "transfer")?;
     let name = step.name();
     let t = state.vault.transfer_step(actor, id, step).await?;
     metrics::counter!("handover_transfer_steps_total", "step" => name).increment(1);
@@ -223,7 +223,7 @@ pub async fn send(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Sent>> {
-    let id: TransferId = parse_id(&id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
     let (transfer, created, pushed) = state.vault.send_transfer_to_outbox(&actor, id).await?;
     metrics::counter!("handover_transfer_steps_total", "step" => "send").increment(1);
     if pushed {
@@ -248,7 +248,7 @@ pub async fn bundle(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id: TransferId = parse_id(&id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
     let path = state.vault.transfer_bundle(&actor, id).await?;
     let file = tokio::fs::File::open(&path)
         .await

@@ -12,6 +12,7 @@ pub mod bagit;
 mod envelope;
 pub mod forms;
 pub mod parallel;
+mod prefix;
 mod read;
 mod receipt;
 mod write;
@@ -21,6 +22,7 @@ pub use envelope::{
     DepartmentRef, Envelope, EnvelopeEntry, Manifest, ManifestChild, ManifestDocument,
     ENVELOPE_FORMAT, MANIFEST_FORMAT, MARKER,
 };
+pub use prefix::Prefix;
 pub use read::{BundleReader, Verified};
 pub use receipt::{
     valid_reason, Answer, AnswerKind, Receipt, ReceiptDocument, Refusal, SignedAnswer,

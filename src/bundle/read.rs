@@ -118,38 +118,8 @@ impl BundleReader {
         directory: impl Fn(&str) -> Option<DepartmentCard>,
     ) -> Result<Verified, BundleError> {
         let envelope_bytes = self.read_small(1, MAX_ENVELOPE_BYTES)?;
-        let envelope: Envelope = serde_json::from_slice(&envelope_bytes)
-            .map_err(|e| BundleError::Envelope(e.to_string()))?;
-        if envelope.format != ENVELOPE_FORMAT {
-            return Err(BundleError::Envelope(format!(
-                "its format must be {ENVELOPE_FORMAT} in a {} bundle",
-                MARKER.trim_end()
-            )));
-        }
-        let source = directory(&envelope.source.id)
-            .ok_or_else(|| BundleError::UnknownSource(short(&envelope.source.id)))?;
-        let signing_key = crypto::parse_ssh_public(&source.ssh_public_key)
-            .map_err(|_| BundleError::UnknownSource(short(&envelope.source.id)))?;
         let signature = self.read_small(2, crypto_sig_limit())?;
-        crypto::verify(&signing_key, &envelope_bytes, &signature)
-            .map_err(|e| BundleError::signature(SIGNATURE_ENTRY, &source.id, e))?;
-        if envelope.source.fingerprint != crypto::ssh_fingerprint(&signing_key) {
-            return Err(BundleError::FingerprintMismatch("source signing key"));
-        }
-        if envelope.source.id == envelope.destination.id {
-            return Err(BundleError::Envelope(
-                "its source and destination are the same department".into(),
-            ));
-        }
-        let destination = directory(&envelope.destination.id)
-            .ok_or_else(|| BundleError::UnknownDestination(short(&envelope.destination.id)))?;
-        let recipient = crypto::parse_recipient(&destination.age_recipient)
-            .map_err(|_| BundleError::UnknownDestination(short(&destination.id)))?;
-        if envelope.destination.fingerprint != crypto::age_fingerprint(&recipient) {
-            return Err(BundleError::FingerprintMismatch(
-                "destination age recipient",
-            ));
-        }
+        let envelope = check_envelope(&envelope_bytes, &signature, &directory)?;
 
         let listed: Vec<_> = envelope.entries.iter().map(|e| e.path.as_str()).collect();
         let present: Vec<_> = self.index[3..]
@@ -330,6 +300,48 @@ impl Read for EntryReader<'_> {
     }
 }
 
+/// Parses `envelope.json` and checks it with its signature against the
+/// directory: the source's key and fingerprint, the destination's
+/// recipient fingerprint, source and destination differ (§11, steps 4–6).
+pub(super) fn check_envelope(
+    envelope_bytes: &[u8],
+    signature: &[u8],
+    directory: &impl Fn(&str) -> Option<DepartmentCard>,
+) -> Result<Envelope, BundleError> {
+    let envelope: Envelope =
+        serde_json::from_slice(envelope_bytes).map_err(|e| BundleError::Envelope(e.to_string()))?;
+    if envelope.format != ENVELOPE_FORMAT {
+        return Err(BundleError::Envelope(format!(
+            "its format must be {ENVELOPE_FORMAT} in a {} bundle",
+            MARKER.trim_end()
+        )));
+    }
+    let source = directory(&envelope.source.id)
+        .ok_or_else(|| BundleError::UnknownSource(short(&envelope.source.id)))?;
+    let signing_key = crypto::parse_ssh_public(&source.ssh_public_key)
+        .map_err(|_| BundleError::UnknownSource(short(&envelope.source.id)))?;
+    crypto::verify(&signing_key, envelope_bytes, signature)
+        .map_err(|e| BundleError::signature(SIGNATURE_ENTRY, &source.id, e))?;
+    if envelope.source.fingerprint != crypto::ssh_fingerprint(&signing_key) {
+        return Err(BundleError::FingerprintMismatch("source signing key"));
+    }
+    if envelope.source.id == envelope.destination.id {
+        return Err(BundleError::Envelope(
+            "its source and destination are the same department".into(),
+        ));
+    }
+    let destination = directory(&envelope.destination.id)
+        .ok_or_else(|| BundleError::UnknownDestination(short(&envelope.destination.id)))?;
+    let recipient = crypto::parse_recipient(&destination.age_recipient)
+        .map_err(|_| BundleError::UnknownDestination(short(&destination.id)))?;
+    if envelope.destination.fingerprint != crypto::age_fingerprint(&recipient) {
+        return Err(BundleError::FingerprintMismatch(
+            "destination age recipient",
+        ));
+    }
+    Ok(envelope)
+}
+
 /// Reads the `HANDOVER` entry's local header at offset 0 and its content:
 /// the format version, before any other part of the file.
 fn read_marker(file: &File) -> Result<(), BundleError> {
@@ -356,7 +368,11 @@ fn read_marker(file: &File) -> Result<(), BundleError> {
     if u16_at(8) != 0 || u16_at(28) != 0 || size > MAX_MARKER_BYTES || got < HEAD + size {
         return Err(BundleError::Marker);
     }
-    let marker = &head[HEAD..HEAD + size];
+    check_marker(&head[HEAD..HEAD + size])
+}
+
+/// Checks the content of the `HANDOVER` entry (§5).
+pub(super) fn check_marker(marker: &[u8]) -> Result<(), BundleError> {
     if marker == MARKER.as_bytes() {
         return Ok(());
     }
@@ -372,7 +388,7 @@ fn read_marker(file: &File) -> Result<(), BundleError> {
     }
 }
 
-fn crypto_sig_limit() -> u64 {
+pub(super) fn crypto_sig_limit() -> u64 {
     crypto::MAX_SIGNATURE_BYTES as u64
 }
 

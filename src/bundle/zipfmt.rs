@@ -52,7 +52,8 @@ pub struct Located {
     pub data_offset: u64,
 }
 
-fn local_header(e: &Entry) -> Vec<u8> {
+/// The canonical local file header of `e` (§3).
+pub(super) fn local_header(e: &Entry) -> Vec<u8> {
     let mut h = Vec::with_capacity(LOCAL_LEN as usize + e.name.len());
     h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
     h.extend_from_slice(&VERSION_NEEDED.to_le_bytes());
@@ -68,6 +69,21 @@ fn local_header(e: &Entry) -> Vec<u8> {
     h.extend_from_slice(e.name.as_bytes());
     h
 }
+
+/// The exact size of a canonical bundle of entries with these name
+/// lengths and data sizes: local headers and data, the central directory
+/// and the end record.
+pub fn canonical_size(entries: impl IntoIterator<Item = (usize, u64)>) -> u64 {
+    entries.into_iter().fold(EOCD_LEN, |total, (name, size)| {
+        total
+            .saturating_add(LOCAL_LEN + name as u64)
+            .saturating_add(size)
+            .saturating_add(CENTRAL_LEN as u64 + name as u64)
+    })
+}
+
+/// Length of a local file header before its name.
+pub const LOCAL_HEADER_LEN: usize = LOCAL_LEN as usize;
 
 fn central_header(e: &Entry, offset: u64) -> Vec<u8> {
     let mut h = Vec::with_capacity(CENTRAL_LEN + e.name.len());

@@ -22,11 +22,22 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Disable a user: their password and tokens stop working at once
+    /// Disable a user: their password stops working and every token and
+    /// session of theirs is revoked for good
     Disable { name: String },
-    /// Enable a disabled user again
+    /// Enable a disabled user again (revoked tokens stay revoked)
     Enable { name: String },
-    /// Set a user's password (prompted, or one line on stdin)
+    /// Give a user another role and scope; revokes every token and session of theirs
+    Role {
+        name: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        scope: Scope,
+    },
+    /// Reset a user's password (prompted, or one line on stdin): it works
+    /// once, to set a new one at the next login; revokes every token and
+    /// session of the user
     Passwd {
         name: String,
         #[arg(long)]
@@ -174,13 +185,18 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
             }
             for u in users {
                 println!(
-                    "{}  {:<24} {:<15} {:<40} {}{}",
+                    "{}  {:<24} {:<15} {:<40} {}{}{}",
                     u.id,
                     u.name,
                     u.role,
                     u.scope,
                     if u.disabled { "disabled" } else { "enabled" },
-                    if u.has_password { "" } else { ", tokens only" }
+                    if u.has_password { "" } else { ", tokens only" },
+                    if u.must_change_password {
+                        ", password to be changed"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -192,14 +208,53 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
             vault.set_user_disabled(&who, &name, false).await?;
             eprintln!("user {name} enabled");
         }
+        UserCommand::Role { name, role, scope } => {
+            vault
+                .set_user_role(&who, &name, role, scope.clone())
+                .await?;
+            eprintln!("user {name} is now {role} at {scope}; their tokens are revoked");
+        }
         UserCommand::Passwd {
             name,
             password_stdin,
         } => {
             let password = read_password(password_stdin, true)?;
             vault.set_password(&who, &name, &password).await?;
-            eprintln!("password of {name} set");
+            eprintln!("password of {name} reset: it must be changed at the next login");
         }
+    }
+    Ok(())
+}
+
+pub async fn status(settings: Settings, json: bool) -> anyhow::Result<()> {
+    let vault = open(settings).await?;
+    let status = vault.status(&actor(&vault)?).await?;
+    if json {
+        return print_json(&status);
+    }
+    println!("department {}", status.department);
+    for (role, n) in &status.users_by_role {
+        println!("users  {role:<15} {n}");
+    }
+    for c in &status.oversight {
+        let last = c
+            .last_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "oversight  {:<18} {:>5}  last {last}",
+            c.kind.as_str(),
+            c.count
+        );
+    }
+    for e in &status.recent {
+        println!(
+            "  {}  {:<18} by {} to user {}",
+            e.at.to_rfc3339(),
+            e.kind.as_str(),
+            e.actor,
+            e.target
+        );
     }
     Ok(())
 }

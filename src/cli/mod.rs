@@ -84,6 +84,12 @@ pub enum Command {
     /// The tamper-evident audit log
     #[command(subcommand)]
     Audit(access::AuditCommand),
+    /// The node's status for a second person watching the administrators:
+    /// accounts by role, read-capable accounts created, roles given, passwords reset
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Transfers of a child to another department (draft, CWC approval, send)
     #[command(subcommand)]
     Transfer(transfer::TransferCommand),
@@ -122,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grant(cmd) => access::grant(settings, cmd).await,
         Command::Policy(cmd) => access::policy(settings, cmd),
         Command::Audit(cmd) => access::audit(settings, cmd).await,
+        Command::Status { json } => access::status(settings, json).await,
         Command::Transfer(cmd) => transfer::run(settings, cmd).await,
     }
 }

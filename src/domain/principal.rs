@@ -119,11 +119,9 @@ impl FromStr for Scope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!(
-                "invalid scope {:?}: expected institution:ID, district:STATE/DISTRICT or \
-                 department:ID (lower-case letters, digits, - _ .)",
-                s.chars().take(80).collect::<String>()
-            )
+            "invalid scope: expected institution:ID, district:STATE/DISTRICT or \
+             department:ID (lower-case letters, digits, - _ .)"
+                .to_string()
         };
         let (kind, value) = s.split_once(':').ok_or_else(bad)?;
         match kind {
@@ -161,6 +159,9 @@ pub struct User {
     pub scope: Scope,
     pub disabled: bool,
     pub has_password: bool,
+    /// The password was set by someone else (at creation, by a reset) and
+    /// must be changed before the account can be used.
+    pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
 }
 

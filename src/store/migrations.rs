@@ -177,6 +177,22 @@ const STEPS: &[&str] = &[
         CHECK (answer IS NULL OR answer IN ('delivered', 'partially_delivered', 'refused'));
     UPDATE sent_bundles SET answer = 'delivered' WHERE delivered_at IS NOT NULL;
     "#,
+    // 9: separation of duties. A password someone else set (an account
+    // created with one, a reset) must be changed at its first use; who
+    // created each account; and every act by which someone gave an account
+    // the power to read papers, or took over its password, so that a
+    // second person can watch the administrators.
+    r#"
+    ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN created_by TEXT;
+    CREATE TABLE oversight_events (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind   TEXT NOT NULL CHECK (kind IN ('reader_created', 'reader_role_given', 'password_reset')),
+        actor  TEXT NOT NULL,
+        target TEXT NOT NULL,
+        at     TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

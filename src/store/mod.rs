@@ -17,7 +17,6 @@ mod users;
 pub use blobs::{BlobKey, BlobStore, StagedFile};
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
 pub use db::Db;
-pub use users::TokenRow;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -2,49 +2,32 @@
 //! Argon2id hashes and tokens only as SHA-256 digests.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
+use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::children::{malformed, parse_time};
 use super::{Db, StoreError};
-use crate::domain::{TokenId, User, UserId};
+use crate::domain::{OversightEvent, OversightKind, TokenId, TokenInfo, User, UserId};
 
-const USER_COLUMNS: &str = "id, name, role, scope, password_hash IS NOT NULL, disabled, created_at";
-
-/// An API token's row (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenRow {
-    pub id: TokenId,
-    pub user: UserId,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl TokenRow {
-    /// `active`, `expired` or `revoked` at `now`.
-    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if now >= self.expires_at {
-            "expired"
-        } else {
-            "active"
-        }
-    }
-}
+const USER_COLUMNS: &str =
+    "id, name, role, scope, password_hash IS NOT NULL, disabled, created_at, must_change_password";
 
 impl Db {
-    /// Adds a user; `false` when the name is taken.
+    /// Adds a user, created by `created_by` (an opaque label); `false`
+    /// when the name is taken. `oversight` is written in the same
+    /// transaction.
     pub fn insert_user(
         &self,
         user: &User,
         password_hash: Option<&str>,
+        created_by: &str,
+        oversight: Option<OversightKind>,
     ) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
-            "INSERT INTO users (id, name, role, scope, password_hash, disabled, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO NOTHING",
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "INSERT INTO users (id, name, role, scope, password_hash, disabled, created_at,
+                                must_change_password, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(name) DO NOTHING",
             params![
                 user.id.to_string(),
                 user.name,
@@ -52,10 +35,71 @@ impl Db {
                 user.scope.to_string(),
                 password_hash,
                 user.disabled,
-                user.created_at.to_rfc3339()
+                user.created_at.to_rfc3339(),
+                user.must_change_password,
+                created_by,
             ],
         )?;
+        if n == 1 {
+            if let Some(kind) = oversight {
+                insert_oversight(&tx, kind, created_by, user.id, user.created_at)?;
+            }
+        }
+        tx.commit()?;
         Ok(n == 1)
+    }
+
+    /// Changes a user's role and scope and revokes every token of theirs,
+    /// in one transaction; `oversight` is written with it.
+    pub fn set_user_role(
+        &self,
+        user: &User,
+        actor: &str,
+        oversight: Option<OversightKind>,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET role = ?2, scope = ?3 WHERE id = ?1",
+            params![
+                user.id.to_string(),
+                user.role.as_str(),
+                user.scope.to_string()
+            ],
+        )?;
+        let revoked = revoke_all(&tx, user.id, at)?;
+        if let Some(kind) = oversight {
+            insert_oversight(&tx, kind, actor, user.id, at)?;
+        }
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    /// What administrators did that a second person should see: how many
+    /// acts of each kind, and the latest.
+    pub fn oversight(&self) -> Result<Vec<OversightEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT kind, actor, target, at FROM oversight_events ORDER BY seq DESC")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (kind, actor, target, at) = r?;
+            Ok(OversightEvent {
+                kind: OversightKind::parse(&kind).ok_or_else(|| malformed("oversight kind"))?,
+                actor,
+                target: target.parse().map_err(|_| malformed("user id"))?,
+                at: parse_time(&at)?,
+            })
+        })
+        .collect()
     }
 
     /// Every user, by name.
@@ -84,32 +128,68 @@ impl Db {
             .query_row(
                 &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?1"),
                 [name],
-                |r| Ok(user_from_row(r).map(|u| (u, r.get(7).ok().flatten()))),
+                |r| Ok(user_from_row(r).map(|u| (u, r.get(8).ok().flatten()))),
             )
             .optional()?
             .transpose()
     }
 
-    /// Disables or enables a user; `false` when there is no such user.
-    pub fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+    /// Disables or enables a user. Disabling also revokes every token of
+    /// theirs for good (enabling brings none back). Returns how many were
+    /// revoked.
+    pub fn set_user_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE users SET disabled = ?2 WHERE id = ?1",
             params![id.to_string(), disabled],
         )?;
-        Ok(n == 1)
+        let revoked = if disabled {
+            revoke_all(&tx, id, at)?
+        } else {
+            0
+        };
+        tx.commit()?;
+        Ok(revoked)
     }
 
-    /// Replaces a user's password hash.
-    pub fn set_password_hash(&self, id: UserId, hash: &str) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
-            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-            params![id.to_string(), hash],
+    /// Replaces a user's password hash. A password set by someone else
+    /// (`reset_by`) must be changed at first use, and revokes every token
+    /// of the user; the user's own change keeps the token of the session
+    /// it starts (`keep`) and revokes the others. One transaction.
+    pub fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        reset_by: Option<&str>,
+        keep: Option<TokenId>,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
+            params![id.to_string(), hash, reset_by.is_some()],
         )?;
-        Ok(n == 1)
+        let revoked = tx.execute(
+            "UPDATE tokens SET revoked_at = ?2
+             WHERE user_id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR id != ?3)",
+            params![id.to_string(), at.to_rfc3339(), keep.map(|k| k.to_string())],
+        )?;
+        if let Some(actor) = reset_by {
+            insert_oversight(&tx, OversightKind::PasswordReset, actor, id, at)?;
+        }
+        tx.commit()?;
+        Ok(revoked)
     }
 
     /// Stores a new token's digest.
-    pub fn insert_token(&self, row: &TokenRow, hash: &str) -> Result<(), StoreError> {
+    pub fn insert_token(&self, row: &TokenInfo, hash: &str) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO tokens (id, user_id, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -124,7 +204,7 @@ impl Db {
     }
 
     /// The token whose digest is `hash`.
-    pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT id, user_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1",
@@ -136,7 +216,7 @@ impl Db {
     }
 
     /// Tokens, newest first, of one user or of everyone.
-    pub fn tokens(&self, user: Option<UserId>) -> Result<Vec<TokenRow>, StoreError> {
+    pub fn tokens(&self, user: Option<UserId>) -> Result<Vec<TokenInfo>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, user_id, created_at, expires_at, revoked_at FROM tokens
@@ -156,6 +236,28 @@ impl Db {
     }
 }
 
+/// Revokes every live token of `user`.
+fn revoke_all(tx: &Transaction<'_>, user: UserId, at: DateTime<Utc>) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user.to_string(), at.to_rfc3339()],
+    )?)
+}
+
+fn insert_oversight(
+    tx: &Transaction<'_>,
+    kind: OversightKind,
+    actor: &str,
+    target: UserId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO oversight_events (kind, actor, target, at) VALUES (?1, ?2, ?3, ?4)",
+        params![kind.as_str(), actor, target.to_string(), at.to_rfc3339()],
+    )?;
+    Ok(())
+}
+
 fn user_from_row(r: &Row<'_>) -> Result<User, StoreError> {
     let text = |i: usize| r.get::<_, String>(i).map_err(StoreError::from);
     Ok(User {
@@ -166,12 +268,13 @@ fn user_from_row(r: &Row<'_>) -> Result<User, StoreError> {
         has_password: r.get(4)?,
         disabled: r.get(5)?,
         created_at: parse_time(&text(6)?)?,
+        must_change_password: r.get(7)?,
     })
 }
 
-fn token_from_row(r: &Row<'_>) -> Result<TokenRow, StoreError> {
+fn token_from_row(r: &Row<'_>) -> Result<TokenInfo, StoreError> {
     let text = |i: usize| r.get::<_, String>(i).map_err(StoreError::from);
-    Ok(TokenRow {
+    Ok(TokenInfo {
         id: text(0)?.parse().map_err(|_| malformed("token id"))?,
         user: text(1)?.parse().map_err(|_| malformed("user id"))?,
         created_at: parse_time(&text(2)?)?,

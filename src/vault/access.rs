@@ -8,7 +8,9 @@ use chrono::Utc;
 
 use super::{Vault, VaultError};
 use crate::audit::{Entry, Outcome};
-use crate::domain::{Child, ChildId, DocKind, Document, DocumentId, Grant, Principal, Purpose};
+use crate::domain::{
+    Child, ChildId, DocKind, Document, DocumentId, Grant, Principal, Purpose, TokenId, UserId,
+};
 use crate::policy::{Action, ChildFacts, DocumentFacts, GrantFacts, Resource};
 use crate::store::BlobKey;
 
@@ -257,14 +259,92 @@ impl Vault {
     }
 
     /// Audits a login: who logged in, or a refused attempt (whose name is
-    /// not written: it may be someone's mistyped password).
-    pub(super) fn record_login(&self, who: Option<&Principal>) -> Result<(), VaultError> {
+    /// not written: it may be someone's mistyped password). `outcome` is
+    /// `ok`, `refused`, `throttled` or `password-change-required`, kept as
+    /// the entry's target.
+    pub(super) fn record_login(
+        &self,
+        who: Option<&Principal>,
+        outcome: &str,
+    ) -> Result<(), VaultError> {
         self.record_event(
             who.map_or("anonymous".into(), Principal::label),
             who.map_or("none", Principal::role_label),
             "login",
-            who.is_some(),
-            None,
+            outcome == "ok",
+            Some(format!("login:{outcome}")),
+        )
+    }
+
+    /// Audits a request whose bearer token was refused: `unknown` (no
+    /// such token; nothing of it is written), `expired`, `revoked` or
+    /// `user-disabled` (then with the token's id).
+    pub(super) fn record_refused_token(
+        &self,
+        state: &str,
+        id: Option<TokenId>,
+    ) -> Result<(), VaultError> {
+        let target = match id {
+            Some(id) => format!("token:{id}:{state}"),
+            None => format!("token:{state}"),
+        };
+        self.record_event(
+            "anonymous".into(),
+            "none",
+            "authenticate",
+            false,
+            Some(target),
+        )
+    }
+
+    /// Audits an act of a user on an account (their own token, their own
+    /// password) that no policy decides.
+    pub(super) fn record_account_event(
+        &self,
+        who: &Principal,
+        action: &str,
+        target: UserId,
+        allowed: bool,
+    ) -> Result<(), VaultError> {
+        self.record_event(
+            who.label(),
+            who.role_label(),
+            action,
+            allowed,
+            Some(target.to_string()),
+        )
+    }
+
+    /// Audits a request that named a malformed id (`what`: child,
+    /// document…): refused like an unknown one. The text sent is not kept.
+    pub fn refuse_malformed_id(&self, who: &Principal, what: &str) -> Result<(), VaultError> {
+        self.record_event(
+            who.label(),
+            who.role_label(),
+            "lookup",
+            false,
+            Some(format!("malformed:{what}")),
+        )
+    }
+
+    /// Audits a refused push from another node, or unsigned bytes sent to
+    /// the inbox: `source` is the department the signed envelope names
+    /// (none when nothing was signed), `why` a short stable reason.
+    pub(super) fn record_inbox_refusal(
+        &self,
+        source: Option<&str>,
+        why: &str,
+    ) -> Result<(), VaultError> {
+        self.record_event(
+            source.map_or("anonymous".into(), |s| format!("department:{s}")),
+            if source.is_some() {
+                "department"
+            } else {
+                "none"
+            },
+            Action::ReceiveTransfer.as_str(),
+            false,
+            Some(format!("inbox:{why}")),
         )
     }
 

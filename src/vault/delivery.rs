@@ -16,8 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::access::Note;
 use super::imports::short;
+use super::staging::{Reservation, StagingLimit};
 use super::{Vault, VaultError};
-use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
+use crate::bundle::{BundleError, Prefix};
 use crate::domain::{
     InboxItem, InboxState, OutboxItem, OutboxKind, Principal, TransferId, TransferState,
     TransferStep,
@@ -63,44 +64,125 @@ impl Backoff {
 }
 
 impl Vault {
-    /// Receives a bundle pushed by another node: stores it aside (at most
-    /// the bundle size limit), verifies it against the directory and this
-    /// node as destination, and only then puts it in the inbox. Anything
-    /// that does not verify is removed and refused. A bundle already in
-    /// the inbox (or imported) is not stored twice: `false` says so.
+    /// Receives a bundle pushed by another node. Checked while it streams:
+    /// the version marker, then the envelope's signature against the
+    /// directory and this node as destination, all from the first entries
+    /// and in memory, before a byte reaches the disk; then the staging
+    /// limits for the exact size the signed envelope implies. Only then is
+    /// the rest written aside (an owner-only partial file, removed if
+    /// anything fails or the client goes away), stopping as soon as the
+    /// body outgrows that size. Then the full check, and into the inbox. A
+    /// bundle already here (checked in full again) is not stored twice:
+    /// `false` says so. Every refusal is audited.
     pub async fn receive_bundle(
         &self,
         mut body: impl AsyncRead + Unpin + Send,
     ) -> Result<(InboxItem, bool), VaultError> {
+        let prefix = match Prefix::read(&mut body).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.record_inbox_refusal(None, "not-a-bundle")?;
+                return Err(e.into());
+            }
+        };
+        let directory = self.directory()?;
+        let (envelope, size) = match prefix.check(|id| directory.card(id)) {
+            Ok(checked) => checked,
+            Err(e) => {
+                self.record_inbox_refusal(None, "unverified")?;
+                return Err(e.into());
+            }
+        };
+        let source = envelope.source.id.clone();
+        if let Err(e) = self.addressed_here(&envelope) {
+            self.record_inbox_refusal(Some(&source), "wrong-destination")?;
+            return Err(e);
+        }
+        if !safe_id(&envelope.bundle_id) {
+            self.record_inbox_refusal(Some(&source), "malformed-id")?;
+            return Err(VaultError::Invalid(
+                "the bundle id is not well formed".into(),
+            ));
+        }
+        let _reserved = self.reserve_inbox(&source, size)?;
         let dir = self.inbox_dir()?;
-        let partial = dir.join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::now_v7()));
-        let received = async {
+        let partial = self.staging.partial(&dir, PARTIAL_PREFIX);
+        let written = async {
             let mut file = tokio::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(&partial)
+                .open(partial.path())
                 .await?;
-            let mut limited = (&mut body).take(MAX_BUNDLE_BYTES + 1);
-            let size = tokio::io::copy(&mut limited, &mut file).await?;
-            if size > MAX_BUNDLE_BYTES {
+            file.write_all(&prefix.bytes).await?;
+            let rest = size - prefix.bytes.len() as u64;
+            let copied = tokio::io::copy(&mut (&mut body).take(rest + 1), &mut file)
+                .await
+                .map_err(VaultError::Source)?;
+            if copied > rest {
                 return Err(VaultError::Bundle(BundleError::TooLarge(format!(
-                    "the bundle is larger than {MAX_BUNDLE_BYTES} bytes"
+                    "the body is longer than the {size} bytes its signed envelope implies"
                 ))));
+            }
+            if copied < rest {
+                return Err(VaultError::Bundle(BundleError::Truncated));
             }
             file.flush().await?;
             file.sync_all().await?;
             Ok::<_, VaultError>(())
         }
         .await;
-        let result = match received {
-            Ok(()) => self.file_received(&partial).await,
-            Err(e) => Err(e),
-        };
-        if partial.exists() {
-            let _ = fs::remove_file(&partial);
+        if let Err(e) = written {
+            self.record_inbox_refusal(Some(&source), "incomplete")?;
+            return Err(e);
         }
-        result
+        match self.file_received(partial.path()).await {
+            Ok((item, new)) => {
+                if new {
+                    partial.keep();
+                }
+                Ok((item, new))
+            }
+            Err(e) => {
+                self.record_inbox_refusal(Some(&source), "unverified")?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reserves `size` bytes of inbox staging for a bundle of `source`.
+    fn reserve_inbox(&self, source: &str, size: u64) -> Result<Reservation<'_>, VaultError> {
+        let waiting: Vec<InboxItem> = self
+            .db
+            .inbox()?
+            .into_iter()
+            .filter(|i| i.state == InboxState::Waiting)
+            .collect();
+        let total: u64 = waiting.iter().map(|i| i.size).sum();
+        let mine: u64 = waiting
+            .iter()
+            .filter(|i| i.source == source)
+            .map(|i| i.size)
+            .sum();
+        let limits = (
+            self.settings.inbox_max_staged_bytes,
+            self.settings.inbox_max_staged_bytes_per_source,
+        );
+        match self
+            .staging
+            .reserve(source, size, total, mine, limits.0, limits.1)
+        {
+            Ok(r) => Ok(r),
+            Err(limit) => {
+                self.record_inbox_refusal(Some(source), "inbox-full")?;
+                Err(VaultError::InboxFull(match limit {
+                    StagingLimit::Total => "the inbox holds as many bytes as it may",
+                    StagingLimit::PerSource => {
+                        "the inbox holds as many bytes from this department as it may"
+                    }
+                }))
+            }
+        }
     }
 
     async fn file_received(&self, partial: &Path) -> Result<(InboxItem, bool), VaultError> {
@@ -108,11 +190,6 @@ impl Vault {
         let envelope = &verified.envelope;
         self.addressed_here(envelope)?;
         let id = envelope.bundle_id.clone();
-        if !safe_id(&id) {
-            return Err(VaultError::Invalid(
-                "the bundle id is not well formed".into(),
-            ));
-        }
         self.record_peer(&envelope.source.id, Action::ReceiveTransfer, &id, true)?;
         if let Some(known) = self.db.inbox_item(&id)? {
             return Ok((known, false));
@@ -394,21 +471,11 @@ impl Vault {
         Ok(dir)
     }
 
-    /// Removes bundles whose receiving was interrupted (a crash, a kill).
+    /// Removes the partial files of bundles whose receiving was
+    /// interrupted (a crash, a kill) and that no receive in progress owns.
+    /// `serve` runs it at start and then every minute.
     pub fn clear_partial_receipts(&self) -> Result<usize, VaultError> {
-        let mut removed = 0;
-        for entry in fs::read_dir(self.inbox_dir()?)? {
-            let entry = entry?;
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(PARTIAL_PREFIX)
-            {
-                fs::remove_file(entry.path())?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        Ok(self.staging.sweep(&self.inbox_dir()?, PARTIAL_PREFIX)?)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::intake::IntakeError;
+use super::passwords::WeakPassword;
 use crate::audit::AuditError;
 use crate::bundle::BundleError;
 use crate::config::ConfigError;
@@ -70,6 +71,21 @@ pub enum VaultError {
     Denied(&'static str),
     #[error("invalid or expired credentials")]
     Unauthenticated,
+    /// Too many failed logins of this name from this client (or of this
+    /// name from everywhere, by a client that took part): wait.
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// The password was set by someone else and works only to set a new one.
+    #[error("the password must be changed before the account can be used: log in again with a new password")]
+    PasswordChangeRequired,
+    #[error("password refused: {0}")]
+    WeakPassword(#[from] WeakPassword),
+    /// The inbox's staging limits would be passed; try again later.
+    #[error("bundle not taken now: {0}")]
+    InboxFull(&'static str),
+    /// An act that would let one person use another's account.
+    #[error("not permitted (separation of duties): {0}")]
+    SeparationOfDuties(&'static str),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error("policies refused: {0}")]
@@ -104,6 +120,11 @@ impl VaultError {
             | VaultError::Busy(_)
             | VaultError::Denied(_)
             | VaultError::Unauthenticated
+            | VaultError::Throttled { .. }
+            | VaultError::PasswordChangeRequired
+            | VaultError::WeakPassword(_)
+            | VaultError::SeparationOfDuties(_)
+            | VaultError::InboxFull(_)
             | VaultError::Policy(_) => ErrorClass::Refused,
             VaultError::Audit(AuditError::Broken { .. }) => ErrorClass::Integrity,
             VaultError::Audit(_) => ErrorClass::Internal,

@@ -17,6 +17,11 @@ mod imports;
 pub mod intake;
 mod maintenance;
 mod node;
+mod oversight;
+mod passwords;
+mod setup;
+mod staging;
+mod throttle;
 mod transfers;
 mod users;
 
@@ -32,3 +37,6 @@ pub use error::{ErrorClass, VaultError};
 pub use imports::{Delivered, Imported, RefusedImport};
 pub use maintenance::{CheckReport, GcReport};
 pub use node::{InitOptions, Vault};
+pub use oversight::{NodeStatus, OversightCount};
+pub use setup::FIRST_PASSWORD_FILE;
+pub use users::{WeakPassword, MAX_TOKEN_DAYS, MIN_PASSWORD_CHARS};

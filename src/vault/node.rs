@@ -45,6 +45,10 @@ pub struct Vault {
     pub(super) checklists: Checklists,
     pub(super) policies: Policies,
     pub(super) audit: AuditLog,
+    /// Failed logins, per name and client.
+    pub(super) logins: super::throttle::LoginThrottle,
+    /// Bundles being received into the inbox.
+    pub(super) staging: super::staging::Staging,
     card: DepartmentCard,
     lock: File,
 }
@@ -135,6 +139,7 @@ impl Vault {
             &card.id,
             settings.audit_checkpoint_every,
         )?;
+        let settings_login_attempts = settings.login_attempts;
         let vault = Vault {
             settings,
             keys,
@@ -143,6 +148,8 @@ impl Vault {
             checklists,
             policies,
             audit,
+            logins: super::throttle::LoginThrottle::new(settings_login_attempts),
+            staging: Default::default(),
             card,
             lock,
         };

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 
+/// The password [`Server::admin`] gives the admin at the first login.
+pub const ADMIN_PASSWORD: &str = "test-admin-passphrase-41";
+
 /// A free loopback port (bound and released: a node restarted on it keeps
 /// the inbox URL in its card).
 pub fn free_port() -> u16 {
@@ -26,7 +29,7 @@ pub struct Server {
     pub data: PathBuf,
     pub port: u16,
     pub department: String,
-    /// Printed on first run only.
+    /// The one-time password of a first run (read from the file it names).
     pub admin_password: Option<String>,
     process: Option<Child>,
     env: Vec<(String, String)>,
@@ -94,8 +97,10 @@ impl Server {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("the server printed its address");
+            // The first run names the file that holds the one-time password.
             if let Some(p) = line.strip_prefix("    ") {
-                password = Some(p.trim().to_string());
+                let file = std::path::PathBuf::from(p.trim());
+                password = Some(std::fs::read_to_string(&file).unwrap().trim().to_string());
             }
             if line.contains("listening on") {
                 break;
@@ -152,21 +157,52 @@ impl Server {
             .to_string()
     }
 
-    /// The admin's token.
-    pub fn admin(&self) -> String {
-        self.login("admin", self.admin_password.as_deref().unwrap())
+    /// Logs in with a one-time password, setting `new` on the way.
+    pub fn first_login(&self, name: &str, one_time: &str, new: &str) -> String {
+        let r = client()
+            .post(self.url("/api/v1/session"))
+            .json(&json!({"name": name, "password": one_time, "new_password": new}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "first login of {name}");
+        r.json::<Value>().unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
-    /// Adds a user (as admin) and logs them in.
+    /// The admin's token. The first call replaces the one-time password
+    /// with [`ADMIN_PASSWORD`].
+    pub fn admin(&self) -> String {
+        let r = client()
+            .post(self.url("/api/v1/session"))
+            .json(&json!({"name": "admin", "password": ADMIN_PASSWORD}))
+            .send()
+            .unwrap();
+        if r.status() == 201 {
+            return r.json::<Value>().unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+        self.first_login(
+            "admin",
+            self.admin_password.as_deref().unwrap(),
+            ADMIN_PASSWORD,
+        )
+    }
+
+    /// Adds a user (as admin) with a one-time password, and logs them in,
+    /// setting their own password `NAME-password-long`.
     pub fn user(&self, admin: &str, name: &str, role: &str, scope: &str) -> String {
-        let password = format!("{name}-password-long");
+        let one_time = format!("{name}-one-time-pass");
         let r = self
             .post(admin, "/api/v1/users")
-            .json(&json!({"name": name, "role": role, "scope": scope, "password": password}))
+            .json(&json!({"name": name, "role": role, "scope": scope, "password": one_time}))
             .send()
             .unwrap();
         assert_eq!(r.status(), 201, "add user {name}");
-        self.login(name, &password)
+        self.first_login(name, &one_time, &format!("{name}-password-long"))
     }
 
     pub fn get(&self, token: &str, path: &str) -> RequestBuilder {
