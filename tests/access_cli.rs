@@ -106,8 +106,28 @@ fn users_tokens_and_grants_take_effect_at_once() {
     assert!(list.contains("\"boss\"") && list.contains("\"ngo\""));
     assert!(!list.contains("argon2"), "no password hash is listed");
 
+    // No token for an account with a password, but by its user (separation
+    // of duties): an admin's scripts use a token-only account.
+    let out = node
+        .cmd()
+        .args(["token", "create", "boss", "--expires", "1h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("separation of duties"));
+    created_id(node.cmd().args([
+        "user",
+        "add",
+        "boss-svc",
+        "--role",
+        "admin",
+        "--scope",
+        "department:x",
+        "--no-password",
+    ]));
+
     // The admin's token administers but reads no child's papers.
-    let admin = token_for(&node, "boss");
+    let admin = token_for(&node, "boss-svc");
     run_ok(node.cmd().args(["--token", &admin, "user", "list"]));
     let out = node
         .cmd()
@@ -218,7 +238,7 @@ fn users_tokens_and_grants_take_effect_at_once() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid or expired credentials"));
-    run_ok(node.cmd().args(["user", "disable", "boss"]));
+    run_ok(node.cmd().args(["user", "disable", "boss-svc"]));
     let out = node
         .cmd()
         .args(["--token", &admin, "user", "list"])
@@ -244,7 +264,7 @@ fn broken_policies_stop_the_node_naming_file_and_line() {
         fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
     let out = run_ok(node.cmd().args(["policy", "check"]).arg(&dir));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("19 policies"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("22 policies"));
 
     fs::write(
         dir.join("local.cedar"),

@@ -131,6 +131,11 @@ enum Act {
     AccessLog(Target),
     Administer,
     ReceiveTransfer,
+    /// Move a child to where it is (institution unchanged), or, for the
+    /// transferred-in child, place it at a local home.
+    Move(Target),
+    /// Make an API token for the named user.
+    MintToken(&'static str),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -235,6 +240,24 @@ impl World {
                 .map(|_| ()),
             Act::AccessLog(t) => v.access_log(who, self.child(t)).await.map(|_| ()),
             Act::Administer => v.list_users(who).await.map(|_| ()),
+            Act::Move(t) => {
+                let id = self.child(t);
+                let here = v
+                    .show_child(&Principal::LocalOperator, id, Purpose::Restoration)
+                    .await
+                    .unwrap()
+                    .child
+                    .record
+                    .institution
+                    .unwrap_or_else(|| "swd-home-1".into());
+                v.move_child(who, id, Some(here), None, "table case")
+                    .await
+                    .map(|_| ())
+            }
+            Act::MintToken(name) => v
+                .create_token(who, name, Duration::from_secs(60))
+                .await
+                .map(|_| ()),
             Act::ReceiveTransfer => {
                 // Opening a bundle that is not there: allowed callers get
                 // past the gate and fail on the file.
@@ -256,7 +279,8 @@ impl World {
             Err(
                 VaultError::UnknownChild(_)
                 | VaultError::UnknownDocument(_)
-                | VaultError::Denied(_),
+                | VaultError::Denied(_)
+                | VaultError::SeparationOfDuties(_),
             ) => false,
             Err(e) => panic!("{act:?} failed with an unexpected error: {e}"),
         }
@@ -296,6 +320,31 @@ async fn the_decision_table_holds() {
     )
     .await;
     let admin = user(v, "admin", Role::Admin, &format!("department:{DEST}")).await;
+    let cwc_pw = {
+        use secrecy::{ExposeSecret, SecretString};
+        let one_time = SecretString::from("one-time-from-the-operator".to_string());
+        let own = SecretString::from("chosen-by-the-member-7".to_string());
+        v.add_user(
+            &Principal::LocalOperator,
+            "cwc-pw",
+            Role::CwcMember,
+            "district:bihar/patna".parse().unwrap(),
+            Some(&one_time),
+        )
+        .await
+        .unwrap();
+        let ip: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let (_, token) = v
+            .start_session(
+                "cwc-pw",
+                &one_time,
+                Some(&own),
+                ip,
+                Duration::from_secs(600),
+            )
+            .unwrap();
+        v.authenticate_token(token.expose_secret()).unwrap()
+    };
     let ngo = user(v, "ngo", Role::SupportPerson, &format!("department:{DEST}")).await;
     let ngo_expired = user(
         v,
@@ -603,6 +652,60 @@ async fn the_decision_table_holds() {
         // the local operator
         ("operator reads any document", &op, ReadDoc(BFir), true),
         ("operator administers", &op, Administer, true),
+        // indirect routes to papers: an admin borrowing an account
+        (
+            "admin mints a token for a reader with a password",
+            &admin,
+            MintToken("cwc-pw"),
+            false,
+        ),
+        (
+            "operator mints a token for a reader with a password",
+            &op,
+            MintToken("cwc-pw"),
+            false,
+        ),
+        (
+            "a reader mints their own token",
+            &cwc_pw,
+            MintToken("cwc-pw"),
+            true,
+        ),
+        (
+            "staff mint a token for someone else",
+            &staff_a,
+            MintToken("cwc-pw"),
+            false,
+        ),
+        (
+            "admin mints a token for a token-only account",
+            &admin,
+            MintToken("ngo"),
+            true,
+        ),
+        // moving a child out of oversight
+        ("staff move their own child", &staff_a, Move(A), false),
+        (
+            "cwc moves a child of own district",
+            &cwc_patna,
+            Move(A),
+            true,
+        ),
+        (
+            "cwc moves a child of another district",
+            &cwc_patna,
+            Move(B),
+            false,
+        ),
+        (
+            "dcpu moves a child of own district",
+            &dcpu_patna,
+            Move(A),
+            true,
+        ),
+        ("admin moves a child", &admin, Move(A), false),
+        ("cwc moves a transferred child", &cwc_patna, Move(T), false),
+        ("swd places a transferred child", &swd, Move(T), true),
     ];
     assert!(table.len() >= 60, "{} cases", table.len());
     let mut wrong = Vec::new();
@@ -846,4 +949,103 @@ async fn passwords_are_checked_with_argon2id() {
         login("cwc", &mine, None),
         Err(VaultError::Unauthenticated)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placement_changes_only_by_a_move_and_an_imported_one_grants_nothing() {
+    // The source places its child at an institution whose id is also a
+    // home at the destination.
+    let (src, dst) = two_nodes();
+    let child = created_id(src.cmd().args([
+        "child",
+        "add",
+        "--name",
+        "Zqxmarker Child",
+        "--institution",
+        "cci-a",
+        "--district",
+        "bihar/patna",
+    ]));
+    let bundle = create(&src, &child, "t.bundle", &["--allow-incomplete", "test"]);
+    created_id(dst.cmd().args(["bundle", "import"]).arg(&bundle));
+    let v = open_vault(&dst).await;
+    let t = v.list_children(&Principal::LocalOperator).await.unwrap()[0].clone();
+    assert_eq!(t.record.institution, None, "placed with the department");
+    assert_eq!(t.record.district, None);
+    let origin = t.origin.clone().unwrap();
+    assert_eq!(origin.source_institution.as_deref(), Some("cci-a"));
+    assert_eq!(origin.source_district.as_deref(), Some("bihar/patna"));
+    // The destination's own staff and CWC with those very scope strings see nothing.
+    let staff = user(&v, "staff-a", Role::ShelterStaff, "institution:cci-a").await;
+    let cwc = user(&v, "cwc", Role::CwcMember, "district:bihar/patna").await;
+    let gaya = user(&v, "cwc-gaya", Role::CwcMember, "district:bihar/gaya").await;
+    for who in [&staff, &cwc] {
+        assert!(matches!(
+            v.show_child(who, t.id, Purpose::Restoration).await,
+            Err(VaultError::UnknownChild(_))
+        ));
+    }
+
+    // Staff may not move a child by editing its record, nor name a
+    // district that is not on the list.
+    let mine = v
+        .add_child(
+            &staff,
+            CaseRecord {
+                name: "Zqxmarker Other".into(),
+                district: Some("bihar/patna".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let patch = handover::domain::CaseRecordPatch {
+        district: Some("bihar/gaya".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        v.edit_child(&staff, mine, patch).await,
+        Err(VaultError::PlacementByMoveOnly)
+    ));
+    let unknown = CaseRecord {
+        name: "Zqxmarker Third".into(),
+        district: Some("bihar/atlantis".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        v.add_child(&staff, unknown).await,
+        Err(VaultError::UnknownDistrict)
+    ));
+    assert!(matches!(
+        v.move_child(&staff, mine, None, Some("bihar/gaya".into()), "x")
+            .await,
+        Err(VaultError::UnknownChild(_))
+    ));
+    assert!(matches!(
+        v.move_child(&cwc, mine, None, Some("bihar/atlantis".into()), "x")
+            .await,
+        Err(VaultError::UnknownDistrict)
+    ));
+    let still = v
+        .show_child(&cwc, mine, Purpose::Restoration)
+        .await
+        .unwrap();
+    assert_eq!(still.child.record.district.as_deref(), Some("bihar/patna"));
+
+    // The overseeing CWC moves it, with a reason that stays out of the log.
+    let reason = "Zqreason family traced to Gaya";
+    v.move_child(&cwc, mine, None, Some("bihar/gaya".into()), reason)
+        .await
+        .unwrap();
+    assert!(v
+        .show_child(&cwc, mine, Purpose::Restoration)
+        .await
+        .is_err());
+    assert!(v
+        .show_child(&gaya, mine, Purpose::Restoration)
+        .await
+        .is_ok());
+    let log = std::fs::read_to_string(dst.data.join("audit.log")).unwrap();
+    assert!(log.contains("\"action\":\"move_child\""));
+    assert!(!log.contains("Zqreason"));
 }

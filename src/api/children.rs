@@ -74,6 +74,39 @@ pub async fn edit(
     Ok(Json(state.vault.edit_child(&actor, id, patch).await?))
 }
 
+/// A new placement for a child, and why.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct Move {
+    /// The new institution id (absent: unchanged).
+    pub institution: Option<String>,
+    /// The new district, `STATE/DISTRICT` from the node's list (absent: unchanged).
+    pub district: Option<String>,
+    /// Why, 1 to 500 characters (kept encrypted with the move; the audit
+    /// log names the move's id only).
+    pub reason: String,
+}
+
+/// Move a child to another institution or district: the CWC or DCPU of
+/// its current district, or an SWD officer for a child transferred in.
+/// `PATCH` never changes the placement.
+#[utoipa::path(post, path = "/api/v1/children/{id}/placement", tag = "children", security(("bearer" = [])),
+    params(("id" = String, Path, description = "child id")), request_body = Move,
+    responses((status = 200, body = Child), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn move_child(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    JsonBody(m): JsonBody<Move>,
+) -> ApiResult<Json<Child>> {
+    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    Ok(Json(
+        state
+            .vault
+            .move_child(&actor, id, m.institution, m.district, &m.reason)
+            .await?,
+    ))
+}
+
 /// The checklist of a child for a purpose.
 #[utoipa::path(get, path = "/api/v1/children/{id}/checklist", tag = "children", security(("bearer" = [])),
     params(("id" = String, Path, description = "child id"), PurposeQuery),

@@ -168,6 +168,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         )
         .route("/api/v1/children/{id}/checklist", get(children::checklist))
         .route(
+            "/api/v1/children/{id}/placement",
+            post(children::move_child),
+        )
+        .route(
             "/api/v1/children/{id}/access-log",
             get(children::access_log),
         )

@@ -141,6 +141,16 @@ impl From<VaultError> for ApiError {
                 (S::CONFLICT, "conflict", "Not possible in the current state")
             }
             VaultError::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", "The node is busy"),
+            VaultError::PlacementByMoveOnly => (
+                S::UNPROCESSABLE_ENTITY,
+                "placement-by-move-only",
+                "The placement changes only by a move",
+            ),
+            VaultError::UnknownDistrict => (
+                S::UNPROCESSABLE_ENTITY,
+                "unknown-district",
+                "Unknown district",
+            ),
             VaultError::InboxFull(_) => {
                 (S::INSUFFICIENT_STORAGE, "inbox-full", "The inbox is full")
             }

@@ -12,8 +12,22 @@ use crate::vault::Purpose;
 pub enum ChildCommand {
     /// Take a child in; prints the new child id
     Add(AddArgs),
-    /// Change fields of a child's case record
+    /// Change fields of a child's case record (not its placement: see `move`)
     Edit(EditArgs),
+    /// Move a child to another institution or district, with a reason (the
+    /// CWC or DCPU of its district; an SWD officer for a child transferred in)
+    Move {
+        id: ChildId,
+        /// The new institution id
+        #[arg(long)]
+        institution: Option<String>,
+        /// The new district, STATE/DISTRICT from the node's list
+        #[arg(long)]
+        district: Option<String>,
+        /// Why (kept encrypted with the move, never in the audit log)
+        #[arg(long)]
+        reason: String,
+    },
     /// List the children on this node
     List {
         #[arg(long)]
@@ -121,6 +135,17 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
                 .edit_child(&actor, args.id, args.record.into_patch(args.name))
                 .await?;
             eprintln!("updated child {}", child.id);
+        }
+        ChildCommand::Move {
+            id,
+            institution,
+            district,
+            reason,
+        } => {
+            vault
+                .move_child(&actor, id, institution, district, &reason)
+                .await?;
+            eprintln!("moved child {id}");
         }
         ChildCommand::List { json } => {
             let children = vault.list_children(&actor).await?;

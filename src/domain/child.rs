@@ -120,6 +120,13 @@ pub struct Origin {
     pub bundle_id: String,
     /// The child's id at the source.
     pub source_child_id: ChildId,
+    /// Where the source had placed the child: the source department's own
+    /// place ids, kept for the record. They grant nothing here: this
+    /// node's policies read only the child's placement at this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_institution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_district: Option<String>,
 }
 
 /// A child known to this node.

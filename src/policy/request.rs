@@ -19,6 +19,7 @@ pub enum Action {
     AuditNode,
     CreateChild,
     EditChild,
+    MoveChild,
     ReadRecord,
     AddDocument,
     CreateTransfer,
@@ -29,13 +30,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ListChildren,
         Action::Administer,
         Action::ReceiveTransfer,
         Action::AuditNode,
         Action::CreateChild,
         Action::EditChild,
+        Action::MoveChild,
         Action::ReadRecord,
         Action::AddDocument,
         Action::CreateTransfer,
@@ -53,6 +55,7 @@ impl Action {
             Action::AuditNode => "audit_node",
             Action::CreateChild => "create_child",
             Action::EditChild => "edit_child",
+            Action::MoveChild => "move_child",
             Action::ReadRecord => "read_record",
             Action::AddDocument => "add_document",
             Action::CreateTransfer => "create_transfer",

@@ -36,6 +36,44 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Records a move of `child` (already holding its new placement) from
+    /// `from`, with its reason, and saves the record: one transaction.
+    pub fn move_child(
+        &self,
+        move_id: &str,
+        child: &Child,
+        from: (Option<&str>, Option<&str>),
+        reason: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&child.record)
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
+            params![child.id.to_string(), json, child.updated_at.to_rfc3339()],
+        )?;
+        tx.execute(
+            "INSERT INTO child_moves (id, child_id, from_institution, from_district,
+                 to_institution, to_district, reason, moved_by, moved_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                move_id,
+                child.id.to_string(),
+                from.0,
+                from.1,
+                child.record.institution,
+                child.record.district,
+                reason,
+                by,
+                child.updated_at.to_rfc3339()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// One child, if known.
     pub fn child(&self, id: ChildId) -> Result<Option<Child>, StoreError> {
         self.conn()

@@ -192,6 +192,20 @@ const STEPS: &[&str] = &[
         target TEXT NOT NULL,
         at     TEXT NOT NULL
     );
+    -- Moves of a child to another placement, with the reason (free text:
+    -- kept here, encrypted, and never in the audit log, which names the
+    -- move's id).
+    CREATE TABLE child_moves (
+        id               TEXT PRIMARY KEY,
+        child_id         TEXT NOT NULL REFERENCES children(id),
+        from_institution TEXT,
+        from_district    TEXT,
+        to_institution   TEXT,
+        to_district      TEXT,
+        reason           TEXT NOT NULL,
+        moved_by         TEXT NOT NULL,
+        moved_at         TEXT NOT NULL
+    );
     "#,
 ];
 

@@ -36,6 +36,7 @@ impl Vault {
             }
         }
         validate(&record)?;
+        self.known_district(record.district.as_deref())?;
         let now = Utc::now();
         let child = Child {
             id: ChildId::new(),
@@ -81,20 +82,79 @@ impl Vault {
                 child.record.district.clone(),
             )
         {
-            // Moving a child is allowed only into a place the editor may also edit.
-            self.decide(
-                actor,
-                Action::EditChild,
-                &Resource::Child(child_facts(&child)),
-                None,
-                Note::default(),
-                || VaultError::Denied("moving the child there"),
-            )?;
+            // Where a child is placed decides who oversees it: that is a
+            // move, its own action with its own reason.
+            return Err(VaultError::PlacementByMoveOnly);
         }
         child.updated_at = Utc::now();
         self.db.update_child(id, &child.record, child.updated_at)?;
         tracing::info!(child = %id, "child edited");
         Ok(child)
+    }
+
+    /// Moves a child to another placement (institution, district, or
+    /// both; `None` keeps that part), for `reason`. Decided on the child's
+    /// current placement (`move_child`: its district's CWC or DCPU, or an
+    /// SWD officer for a child transferred in); the new district must be on
+    /// the node's list. The move and its reason are kept in the encrypted
+    /// database; the audit entry names the move's id, never the reason.
+    pub async fn move_child(
+        &self,
+        actor: &Principal,
+        id: ChildId,
+        institution: Option<String>,
+        district: Option<String>,
+        reason: &str,
+    ) -> Result<Child, VaultError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 || has_control(reason) {
+            return Err(VaultError::Invalid(
+                "a move needs a reason of 1 to 500 characters, without control characters".into(),
+            ));
+        }
+        if institution.is_none() && district.is_none() {
+            return Err(VaultError::Invalid(
+                "a move names a new institution or district".into(),
+            ));
+        }
+        let move_id = uuid::Uuid::now_v7();
+        let mut child = self.authorize_child(
+            actor,
+            Action::MoveChild,
+            id,
+            Note::target(format!("move:{move_id}")),
+        )?;
+        let from = (
+            child.record.institution.clone(),
+            child.record.district.clone(),
+        );
+        if let Some(i) = institution {
+            child.record.institution = Some(i);
+        }
+        if let Some(d) = district {
+            child.record.district = Some(d);
+        }
+        validate(&child.record)?;
+        self.known_district(child.record.district.as_deref())?;
+        let now = Utc::now();
+        child.updated_at = now;
+        self.db.move_child(
+            &move_id.to_string(),
+            &child,
+            (from.0.as_deref(), from.1.as_deref()),
+            reason,
+            &actor.label(),
+        )?;
+        tracing::info!(child = %id, r#move = %move_id, "child moved");
+        Ok(child)
+    }
+
+    /// Refuses a district that is not on the node's list.
+    fn known_district(&self, district: Option<&str>) -> Result<(), VaultError> {
+        match district {
+            Some(d) if !self.districts.contains(d) => Err(VaultError::UnknownDistrict),
+            _ => Ok(()),
+        }
     }
 
     /// Every child on this node.
@@ -151,6 +211,10 @@ impl Vault {
 
 /// Field rules of a case record (also applied to one arriving in a
 /// bundle). Errors name the field, never its value.
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n')
+}
+
 pub(super) fn validate(r: &CaseRecord) -> Result<(), VaultError> {
     let invalid = |m: &str| Err(VaultError::Invalid(m.to_string()));
     if r.name.trim().is_empty() {

@@ -80,6 +80,11 @@ pub enum VaultError {
     PasswordChangeRequired,
     #[error("password refused: {0}")]
     WeakPassword(#[from] WeakPassword),
+    /// An edit that would change where a child is placed.
+    #[error("a child's institution or district changes only by a move, with a reason")]
+    PlacementByMoveOnly,
+    #[error("the district is not on this node's list of districts (STATE/DISTRICT)")]
+    UnknownDistrict,
     /// The inbox's staging limits would be passed; try again later.
     #[error("bundle not taken now: {0}")]
     InboxFull(&'static str),
@@ -125,6 +130,8 @@ impl VaultError {
             | VaultError::WeakPassword(_)
             | VaultError::SeparationOfDuties(_)
             | VaultError::InboxFull(_)
+            | VaultError::PlacementByMoveOnly
+            | VaultError::UnknownDistrict
             | VaultError::Policy(_) => ErrorClass::Refused,
             VaultError::Audit(AuditError::Broken { .. }) => ErrorClass::Integrity,
             VaultError::Audit(_) => ErrorClass::Internal,

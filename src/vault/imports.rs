@@ -167,9 +167,16 @@ impl Vault {
             max_bytes: self.settings.max_document_bytes,
             max_image_bytes: self.settings.max_image_bytes,
         };
+        // The placement is this department's to give: the source's place
+        // ids are its own (they could equal a scope here by chance), so
+        // they move to the origin, and the child arrives placed with the
+        // department itself until an officer places it.
+        let mut record: crate::domain::CaseRecord = manifest.child.clone().into();
+        let source_institution = record.institution.take();
+        let source_district = record.district.take();
         let child = Child {
             id: ChildId::new(),
-            record: manifest.child.clone().into(),
+            record,
             created_at: now,
             created_by: format!("bundle:{}", verified.envelope.source.id),
             updated_at: now,
@@ -177,6 +184,8 @@ impl Vault {
                 source_department: verified.envelope.source.id.clone(),
                 bundle_id: verified.envelope.bundle_id.clone(),
                 source_child_id: manifest.source_child_id,
+                source_institution,
+                source_district,
             }),
         };
         for (i, doc) in manifest.documents.iter().enumerate() {

@@ -10,6 +10,7 @@ mod checklist;
 mod children;
 mod delivery;
 mod departments;
+mod districts;
 mod documents;
 mod error;
 mod grants;

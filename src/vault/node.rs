@@ -43,6 +43,7 @@ pub struct Vault {
     pub(super) db: Db,
     pub(super) blobs: BlobStore,
     pub(super) checklists: Checklists,
+    pub(super) districts: super::districts::Districts,
     pub(super) policies: Policies,
     pub(super) audit: AuditLog,
     /// Failed logins, per name and client.
@@ -130,6 +131,7 @@ impl Vault {
         let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), false)?;
         let blobs = BlobStore::open(settings.blob_store.as_deref(), &dir.join(BLOBS))?;
         let checklists = Checklists::load(settings.policies_dir.as_deref())?;
+        let districts = super::districts::Districts::load(settings.policies_dir.as_deref())?;
         let policies = Policies::load(settings.policies_dir.as_deref(), &card.id)?;
         let lock = open_lock(&dir)?;
         let keys = Arc::new(keys);
@@ -146,6 +148,7 @@ impl Vault {
             db,
             blobs,
             checklists,
+            districts,
             policies,
             audit,
             logins: super::throttle::LoginThrottle::new(settings_login_attempts),
