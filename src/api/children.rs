@@ -176,11 +176,18 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Stored>)> {
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+    // Header values are taken as UTF-8 (a title in Devanagari); one that
+    // is not UTF-8 is refused rather than dropped.
+    let mut undecodable = None;
+    let mut header = |name: &'static str| {
+        let v = headers.get(name)?;
+        match std::str::from_utf8(v.as_bytes()) {
+            Ok(s) => Some(s.to_string()),
+            Err(_) => {
+                undecodable = Some(name);
+                None
+            }
+        }
     };
     let kind = q
         .kind
@@ -206,6 +213,9 @@ pub async fn upload(
         file_name: q.file_name.or_else(|| header("x-handover-file-name")),
         declared_size,
     };
+    if let Some(name) = undecodable {
+        return Err(ApiError::bad_request(format!("the {name} header is not UTF-8")));
+    }
     let _turn = state.upload_permit().await;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let source = SyncIoBridge::new(StreamReader::new(stream));

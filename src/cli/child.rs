@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{open, print_json};
 use crate::config::Settings;
+use crate::domain::text::escape_for_terminal as esc;
 use crate::domain::{CaseRecord, CaseRecordPatch, ChildId, Sex};
 use crate::vault::Purpose;
 
@@ -156,9 +157,9 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
                     println!(
                         "{}\t{}\t{}\t{}",
                         c.id,
-                        c.record.name,
+                        esc(&c.record.name),
                         c.record.institution.as_deref().unwrap_or("-"),
-                        c.record.home_state.as_deref().unwrap_or("-")
+                        esc(c.record.home_state.as_deref().unwrap_or("-"))
                     );
                 }
             }
@@ -170,8 +171,9 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
             } else {
                 let r = &view.child.record;
                 println!("id:            {}", view.child.id);
-                println!("name:          {}", r.name);
-                let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                println!("name:          {}", esc(&r.name));
+                // Text from a record never reaches the terminal raw.
+                let opt = |v: Option<String>| esc(&v.unwrap_or_else(|| "-".into()));
                 println!(
                     "sex:           {}",
                     opt(r.sex.map(|s| format!("{s:?}").to_lowercase()))
@@ -201,7 +203,7 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
                     if r.languages.is_empty() {
                         "-".into()
                     } else {
-                        r.languages.join(", ")
+                        esc(&r.languages.join(", "))
                     }
                 );
                 println!("notes:         {}", opt(r.notes.clone()));
@@ -211,7 +213,7 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
                         "  {}\t{}\t{}\t{} bytes\t{}",
                         d.id,
                         d.kind,
-                        d.title.as_deref().unwrap_or("-"),
+                        esc(d.title.as_deref().unwrap_or("-")),
                         d.size,
                         d.media_type
                     );

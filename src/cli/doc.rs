@@ -101,7 +101,7 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
                         "{}\t{}\t{}\t{}\t{}\t{}",
                         d.id,
                         d.kind,
-                        d.title.as_deref().unwrap_or("-"),
+                        crate::domain::text::escape_for_terminal(d.title.as_deref().unwrap_or("-")),
                         d.media_type,
                         d.size,
                         d.added_at.format("%Y-%m-%d %H:%M")

@@ -11,6 +11,7 @@ mod ids;
 mod oversight;
 mod principal;
 mod purpose;
+pub mod text;
 mod token;
 mod transfer;
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::access::{child_facts, Note};
 use super::{Checklist, Purpose, Vault, VaultError};
 use crate::domain::{
-    valid_district, valid_place_id, CaseRecord, CaseRecordPatch, Child, ChildId, Document,
+    text, valid_district, valid_place_id, CaseRecord, CaseRecordPatch, Child, ChildId, Document,
     Principal, Role, Scope,
 };
 use crate::policy::{Action, Resource};
@@ -246,6 +246,21 @@ pub(super) fn validate(r: &CaseRecord) -> Result<(), VaultError> {
         &r.rescue_place,
         &r.cwc_case_number,
     ];
+    if let Err(why) = text::line_rule(&r.name) {
+        return Err(VaultError::Invalid(format!(
+            "the child's name is refused: {why}"
+        )));
+    }
+    for t in texts.iter().copied().flatten().chain(&r.languages) {
+        if let Err(why) = text::line_rule(t) {
+            return Err(VaultError::Invalid(format!(
+                "a field of the record is refused: {why}"
+            )));
+        }
+    }
+    if let Some(Err(why)) = r.notes.as_deref().map(text::text_rule) {
+        return Err(VaultError::Invalid(format!("the notes are refused: {why}")));
+    }
     if texts
         .iter()
         .any(|t| t.as_ref().is_some_and(|s| s.chars().count() > 200))

@@ -362,6 +362,9 @@ pub(super) fn title_rule(kind: DocKind, title: Option<&str>) -> Result<(), &'sta
     match title {
         Some(t) if t.trim().is_empty() => Err("the title is blank"),
         Some(t) if t.chars().count() > 200 => Err("the title is longer than 200 characters"),
+        Some(t) if crate::domain::text::line_rule(t).is_err() => Err(
+            "the title holds a control or bidirectional override character, or only invisible ones",
+        ),
         None if kind == DocKind::Other => Err("a document of kind `other` needs a title"),
         _ => Ok(()),
     }
@@ -374,11 +377,10 @@ pub(super) fn file_name_rule(name: &str) -> Result<(), &'static str> {
     let count = name.chars().count();
     if count == 0
         || count > 255
-        || name
-            .chars()
-            .any(|c| c.is_control() || c == '/' || c == '\\')
+        || name.chars().any(|c| c == '/' || c == '\\')
+        || crate::domain::text::line_rule(name).is_err()
     {
-        Err("the file name must be 1 to 255 characters without / \\ or control characters")
+        Err("the file name must be 1 to 255 characters without / \\, control or bidirectional override characters")
     } else {
         Ok(())
     }
