@@ -44,6 +44,7 @@ fn users() -> Vec<Principal> {
             scope: scope.parse().unwrap(),
             disabled: false,
             has_password: true,
+            must_change_password: false,
             created_at: Utc::now(),
         })
     };

@@ -214,7 +214,9 @@ pub async fn upload(
         declared_size,
     };
     if let Some(name) = undecodable {
-        return Err(ApiError::bad_request(format!("the {name} header is not UTF-8")));
+        return Err(ApiError::bad_request(format!(
+            "the {name} header is not UTF-8"
+        )));
     }
     let _turn = state.upload_permit().await;
     let stream = body.into_data_stream().map_err(std::io::Error::other);

@@ -192,7 +192,7 @@ async fn step(
     id: &str,
     step: TransferStep,
 ) -> ApiResult<Json<Transfer>> {
-    let id: TransferId = parse_id(&state, &actor, id, "transfer")?;
+    let id: TransferId = parse_id(state, actor, id, "transfer")?;
     let name = step.name();
     let t = state.vault.transfer_step(actor, id, step).await?;
     metrics::counter!("handover_transfer_steps_total", "step" => name).increment(1);

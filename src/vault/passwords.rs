@@ -94,7 +94,9 @@ fn is_sequence(s: &str) -> bool {
 /// A common word written twice or more (`passwordpassword`).
 fn repeats_common(core: &str) -> bool {
     COMMON.lines().filter(|w| w.len() >= 3).any(|w| {
-        core.len() > w.len() && core.len() % w.len() == 0 && core == w.repeat(core.len() / w.len())
+        core.len() > w.len()
+            && core.len().is_multiple_of(w.len())
+            && core == w.repeat(core.len() / w.len())
     })
 }
 
