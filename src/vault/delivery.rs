@@ -80,6 +80,11 @@ impl Vault {
     ) -> Result<(InboxItem, bool), VaultError> {
         let prefix = match Prefix::read(&mut body).await {
             Ok(p) => p,
+            // The client's connection failed (it stalled, or went away).
+            Err(BundleError::Io(e)) => {
+                self.record_inbox_refusal(None, "incomplete")?;
+                return Err(VaultError::Source(e));
+            }
             Err(e) => {
                 self.record_inbox_refusal(None, "not-a-bundle")?;
                 return Err(e.into());
