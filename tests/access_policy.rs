@@ -1049,3 +1049,87 @@ async fn a_placement_changes_only_by_a_move_and_an_imported_one_grants_nothing()
     assert!(log.contains("\"action\":\"move_child\""));
     assert!(!log.contains("Zqreason"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_support_person_sees_only_what_the_grant_needs() {
+    let (src, dst) = two_nodes();
+    let child = created_id(src.cmd().args([
+        "child",
+        "add",
+        "--name",
+        "Zqxmarker Child",
+        "--home-state",
+        "Bihar",
+        "--notes",
+        "Zqnotes private counselling remark",
+        "--cwc-case",
+        "CWC/77/2026",
+    ]));
+    let file = src.file("fir.pdf", &common::pdf(3_000, "fir"));
+    created_id(
+        src.cmd()
+            .args(["doc", "put", &child, "--kind", "fir"])
+            .arg(&file),
+    );
+    let file = src.file("med.pdf", &common::pdf(3_000, "medical"));
+    created_id(
+        src.cmd()
+            .args([
+                "doc",
+                "put",
+                &child,
+                "--kind",
+                "medical_report",
+                "--title",
+                "Zqtitle",
+            ])
+            .arg(&file),
+    );
+    let bundle = create(&src, &child, "t.bundle", &["--allow-incomplete", "test"]);
+    created_id(dst.cmd().args(["bundle", "import"]).arg(&bundle));
+    let v = open_vault(&dst).await;
+    let t = v.list_children(&Principal::LocalOperator).await.unwrap()[0].id;
+    let swd = user(&v, "swd", Role::SwdOfficer, &format!("department:{DEST}")).await;
+    let ngo = user(
+        &v,
+        "ngo",
+        Role::SupportPerson,
+        &format!("department:{DEST}"),
+    )
+    .await;
+    v.add_grant(
+        &swd,
+        "ngo",
+        t,
+        vec![DocKind::Fir],
+        Purpose::CompensationClaim,
+        Utc::now() + chrono::Duration::days(10),
+    )
+    .await
+    .unwrap();
+    let view = v
+        .show_child(&ngo, t, Purpose::CompensationClaim)
+        .await
+        .unwrap();
+    assert_eq!(view.child.record.name, "Zqxmarker Child");
+    assert_eq!(
+        view.child.record.cwc_case_number.as_deref(),
+        Some("CWC/77/2026")
+    );
+    assert_eq!(view.child.record.notes, None, "no notes for a claim");
+    assert!(view.child.origin.is_none());
+    let kinds: Vec<DocKind> = view.documents.iter().map(|d| d.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![DocKind::Fir],
+        "only the granted kind, no other title"
+    );
+    let docs = v.list_documents(&ngo, t).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    let listed = v.list_children(&ngo).await.unwrap();
+    assert_eq!(listed[0].record.notes, None);
+    // The officer still sees everything.
+    let full = v.show_child(&swd, t, Purpose::Restoration).await.unwrap();
+    assert!(full.child.record.notes.is_some());
+    assert_eq!(full.documents.len(), 2);
+}

@@ -123,8 +123,9 @@ impl Vault {
         actor: &Principal,
         child_id: ChildId,
     ) -> Result<Vec<Document>, VaultError> {
-        self.authorize_child(actor, Action::ReadRecord, child_id, Note::default())?;
-        Ok(self.db.documents_of(child_id)?)
+        let child = self.authorize_child(actor, Action::ReadRecord, child_id, Note::default())?;
+        let documents = self.db.documents_of(child_id)?;
+        Ok(self.need_to_know(actor, child, documents)?.1)
     }
 
     /// Streams a document's plaintext into `sink`. Fails with an integrity

@@ -17,6 +17,7 @@ mod grants;
 mod imports;
 pub mod intake;
 mod maintenance;
+mod need_to_know;
 mod node;
 mod oversight;
 mod passwords;
