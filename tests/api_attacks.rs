@@ -732,3 +732,61 @@ fn names_and_titles_with_controls_overrides_or_nothing_visible_are_refused() {
     let docs = s.get_json(&staff, &format!("/api/v1/children/{child}/documents"));
     assert_eq!(docs, json!([]));
 }
+
+#[test]
+fn script_passed_off_as_text_is_refused_and_text_is_served_as_text() {
+    let (_tmp, s, admin) = node(&[]);
+    let staff = s.user(&admin, "staff", "shelter_staff", "institution:home-1");
+    let child = s.create(
+        &staff,
+        "/api/v1/children",
+        json!({"name": "Synthetic"}),
+        201,
+    );
+    let upload = |body: &[u8]| {
+        s.post(&staff, &format!("/api/v1/children/{child}/documents"))
+            .header("X-Handover-Kind", "other")
+            .header("X-Handover-Title", "a note")
+            .body(body.to_vec())
+            .send()
+            .unwrap()
+    };
+    for markup in [
+        &b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"[..],
+        b"note\n<script>fetch('/api/v1/children')</script>",
+        b"<html><body>hi</body></html>",
+    ] {
+        let r = upload(markup);
+        assert_eq!(
+            problem(r),
+            (422, "urn:handover:problem:document-refused".into())
+        );
+    }
+    let r = upload("a plain note: 3 < 4, राम".as_bytes());
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .get(&staff, &format!("/api/v1/documents/{id}/content"))
+        .send()
+        .unwrap();
+    let h = r.headers();
+    assert_eq!(h["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let docs = s.get_json(&staff, &format!("/api/v1/children/{child}/documents"));
+    assert_eq!(
+        docs.as_array().unwrap().len(),
+        1,
+        "only the plain note is stored"
+    );
+}

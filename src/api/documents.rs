@@ -90,7 +90,14 @@ pub async fn content(
     let etag = HeaderValue::from_str(&format!("\"{}\"", doc.sha256))
         .map_err(|_| ApiError::bad_request("bad digest"))?;
     let mut builder = Response::builder()
-        .header(header::CONTENT_TYPE, doc.media_type.as_str())
+        .header(
+            header::CONTENT_TYPE,
+            match doc.media_type {
+                // Text is always served with its charset (and nosniff).
+                crate::domain::MediaType::Text => "text/plain; charset=utf-8",
+                other => other.as_str(),
+            },
+        )
         .header(header::ETAG, etag)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CACHE_CONTROL, "no-store")

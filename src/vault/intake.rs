@@ -39,6 +39,9 @@ pub enum IntakeError {
     SizeMismatch { declared: u64, received: u64 },
     #[error("the text is not valid UTF-8 plain text")]
     NotText,
+    /// Markup (HTML, SVG, XML, script) passed off as plain text.
+    #[error("the text holds markup or script (HTML, SVG, XML); only plain text is accepted for kind `other`: save it as PDF")]
+    Markup,
     #[error("the {0} file is malformed: {1}")]
     Malformed(MediaType, String),
     #[error("the content is {found}, not the {declared} declared for it")]
@@ -578,10 +581,33 @@ fn read_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// Validates UTF-8 across chunk boundaries.
+/// Openings of markup that a browser or viewer would run or render,
+/// lower-case. Plain text never needs them.
+const MARKUP: [&[u8]; 14] = [
+    b"<script",
+    b"<svg",
+    b"<html",
+    b"<!doctype",
+    b"<?xml",
+    b"<iframe",
+    b"<object",
+    b"<embed",
+    b"<body",
+    b"<img",
+    b"<meta",
+    b"<link",
+    b"javascript:",
+    b"<style",
+];
+/// The longest of them, less one: the tail kept between chunks.
+const MARKUP_TAIL: usize = 10;
+
+/// Validates UTF-8 across chunk boundaries, and refuses markup.
 #[derive(Default)]
 struct Utf8Check {
     carry: Vec<u8>,
+    /// The last bytes of the previous chunk, lower-cased.
+    tail: Vec<u8>,
 }
 
 impl Utf8Check {
@@ -589,6 +615,15 @@ impl Utf8Check {
         if chunk.iter().any(|&b| is_binary_control(b)) {
             return Err(IntakeError::NotText);
         }
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend(chunk.iter().map(u8::to_ascii_lowercase));
+        if MARKUP
+            .iter()
+            .any(|m| window.windows(m.len()).any(|w| w == *m))
+        {
+            return Err(IntakeError::Markup);
+        }
+        self.tail = window[window.len().saturating_sub(MARKUP_TAIL)..].to_vec();
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(chunk);
         match std::str::from_utf8(&buf) {
@@ -612,6 +647,26 @@ impl Utf8Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_passed_off_as_text_is_refused_even_across_chunks() {
+        for text in [
+            &b"<svg onload=alert(1)>"[..],
+            b"hello <SCRIPT>x</script>",
+            b"<!DOCTYPE html><p>",
+            b"<?xml version='1.0'?>",
+            b"click javascript:alert(1)",
+        ] {
+            let mut c = Utf8Check::default();
+            assert!(matches!(c.push(text), Err(IntakeError::Markup)), "{text:?}");
+        }
+        let mut c = Utf8Check::default();
+        c.push(b"a note, then <scr").unwrap();
+        assert!(matches!(c.push(b"ipt>"), Err(IntakeError::Markup)));
+        let mut c = Utf8Check::default();
+        c.push("a < b and x > y, राम".as_bytes()).unwrap();
+        c.finish().unwrap();
+    }
 
     const LIMITS: Limits = Limits {
         max_bytes: 1 << 20,
