@@ -790,3 +790,33 @@ fn script_passed_off_as_text_is_refused_and_text_is_served_as_text() {
         "only the plain note is stored"
     );
 }
+
+#[test]
+fn an_upload_whose_client_hangs_up_leaves_no_blob_while_the_server_runs() {
+    let (_tmp, s, admin) = node(&[("HANDOVER_REQUEST_TIMEOUT_SECS", "2")]);
+    let staff = s.user(&admin, "staff", "shelter_staff", "institution:home-1");
+    let child = s.create(
+        &staff,
+        "/api/v1/children",
+        json!({"name": "Synthetic"}),
+        201,
+    );
+    let pdf = common::pdf(1_000_000, "hang-up");
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/children/{child}/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {staff}\r\nX-Handover-Kind: fir\r\nContent-Length: {}\r\n\r\n",
+        pdf.len()
+    )
+    .unwrap();
+    stream.write_all(&pdf[..300_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stream);
+    let blobs = s.data.join("blobs");
+    let count = || common::files_under(&blobs).len();
+    wait_for(60, "the abandoned upload swept", || {
+        (count() == 0).then_some(())
+    });
+    let docs = s.get_json(&staff, &format!("/api/v1/children/{child}/documents"));
+    assert_eq!(docs, json!([]));
+}

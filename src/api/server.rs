@@ -99,7 +99,11 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         give_up_after: chrono::Duration::hours(settings.push_give_up_hours as i64),
     };
     let pusher = tokio::spawn(push::run(state.clone(), backoff, stop.clone()));
-    let sweeper = tokio::spawn(sweep(vault.clone(), stop.clone()));
+    let sweeper = tokio::spawn(sweep(
+        vault.clone(),
+        Duration::from_secs(settings.request_timeout_secs + 5),
+        stop.clone(),
+    ));
 
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(stop_on_signal(handle.clone(), stop.clone()));
@@ -178,17 +182,22 @@ fn patient_headers(
 }
 
 /// Every minute, removes inbox partial files that no receive in progress
-/// owns (left by a crash; a receive that fails removes its own at once).
-async fn sweep(vault: Arc<Vault>, stop: CancellationToken) {
+/// owns (left by a crash; a receive that fails removes its own at once),
+/// and the blobs of uploads older than any request may live (`older_than`)
+/// that never committed.
+async fn sweep(vault: Arc<Vault>, older_than: Duration, stop: CancellationToken) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = tokio::time::sleep(older_than.min(Duration::from_secs(60))) => {}
             _ = stop.cancelled() => return,
         }
         match vault.clear_partial_receipts() {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "removed abandoned inbox files"),
             Err(e) => tracing::warn!(error = %e, "cannot sweep the inbox"),
+        }
+        if let Err(e) = vault.sweep_abandoned_uploads(older_than).await {
+            tracing::warn!(error = %e, "cannot sweep abandoned uploads");
         }
     }
 }

@@ -40,6 +40,22 @@ impl Db {
             .collect::<Result<_, StoreError>>()
     }
 
+    /// Pending blobs whose writing began before `before`.
+    pub fn pending_blobs_before(&self, before: DateTime<Utc>) -> Result<Vec<BlobKey>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT blob_key, started_at FROM pending_blobs ORDER BY blob_key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut old = Vec::new();
+        for row in rows {
+            let (key, at) = row?;
+            if super::children::parse_time(&at)? < before {
+                old.push(BlobKey::from_stored(key));
+            }
+        }
+        Ok(old)
+    }
+
     /// Makes a written blob a document: inserts the row, with the head of
     /// the file this node sealed (length, SHA-256), and clears the pending
     /// mark in one transaction.

@@ -59,6 +59,9 @@ impl Vault {
         let id = DocumentId::new();
         let key = BlobKey::for_document(id);
         self.db.begin_blob(&key, Utc::now())?;
+        // If the caller goes away before the end (a client that hangs up),
+        // say so; the blob is removed by the serve sweep or the next start.
+        let abandoned = Abandoned(Some(id));
         let written = match self
             .write_blob(&key, new.kind, new.declared_size, source)
             .await
@@ -74,6 +77,7 @@ impl Vault {
         let (media, sealed, head) = match written {
             Ok(done) => done,
             Err(e) => {
+                abandoned.finished();
                 self.discard(&key).await;
                 return Err(e);
             }
@@ -90,7 +94,9 @@ impl Vault {
             added_by: actor.label(),
             added_at: Utc::now(),
         };
-        if let Err(e) = self.db.commit_document(&doc, &key, (head.len, head.sha256)) {
+        let committed = self.db.commit_document(&doc, &key, (head.len, head.sha256));
+        abandoned.finished();
+        if let Err(e) = committed {
             self.discard(&key).await;
             return Err(e.into());
         }
@@ -326,6 +332,23 @@ impl Vault {
         if let Err(e) = result {
             // The pending mark stays, so gc removes the blob later.
             tracing::warn!(error = %e, "could not remove an unfinished upload; gc will");
+        }
+    }
+}
+
+/// Logs an upload whose caller went away before it finished.
+struct Abandoned(Option<DocumentId>);
+
+impl Abandoned {
+    fn finished(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            tracing::info!(document = %id, "upload abandoned before it finished; its blob is swept");
         }
     }
 }

@@ -104,6 +104,25 @@ impl Vault {
         .await
     }
 
+    /// While serving: deletes the blobs of uploads that began more than
+    /// `older_than` ago and never committed (their client went away; no
+    /// request lives that long). Returns how many.
+    pub async fn sweep_abandoned_uploads(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<usize, VaultError> {
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::days(1));
+        let old = self.db.pending_blobs_before(cutoff)?;
+        for key in &old {
+            self.discard(key).await;
+        }
+        if !old.is_empty() {
+            tracing::info!(removed = old.len(), "removed blobs of abandoned uploads");
+        }
+        Ok(old.len())
+    }
+
     /// Deletes the blobs and staging files of uploads that never committed.
     /// Caller holds the exclusive lock.
     pub(super) async fn clear_interrupted_uploads(&self) -> Result<usize, VaultError> {
