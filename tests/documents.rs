@@ -227,7 +227,12 @@ fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
         assert_eq!(node.doc_meta(&child, &id)["media_type"], media);
     }
 
-    if common::have("exiftool") {
+    // exiftool is installed by .ci/run; its absence is a failure, not a skip.
+    assert!(
+        common::have("exiftool"),
+        "exiftool is needed (libimage-exiftool-perl)"
+    );
+    {
         for f in ["scan.jpg", "scan-meta.png", "scan-meta.webp"] {
             let o = std::process::Command::new("exiftool")
                 .args(["-gps:all", "-xmp:all", "-s"])
@@ -353,4 +358,113 @@ fn child_records_checklist_and_edits() {
         .args(["child", "add", "--name", "X", "--dob", "2099-01-01"])
         .assert()
         .code(1);
+}
+
+/// A JPEG segment: marker, big-endian length, contents.
+fn segment(marker: u8, contents: &[u8]) -> Vec<u8> {
+    let mut s = vec![0xFF, marker];
+    s.extend_from_slice(&((contents.len() + 2) as u16).to_be_bytes());
+    s.extend_from_slice(contents);
+    s
+}
+
+/// A PNG chunk with its CRC.
+fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut c = (data.len() as u32).to_be_bytes().to_vec();
+    c.extend_from_slice(kind);
+    c.extend_from_slice(data);
+    let mut h = crc32fast::Hasher::new();
+    h.update(kind);
+    h.update(data);
+    c.extend_from_slice(&h.finalize().to_be_bytes());
+    c
+}
+
+#[test]
+fn every_jpeg_app_segment_and_png_ancillary_chunk_that_decoding_does_not_need_is_removed() {
+    assert!(
+        common::have("exiftool"),
+        "exiftool is needed (libimage-exiftool-perl)"
+    );
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+    let marker = b"ZqLocationMarker 26.8467N 80.9462E";
+    // The GPS fixture, with vendor segments carrying a location-like marker:
+    // APP2 (FlashPix, not ICC), APP11, APP15; and an ICC APP2 that stays.
+    let jpeg = std::fs::read(fixtures.join("scan-gps.jpg")).unwrap();
+    let mut tampered = jpeg[..2].to_vec();
+    let mut fpxr = b"FPXR\0".to_vec();
+    fpxr.extend_from_slice(marker);
+    tampered.extend(segment(0xE2, &fpxr));
+    tampered.extend(segment(0xEB, marker));
+    tampered.extend(segment(0xEF, marker));
+    let mut icc = b"ICC_PROFILE\0\x01\x01".to_vec();
+    icc.extend_from_slice(b"not a real profile, kept as colour data");
+    tampered.extend(segment(0xE2, &icc));
+    tampered.extend_from_slice(&jpeg[2..]);
+    // A PNG with a private chunk and a pHYs chunk before IEND.
+    let png = std::fs::read(fixtures.join("scan-meta.png")).unwrap();
+    let iend = png.len() - 12;
+    let mut png_t = png[..iend].to_vec();
+    png_t.extend(chunk(b"prVt", marker));
+    png_t.extend(chunk(b"pHYs", &[0, 0, 11, 19, 0, 0, 11, 19, 1]));
+    png_t.extend_from_slice(&png[iend..]);
+
+    for (name, bytes, kind) in [("in.jpg", &tampered, "identity"), ("in.png", &png_t, "fir")] {
+        let id = node.put(&child, kind, &node.file(name, bytes));
+        let out = node.path(&format!("out-{name}"));
+        node.cmd()
+            .args(["doc", "get", &id, "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        let got = std::fs::read(&out).unwrap();
+        assert!(
+            !got.windows(16).any(|w| w == &marker[..16]),
+            "{name}: the marker survived"
+        );
+        let o = std::process::Command::new("exiftool")
+            .args(["-gps:all", "-xmp:all", "-exif:all", "-s"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            o.stdout.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        if name == "in.jpg" {
+            assert!(got.windows(12).any(|w| w == b"ICC_PROFILE\0"), "ICC kept");
+        }
+    }
+}
+
+#[test]
+fn tiff_and_heic_are_refused_with_how_to_convert_them() {
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend(std::iter::repeat_n(0u8, 2048));
+    let mut heic = 24u32.to_be_bytes().to_vec();
+    heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+    heic.extend_from_slice(&(8u32 + 4096).to_be_bytes());
+    heic.extend_from_slice(b"mdat");
+    heic.extend(std::iter::repeat_n(7u8, 4096));
+    for (name, bytes, advice) in [("scan.tif", tiff, "as PDF"), ("photo.heic", heic, "JPEG")] {
+        let out = node
+            .cmd()
+            .args(["doc", "put", &child, "--kind", "identity"])
+            .arg(node.file(name, &bytes))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot be cleaned") && err.contains(advice),
+            "{err}"
+        );
+    }
+    assert!(node.doc_ids(&child).is_empty());
+    assert!(node.blob_files().is_empty(), "nothing stored");
 }

@@ -49,6 +49,14 @@ pub enum IntakeError {
         declared: MediaType,
         found: MediaType,
     },
+    /// A format whose metadata (GPS included) intake cannot remove safely.
+    #[error(
+        "{media} files cannot be cleaned of their metadata (location included) here: {advice}"
+    )]
+    CannotClean {
+        media: MediaType,
+        advice: &'static str,
+    },
     #[error("the {0} scan still carries metadata (EXIF, XMP, IPTC, text or comments) that intake removes")]
     Metadata(MediaType),
 }
@@ -96,6 +104,25 @@ pub fn prepare(
         return Err(Ok(IntakeError::Empty));
     }
     let media = sniff(&head).map_err(Ok)?;
+    // TIFF keeps GPS and XMP in IFDs anywhere in the file, HEIC in boxes
+    // this node cannot rewrite: refused, with how to convert, rather than
+    // stored with the child's location in them.
+    match media {
+        MediaType::Tiff => {
+            return Err(Ok(IntakeError::CannotClean {
+                media,
+                advice: "save or export the scan as PDF (or JPEG or PNG) and upload that",
+            }))
+        }
+        MediaType::Heic => {
+            return Err(Ok(IntakeError::CannotClean {
+                media,
+                advice: "on an iPhone choose Settings > Camera > Formats > Most Compatible, \
+                         or share the photo as JPEG, and upload that",
+            }))
+        }
+        _ => {}
+    }
     if media == MediaType::Text && kind != DocKind::Other {
         return Err(Ok(IntakeError::TextNotAllowed));
     }
@@ -182,7 +209,8 @@ fn strip_image_metadata(media: MediaType, data: Bytes) -> Result<Bytes, IntakeEr
                 return Err(IntakeError::Truncated(media, "no end-of-image marker"));
             }
             let mut jpeg = Jpeg::from_bytes(data).map_err(bad)?;
-            jpeg.segments_mut().retain(|s| !jpeg_metadata(s.marker()));
+            jpeg.segments_mut()
+                .retain(|s| !jpeg_metadata(s.marker(), &s.contents()[..]));
             Ok(jpeg.encoder().bytes())
         }
         MediaType::Png => {
@@ -211,17 +239,40 @@ fn strip_image_metadata(media: MediaType, data: Bytes) -> Result<Bytes, IntakeEr
 }
 
 /// JPEG segments intake removes: EXIF/XMP (APP1), APP12, IPTC (APP13), comments.
-fn jpeg_metadata(marker: u8) -> bool {
+fn jpeg_metadata(marker: u8, contents: &[u8]) -> bool {
     use img_parts::jpeg::markers;
-    matches!(
-        marker,
-        markers::APP1 | markers::APP12 | markers::APP13 | markers::COM
-    )
+    match marker {
+        // What decoding needs: JFIF (APP0), the ICC colour profile (APP2
+        // `ICC_PROFILE`) and Adobe's colour transform (APP14).
+        markers::APP0 | markers::APP14 => false,
+        markers::APP2 => !contents.starts_with(b"ICC_PROFILE\0"),
+        // Every other application segment (EXIF, XMP, IPTC, FlashPix,
+        // vendor notes in APP3-APP15) and comments.
+        0xE1..=0xEF | markers::COM => true,
+        _ => false,
+    }
 }
 
-/// PNG chunks intake removes: EXIF, text and time.
+/// PNG chunks intake removes: every chunk but the critical ones,
+/// transparency and colour information (so EXIF, text, time and private
+/// chunks all go).
 fn png_metadata(kind: &[u8; 4]) -> bool {
-    matches!(kind, b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME")
+    !matches!(
+        kind,
+        b"IHDR"
+            | b"PLTE"
+            | b"IDAT"
+            | b"IEND"
+            | b"tRNS"
+            | b"cHRM"
+            | b"gAMA"
+            | b"iCCP"
+            | b"sBIT"
+            | b"sRGB"
+            | b"cICP"
+            | b"mDCv"
+            | b"cLLi"
+    )
 }
 
 /// WebP chunks intake removes: XMP and EXIF.
@@ -241,7 +292,9 @@ fn check_clean_image(media: MediaType, data: Bytes) -> Result<(), IntakeError> {
                 return Err(IntakeError::Truncated(media, "no end-of-image marker"));
             }
             let jpeg = Jpeg::from_bytes(data).map_err(bad)?;
-            jpeg.segments().iter().any(|s| jpeg_metadata(s.marker()))
+            jpeg.segments()
+                .iter()
+                .any(|s| jpeg_metadata(s.marker(), &s.contents()[..]))
         }
         MediaType::Png => {
             if !png_complete(&data) {
@@ -751,12 +804,18 @@ mod tests {
         heic.extend_from_slice(&(8u32 + 100_000).to_be_bytes());
         heic.extend_from_slice(b"mdat");
         heic.extend(std::iter::repeat_n(7u8, 100_000));
-        assert_eq!(
-            run(&heic, DocKind::Identity, LIMITS).unwrap().0,
-            MediaType::Heic
-        );
-        let err = run(&heic[..50_000], DocKind::Identity, LIMITS).unwrap_err();
-        assert!(err.contains("incomplete"), "{err}");
+        // Uploads refuse HEIC (its metadata cannot be removed here), with
+        // how to convert.
+        let err = run(&heic, DocKind::Identity, LIMITS).unwrap_err();
+        assert!(err.contains("Most Compatible"), "{err}");
+        let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+        tiff.extend(std::iter::repeat_n(0u8, 100));
+        let err = run(&tiff, DocKind::Identity, LIMITS).unwrap_err();
+        assert!(err.contains("as PDF"), "{err}");
+        // In a bundle, a HEIC's boxes must still add up.
+        let mut check = Completeness::for_media(MediaType::Heic);
+        check.update(&heic[..50_000]).unwrap();
+        assert!(check.finish().is_err());
     }
 
     #[test]
