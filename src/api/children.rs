@@ -278,8 +278,8 @@ pub async fn access_log(
                 role: e.role,
                 action: e.action,
                 decision: match e.decision {
-                    crate::audit::Outcome::Allow => "allow".into(),
-                    crate::audit::Outcome::Deny => "deny".into(),
+                    crate::vault::Outcome::Allow => "allow".into(),
+                    crate::vault::Outcome::Deny => "deny".into(),
                 },
                 document: e.document,
                 grant: e.grant,

@@ -7,8 +7,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::bundle::BundleError;
-use crate::vault::intake::IntakeError;
 use crate::vault::{ErrorClass, VaultError};
 
 /// The body of every error response.
@@ -154,16 +152,7 @@ impl From<VaultError> for ApiError {
             VaultError::InboxFull(_) => {
                 (S::INSUFFICIENT_STORAGE, "inbox-full", "The inbox is full")
             }
-            VaultError::Intake(IntakeError::TooLarge { .. }) => {
-                (S::PAYLOAD_TOO_LARGE, "too-large", "Too large")
-            }
-            VaultError::Bundle(BundleError::TooLarge(_)) => {
-                (S::PAYLOAD_TOO_LARGE, "too-large", "Too large")
-            }
-            VaultError::BundleDocument {
-                refusal: IntakeError::TooLarge { .. } | IntakeError::ImageTooLarge { .. },
-                ..
-            } => (S::PAYLOAD_TOO_LARGE, "too-large", "Too large"),
+            e if e.is_over_size_limit() => (S::PAYLOAD_TOO_LARGE, "too-large", "Too large"),
             VaultError::BundleDocument { .. } => {
                 (S::UNPROCESSABLE_ENTITY, "bundle-refused", "Bundle refused")
             }
@@ -177,7 +166,7 @@ impl From<VaultError> for ApiError {
                 "upload-failed",
                 "The upload did not complete",
             ),
-            VaultError::Bundle(b) if b.class() == ErrorClass::Internal => {
+            VaultError::Bundle(_) if e.class() == ErrorClass::Internal => {
                 (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
             }
             VaultError::Bundle(_) => (S::UNPROCESSABLE_ENTITY, "bundle-refused", "Bundle refused"),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{push, router, AppState};
 use crate::config::Settings;
-use crate::crypto::Passphrase;
+use crate::vault::Passphrase;
 use crate::vault::{Backoff, InitOptions, Vault, VaultError};
 
 /// How long requests in flight may take to finish after a stop signal.

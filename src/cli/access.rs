@@ -11,7 +11,6 @@ use secrecy::SecretString;
 use super::output::{actor, open, print_json, CliError};
 use crate::config::Settings;
 use crate::domain::{ChildId, DocKind, GrantId, Purpose, Role, Scope, TokenId};
-use crate::policy::Policies;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -354,7 +353,7 @@ pub async fn grant(settings: Settings, cmd: GrantCommand) -> anyhow::Result<()> 
 pub fn policy(settings: Settings, cmd: PolicyCommand) -> anyhow::Result<()> {
     let PolicyCommand::Check { dir } = cmd;
     let dir = dir.or(settings.policies_dir);
-    let n = Policies::check(dir.as_deref())?;
+    let n = crate::vault::check_policies(dir.as_deref())?;
     match dir {
         Some(d) => println!(
             "{}: {n} policies parse and validate against the schema",
@@ -368,24 +367,7 @@ pub fn policy(settings: Settings, cmd: PolicyCommand) -> anyhow::Result<()> {
 pub async fn audit(settings: Settings, cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::Verify { log, card } => {
-            let dir = &settings.data_dir;
-            let log = log.unwrap_or_else(|| dir.join(crate::audit::LOG_FILE));
-            let card_path = card.unwrap_or_else(|| dir.join("card.json"));
-            let card: crate::domain::DepartmentCard = serde_json::from_slice(
-                &std::fs::read(&card_path)
-                    .map_err(|e| CliError(format!("{}: {e}", card_path.display())))?,
-            )
-            .map_err(|e| {
-                CliError(format!(
-                    "{}: not a department card: {e}",
-                    card_path.display()
-                ))
-            })?;
-            let key = crate::crypto::parse_ssh_public(&card.ssh_public_key)
-                .map_err(|_| CliError("the card holds no valid signing key".into()))?;
-            let head = log.with_file_name(crate::audit::HEAD_FILE);
-            let v = crate::audit::verify(&log, Some(&head), &key, &card.id)
-                .map_err(crate::vault::VaultError::from)?;
+            let v = crate::vault::verify_audit_log(&settings.data_dir, log, card)?;
             println!(
                 "audit log verified: {} lines, {} signed checkpoints (last at line {}), {} entries after it",
                 v.lines, v.checkpoints, v.last_checkpoint, v.unsigned_tail
@@ -404,8 +386,8 @@ pub async fn audit(settings: Settings, cmd: AuditCommand) -> anyhow::Result<()> 
                     "{}  {:<8} {:<16} {:<15} {:<44} doc {}  {}{}",
                     line.time.to_rfc3339(),
                     match e.decision {
-                        crate::audit::Outcome::Allow => "allow",
-                        crate::audit::Outcome::Deny => "deny",
+                        crate::vault::Outcome::Allow => "allow",
+                        crate::vault::Outcome::Deny => "deny",
                     },
                     e.action,
                     e.role,

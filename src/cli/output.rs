@@ -7,8 +7,8 @@ use std::io::IsTerminal;
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::crypto::Passphrase;
 use crate::domain::Principal;
+use crate::vault::Passphrase;
 use crate::vault::{ErrorClass, Vault};
 
 /// Environment variable holding the node passphrase.

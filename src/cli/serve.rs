@@ -22,7 +22,7 @@ pub struct ServeArgs {
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let passphrase = std::env::var(output::PASSPHRASE_ENV)
         .ok()
-        .map(crate::crypto::Passphrase::from);
+        .map(crate::vault::Passphrase::from);
     serve(
         settings,
         ServeOptions {

@@ -107,6 +107,21 @@ impl From<StoreError> for VaultError {
 }
 
 impl VaultError {
+    /// Over a size limit: a document over the node's limit, a bundle over
+    /// the format's or the size its envelope implies, a bundle's document
+    /// over this node's limits.
+    pub fn is_over_size_limit(&self) -> bool {
+        matches!(
+            self,
+            VaultError::Intake(IntakeError::TooLarge { .. })
+                | VaultError::Bundle(BundleError::TooLarge(_))
+                | VaultError::BundleDocument {
+                    refusal: IntakeError::TooLarge { .. } | IntakeError::ImageTooLarge { .. },
+                    ..
+                }
+        )
+    }
+
     /// The class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {

@@ -28,7 +28,9 @@ mod transfers;
 mod users;
 
 pub use crate::bundle::Answer;
+pub use crate::crypto::Passphrase;
 pub use crate::domain::Purpose;
+pub use audit::{check_policies, verify_audit_log, AuditEntry, AuditLine, AuditVerified, Outcome};
 pub use bundles::{CreatedBundle, OpenedBundle};
 pub use checklist::{Checklist, Checklists};
 pub use children::ChildView;

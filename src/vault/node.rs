@@ -19,7 +19,7 @@ use crate::domain::DepartmentCard;
 use crate::policy::Policies;
 use crate::store::{BlobStore, Db};
 
-const CARD: &str = "card.json";
+pub(super) const CARD: &str = "card.json";
 const DATABASE: &str = "meta.db";
 const LOCK: &str = "lock";
 const BLOBS: &str = "blobs";
