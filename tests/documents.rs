@@ -468,3 +468,179 @@ fn tiff_and_heic_are_refused_with_how_to_convert_them() {
     assert!(node.doc_ids(&child).is_empty());
     assert!(node.blob_files().is_empty(), "nothing stored");
 }
+
+/// A one-page PDF showing `jpeg` as its image, with a valid
+/// cross-reference table and no metadata.
+fn pdf_with_image(jpeg: &[u8]) -> Vec<u8> {
+    let objs: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 64 48] /Contents 5 0 R \
+           /Resources << /XObject << /Im0 4 0 R >> >> >>"
+            .to_vec(),
+        [
+            format!(
+                "<< /Type /XObject /Subtype /Image /Width 64 /Height 48 /ColorSpace /DeviceRGB \
+                 /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+                jpeg.len()
+            )
+            .as_bytes(),
+            jpeg,
+            b"\nendstream",
+        ]
+        .concat(),
+        b"<< /Length 30 >>\nstream\nq 64 0 0 48 0 0 cm /Im0 Do Q\nendstream".to_vec(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(o);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+#[test]
+fn a_pdf_loses_its_information_dictionary_xmp_and_the_gps_of_its_images() {
+    // exiftool is installed by .ci/run; its absence is a failure, not a skip.
+    assert!(
+        common::have("exiftool"),
+        "exiftool is needed (libimage-exiftool-perl)"
+    );
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+    let jpeg = std::fs::read(fixtures.join("scan-gps.jpg")).unwrap();
+    let base = pdf_with_image(&jpeg);
+    let input = node.file("scan.pdf", &base);
+    // exiftool itself writes the metadata, the way a phone app or editor
+    // would: an incremental update with an information dictionary and XMP.
+    let o = std::process::Command::new("exiftool")
+        .args([
+            "-q",
+            "-overwrite_original",
+            "-PDF:Author=ZqChildName Test",
+            "-PDF:Title=ZqTitleMarker",
+            "-PDF:Keywords=ZqKeywordMarker",
+            "-XMP-dc:Description=ZqXmpMarker",
+            "-XMP-exif:GPSLatitude=26.9124",
+            "-XMP-exif:GPSLatitudeRef=N",
+            "-XMP-exif:GPSLongitude=75.7873",
+            "-XMP-exif:GPSLongitudeRef=E",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tags = |path: &std::path::Path| {
+        let o = std::process::Command::new("exiftool")
+            .args([
+                "-a", "-G1", "-s", "-PDF:all", "-XMP:all", "-GPS:all", "-Error", "-Warning",
+            ])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let before = tags(&input);
+    for expected in ["ZqChildName", "ZqTitleMarker", "ZqXmpMarker", "GPSLatitude"] {
+        assert!(
+            before.contains(expected),
+            "fixture lacks {expected}: {before}"
+        );
+    }
+    // The embedded image carries GPS in its EXIF.
+    let at = base.windows(jpeg.len()).position(|w| w == jpeg).unwrap();
+    let image = node.file("image.jpg", &jpeg);
+    assert!(tags(&image).contains("GPSLatitude"));
+
+    let id = node.put(&child, "fir", &input);
+    let out = node.path("out.pdf");
+    node.cmd()
+        .args(["doc", "get", &id, "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let got = std::fs::read(&out).unwrap();
+    let sent = std::fs::read(&input).unwrap();
+    assert_eq!(got.len(), sent.len(), "cleaned in place, same length");
+    for marker in [
+        "ZqChildName",
+        "ZqTitleMarker",
+        "ZqKeywordMarker",
+        "ZqXmpMarker",
+        "26.9124",
+    ] {
+        assert!(
+            !got.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{marker} survived in the stored bytes"
+        );
+    }
+    let after = tags(&out);
+    for gone in [
+        "Author",
+        "Title",
+        "Keywords",
+        "Description",
+        "GPS",
+        "Error",
+        "Warning",
+    ] {
+        assert!(!after.contains(gone), "{gone} after cleaning: {after}");
+    }
+    // The image inside: same place, its EXIF gone, still a JPEG.
+    let cleaned_image = node.file("image-out.jpg", &got[at..at + jpeg.len()]);
+    let o = std::process::Command::new("exiftool")
+        .args([
+            "-a",
+            "-s",
+            "-GPS:all",
+            "-EXIF:all",
+            "-FileType",
+            "-ImageWidth",
+        ])
+        .arg(&cleaned_image)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(!shown.contains("GPS"), "{shown}");
+    assert!(shown.contains("JPEG") && shown.contains("64"), "{shown}");
+    // The stored digest is of the cleaned bytes.
+    assert_eq!(
+        node.doc_meta(&child, &id)["sha256"].as_str().unwrap(),
+        sha256_file(&out)
+    );
+}
+
+#[test]
+fn a_password_protected_pdf_is_refused_with_how_to_convert_it_and_nothing_is_stored() {
+    use predicates::prelude::PredicateBooleanExt;
+    let node = Node::init();
+    let child = node.add_child("Test Child");
+    let mut pdf = pdf_with_image(b"\xFF\xD8\xFF\xD9");
+    let at = pdf.windows(8).position(|w| w == b"/Root 1 ").unwrap();
+    pdf.splice(at..at, b"/Encrypt 9 0 R ".iter().copied());
+    let before = node.blob_files().len();
+    node.cmd()
+        .args(["doc", "put", &child, "--kind", "fir"])
+        .arg(node.file("locked.pdf", &pdf))
+        .assert()
+        .failure()
+        .stderr(contains("password-protected").and(contains("Save as PDF")));
+    assert_eq!(node.blob_files().len(), before, "nothing stored");
+    assert!(node.doc_ids(&child).is_empty());
+}

@@ -1,11 +1,14 @@
 //! What the vault accepts as a document, decided from the bytes, never the
 //! file name: the media type, the size limit, completeness (a truncated
 //! upload is refused), and removal of EXIF/XMP metadata (GPS above all) from
-//! JPEG/PNG/WebP scans without re-encoding the image.
+//! JPEG/PNG/WebP scans without re-encoding the image, and from PDFs as they
+//! stream ([`pdf`]).
 //!
 //! [`prepare`] turns a raw source into a reader of exactly the bytes to store;
 //! checks that need the whole stream fail from inside that reader, as an
 //! `io::Error` wrapping an [`IntakeError`].
+
+mod pdf;
 
 use std::io::{self, Cursor, Read};
 
@@ -147,15 +150,20 @@ pub fn prepare(
                 reader: Box::new(Cursor::new(stripped)),
             })
         }
-        _ => Ok(Prepared {
-            media,
-            reader: Box::new(Guarded {
+        _ => {
+            let guarded = Guarded {
                 inner: rest,
                 seen: 0,
                 limit: limits.max_bytes,
                 check: Completeness::for_media(media),
-            }),
-        }),
+            };
+            let reader: Box<dyn Read + Send> = if media == MediaType::Pdf {
+                Box::new(pdf::Cleaned::new(guarded))
+            } else {
+                Box::new(guarded)
+            };
+            Ok(Prepared { media, reader })
+        }
     }
 }
 
