@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod durable;
 pub mod policy;
 pub mod store;
 pub mod vault;

@@ -302,3 +302,39 @@ fn concurrent_writers_in_two_handles_keep_one_chain() {
     let history = audit::history(&dir.path().join(audit::LOG_FILE), &uuid_like(3005)).unwrap();
     assert_eq!(history.len(), 1);
 }
+
+/// The process dies at each step of replacing `audit.head` (debug builds
+/// honour `HANDOVER_TEST_CRASH_AT`); afterwards the log opens, verifies
+/// and takes new entries.
+#[test]
+fn dying_at_any_step_of_writing_the_checkpoint_head_leaves_a_log_that_opens_and_verifies() {
+    use std::os::unix::process::ExitStatusExt;
+    let node = busy_node();
+    for step in ["written", "synced", "renamed"] {
+        let before = lines(&node.data.join("audit.log")).len();
+        let out = node
+            .cmd()
+            .env("HANDOVER_TEST_CRASH_AT", format!("audit.head:{step}"))
+            .args(["child", "add", "--name", "Zqxmarker Crash"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{step}: the process should have died writing the head: {:?}",
+            out.status
+        );
+        assert!(lines(&node.data.join("audit.log")).len() > before, "{step}");
+        let verify = node.cmd().args(["audit", "verify"]).output().unwrap();
+        assert!(
+            verify.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        run_ok(
+            node.cmd()
+                .args(["child", "add", "--name", "Zqxmarker After"]),
+        );
+        run_ok(node.cmd().args(["audit", "verify"]));
+    }
+}

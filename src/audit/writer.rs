@@ -186,8 +186,12 @@ impl AuditLog {
         };
         if is_checkpoint {
             // The head copy lets `verify` notice a log cut short below it.
-            let tmp = self.head_path.with_extension("head.partial");
-            let written = fs::write(&tmp, &bytes).and_then(|_| fs::rename(&tmp, &self.head_path));
+            // The log is synced first, so a head never names a line that a
+            // power cut could take back.
+            let written = st
+                .file
+                .sync_data()
+                .and_then(|()| crate::durable::replace(&self.head_path, &bytes));
             if let Err(e) = written {
                 st.failed = Some(format!("writing the checkpoint copy failed: {e}"));
                 return Err(write_err(e));

@@ -164,7 +164,7 @@ impl BundleWriter {
             .into_inner()
             .map_err(|e| BundleError::Io(e.into_error()))?;
         file.sync_all()?;
-        fs::rename(&self.partial, &self.out)?;
+        crate::durable::commit_synced(&self.partial, &self.out)?;
         Ok((envelope, hex::encode(sha2::Sha256::digest(&bytes))))
     }
 }

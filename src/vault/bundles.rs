@@ -61,36 +61,34 @@ impl Vault {
             .as_ref()
             .is_some_and(|r| r.is_empty() || r.chars().count() > 500)
         {
-            return Err(VaultError::Invalid(
-                "--allow-incomplete needs a reason (up to 500 characters)".into(),
+            return Err(VaultError::ReasonRequired(
+                "sending an incomplete checklist",
             ));
         }
         if !view.checklist.is_complete() && reason.is_none() {
-            let missing: Vec<_> = view.checklist.missing.iter().map(|k| k.as_str()).collect();
-            return Err(VaultError::Invalid(format!(
-                "the restoration checklist of child {child} is incomplete (missing: {}); \
-                 give --allow-incomplete \"REASON\" to send it anyway",
-                missing.join(", ")
-            )));
+            return Err(VaultError::ChecklistIncomplete {
+                child: child.to_string(),
+                missing: view
+                    .checklist
+                    .missing
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect(),
+            });
         }
         if view.documents.len() > bundle::MAX_DOCUMENTS {
-            return Err(VaultError::Invalid(format!(
-                "a bundle holds at most {} documents; child {child} has {}",
-                bundle::MAX_DOCUMENTS,
-                view.documents.len()
-            )));
+            return Err(VaultError::TooManyDocuments {
+                child: child.to_string(),
+                max: bundle::MAX_DOCUMENTS,
+                has: view.documents.len(),
+            });
         }
         let destination = self.department_card(to)?;
         if destination.id == self.card().id {
-            return Err(VaultError::Invalid(
-                "a bundle cannot be addressed to this node itself".into(),
-            ));
+            return Err(VaultError::OwnDepartment(to.to_string()));
         }
         if out.exists() || bundle::partial_path(out).exists() {
-            return Err(VaultError::Invalid(format!(
-                "{} already exists",
-                out.display()
-            )));
+            return Err(VaultError::OutputExists(out.to_path_buf()));
         }
         let recipient = crypto::parse_recipient(&destination.age_recipient)?;
         let bundle_id = uuid::Uuid::now_v7().to_string();
@@ -280,10 +278,7 @@ impl Vault {
         bag: bool,
     ) -> Result<OpenedBundle, VaultError> {
         if out.exists() {
-            return Err(VaultError::Invalid(format!(
-                "{} already exists",
-                out.display()
-            )));
+            return Err(VaultError::OutputExists(out.to_path_buf()));
         }
         let partial = bundle::partial_path(out);
         let (path, out_c, partial_c) = (path.to_path_buf(), out.to_path_buf(), partial.clone());
@@ -363,7 +358,7 @@ impl Vault {
                     ],
                 )?;
             }
-            fs::rename(&partial_c, &out_c)?;
+            crate::durable::commit(&partial_c, &out_c)?;
             Ok(OpenedBundle {
                 verified,
                 manifest,

@@ -105,9 +105,7 @@ impl Vault {
         }
         if !safe_id(&envelope.bundle_id) {
             self.record_inbox_refusal(Some(&source), "malformed-id")?;
-            return Err(VaultError::Invalid(
-                "the bundle id is not well formed".into(),
-            ));
+            return Err(VaultError::MalformedBundleId);
         }
         let _reserved = self.reserve_inbox(&source, size)?;
         let dir = self.inbox_dir()?;
@@ -213,8 +211,8 @@ impl Vault {
             child_id: None,
         };
         let path = self.inbox_dir()?.join(format!("{id}.bundle"));
-        fs::rename(partial, &path)?;
-        fs::File::open(self.inbox_dir()?)?.sync_all()?;
+        // Synced when it was received: renamed in, and the rename synced.
+        crate::durable::commit_synced(partial, &path)?;
         if !self.db.insert_inbox(&item)? {
             // Another push of the same bundle won the race.
             let known = self.db.inbox_item(&id)?.ok_or_else(|| {
@@ -265,9 +263,7 @@ impl Vault {
     ) -> Result<(InboxItem, Vec<u8>), VaultError> {
         let reason = reason.trim();
         if !crate::bundle::valid_reason(reason) {
-            return Err(VaultError::Invalid(
-                "a refusal needs a reason of 1 to 500 characters".into(),
-            ));
+            return Err(VaultError::ReasonRequired("a refusal"));
         }
         let mut item = self.waiting(actor, bundle_id)?;
         let path = self.inbox_dir()?.join(format!("{}.bundle", item.bundle_id));
@@ -328,10 +324,10 @@ impl Vault {
         let t = self.transfer(actor, id).await?;
         let path = self.outbox_file(id)?;
         if t.bundle_id.is_none() || !path.is_file() {
-            return Err(VaultError::Invalid(format!(
-                "transfer {id} has no bundle file on this node (it is {})",
-                t.state.as_str()
-            )));
+            return Err(VaultError::NoBundleFile {
+                id: id.to_string(),
+                state: t.state.as_str(),
+            });
         }
         Ok(path)
     }

@@ -180,10 +180,7 @@ impl Vault {
         replace: bool,
     ) -> Result<Document, VaultError> {
         if out.exists() && !replace {
-            return Err(VaultError::Invalid(format!(
-                "{} exists; use --force to replace it",
-                out.display()
-            )));
+            return Err(VaultError::OutputExists(out.to_path_buf()));
         }
         let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
         let partial = crate::bundle::partial_path(out);
@@ -193,13 +190,16 @@ impl Vault {
             .truncate(true)
             .mode(0o600)
             .open(&partial)
-            .map_err(|e| VaultError::Invalid(format!("cannot write {}: {e}", partial.display())))?;
+            .map_err(|error| VaultError::OutputUnwritable {
+                path: partial.clone(),
+                error,
+            })?;
         let keep = file.try_clone()?;
         let read = self.verify_blob(&doc, &key, Box::new(file)).await;
         let saved = match read.map(|()| doc) {
             Ok(doc) => keep
                 .sync_all()
-                .and_then(|()| fs::rename(&partial, out))
+                .and_then(|()| crate::durable::commit_synced(&partial, out))
                 .map(|()| doc)
                 .map_err(VaultError::from),
             Err(e) => Err(e),
@@ -418,7 +418,10 @@ fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), Vault
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string);
-    title_rule(new.kind, title.as_deref()).map_err(|m| VaultError::Invalid(m.into()))?;
+    title_rule(new.kind, title.as_deref()).map_err(|rule| VaultError::InvalidField {
+        field: "title",
+        rule: rule.into(),
+    })?;
     let file_name = new
         .file_name
         .as_deref()

@@ -68,7 +68,7 @@ impl Vault {
     pub fn init(settings: Settings, opts: InitOptions) -> Result<DepartmentCard, VaultError> {
         validate_department_id(&opts.department_id)?;
         if opts.department_name.trim().is_empty() {
-            return Err(VaultError::Invalid("the department name is empty".into()));
+            return Err(VaultError::EmptyDepartmentName);
         }
         let dir = settings.data_dir.clone();
         let files = KeyFiles::new(&dir);
@@ -97,11 +97,7 @@ impl Vault {
         };
         // The card is written last: its presence marks a complete node.
         let json = serde_json::to_vec_pretty(&card).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!("{CARD}.tmp"));
-        fs::write(&tmp, json)?;
-        File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, dir.join(CARD))?;
-        File::open(&dir)?.sync_all()?;
+        crate::durable::replace(&dir.join(CARD), &json)?;
         Ok(card)
     }
 
@@ -218,10 +214,9 @@ pub(super) fn validate_department_id(id: &str) -> Result<(), VaultError> {
     if ok {
         Ok(())
     } else {
-        Err(VaultError::Invalid(format!(
-            "department id {:?} must be 2-63 characters of a-z, 0-9 and '-'",
-            id.chars().take(64).collect::<String>()
-        )))
+        Err(VaultError::InvalidDepartmentId(
+            id.chars().take(64).collect(),
+        ))
     }
 }
 

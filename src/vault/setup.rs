@@ -47,8 +47,7 @@ impl Vault {
             .await?;
         self.db
             .set_node_value(FIRST_ADMIN_KEY, &admin.id.to_string())?;
-        fs::rename(&tmp, &path)?;
-        fs::File::open(self.data_dir())?.sync_all()?;
+        crate::durable::commit_synced(&tmp, &path)?;
         tracing::info!(user = %admin.id, "admin user created");
         Ok(path)
     }
