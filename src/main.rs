@@ -5,10 +5,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use handover::api::ServeError;
-use handover::cli::{self, Cli, CliError};
+use handover::api::{ServeError, ServeOptions};
+use handover::cli::{self, Cli, CliError, Command};
 use handover::config::ConfigError;
-use handover::vault::{ErrorClass, VaultError};
+use handover::vault::{ErrorClass, Passphrase, VaultError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -67,11 +67,14 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The top error's message already names its cause.
             eprintln!("error: {e}");
+            if let Some(hint) = e.downcast_ref::<CliError>().and_then(CliError::hint) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(match class_of(&e) {
                 ErrorClass::Refused => 1,
                 ErrorClass::Integrity => 2,
@@ -79,6 +82,24 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// `serve` starts the API face; every other command is the command line's.
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Command::Serve(args) = &cli.command else {
+        return Ok(cli::run(cli).await?);
+    };
+    let passphrase = std::env::var(cli::PASSPHRASE_ENV)
+        .ok()
+        .map(Passphrase::from);
+    let options = ServeOptions {
+        bind: args.bind.clone(),
+        department: args.department.clone(),
+        name: args.name.clone(),
+        passphrase,
+    };
+    handover::api::serve(cli.settings()?, options).await?;
+    Ok(())
 }
 
 /// Log lines go to stderr: warnings for commands; for `serve`, one line per
@@ -110,9 +131,7 @@ fn class_of(e: &anyhow::Error) -> ErrorClass {
         }
     } else if let Some(c) = e.downcast_ref::<CliError>() {
         c.class()
-    } else if e.downcast_ref::<ConfigError>().is_some()
-        || e.downcast_ref::<handover::policy::PolicyError>().is_some()
-    {
+    } else if e.downcast_ref::<ConfigError>().is_some() {
         ErrorClass::Refused
     } else {
         ErrorClass::Internal

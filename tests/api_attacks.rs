@@ -713,7 +713,7 @@ fn names_and_titles_with_controls_overrides_or_nothing_visible_are_refused() {
         let r = s.post_json(&staff, "/api/v1/children", json!({"name": name}));
         assert_eq!(
             problem(r),
-            (422, "urn:handover:problem:invalid".into()),
+            (422, "urn:handover:problem:invalid-field".into()),
             "{name:?}"
         );
     }

@@ -108,7 +108,10 @@ fn approved_transfer(p: &Pair, child: &str) -> String {
         .post(&p.staff, &format!("/api/v1/transfers/{t}/submit"))
         .send()
         .unwrap();
-    assert_eq!(problem(r), (422, "urn:handover:problem:invalid".into()));
+    assert_eq!(
+        problem(r),
+        (422, "urn:handover:problem:checklist-incomplete".into())
+    );
     let r = p.src.post_json(
         &p.cwc,
         &format!("/api/v1/transfers/{t}/submit"),

@@ -170,9 +170,117 @@ impl From<VaultError> for ApiError {
                 (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
             }
             VaultError::Bundle(_) => (S::UNPROCESSABLE_ENTITY, "bundle-refused", "Bundle refused"),
-            VaultError::Invalid(_) | VaultError::Keys(_) | VaultError::Config(_) => {
-                (S::UNPROCESSABLE_ENTITY, "invalid", "Invalid request")
+            VaultError::UnknownUser(_) => (S::UNPROCESSABLE_ENTITY, "unknown-user", "Unknown user"),
+            VaultError::UnknownToken(_) => {
+                (S::UNPROCESSABLE_ENTITY, "unknown-token", "Unknown token")
             }
+            VaultError::UnknownGrant(_) => {
+                (S::UNPROCESSABLE_ENTITY, "unknown-grant", "Unknown grant")
+            }
+            VaultError::UserExists(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "user-exists",
+                "The user already exists",
+            ),
+            VaultError::InvalidUserName => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-user-name",
+                "Invalid user name",
+            ),
+            VaultError::InvalidField { .. } => {
+                (S::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
+            }
+            VaultError::NothingToChange => (
+                S::UNPROCESSABLE_ENTITY,
+                "nothing-to-change",
+                "Nothing to change",
+            ),
+            VaultError::MoveWithoutPlacement => (
+                S::UNPROCESSABLE_ENTITY,
+                "move-without-placement",
+                "A move names a new placement",
+            ),
+            VaultError::ReasonRequired(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "reason-required",
+                "A reason is required",
+            ),
+            VaultError::NotASupportPerson { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "not-a-support-person",
+                "Grants are for support persons",
+            ),
+            VaultError::GrantWithoutKinds => (
+                S::UNPROCESSABLE_ENTITY,
+                "grant-without-kinds",
+                "A grant names document kinds",
+            ),
+            VaultError::GrantPeriod { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "grant-period",
+                "Invalid grant period",
+            ),
+            VaultError::TokenLifetime { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "token-lifetime",
+                "Invalid token lifetime",
+            ),
+            VaultError::OwnDepartment(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "own-department",
+                "This node's own department",
+            ),
+            VaultError::DepartmentKeysChanged(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "department-keys-changed",
+                "The department's keys differ",
+            ),
+            VaultError::InvalidCard(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-card",
+                "Invalid department card",
+            ),
+            VaultError::InvalidDepartmentId(_) | VaultError::EmptyDepartmentName => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-department",
+                "Invalid department id or name",
+            ),
+            VaultError::ChecklistIncomplete { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "checklist-incomplete",
+                "The checklist is incomplete",
+            ),
+            VaultError::TooManyDocuments { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "too-many-documents",
+                "Too many documents for one bundle",
+            ),
+            VaultError::StepNotManual(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "step-not-manual",
+                "The node takes this step itself",
+            ),
+            VaultError::NoBundleFile { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "no-bundle-file",
+                "No bundle file for this transfer",
+            ),
+            VaultError::MalformedBundleId => (
+                S::UNPROCESSABLE_ENTITY,
+                "malformed-bundle-id",
+                "Malformed bundle id",
+            ),
+            VaultError::ForeignAnswer(_) | VaultError::UnknownSentBundle(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "unknown-bundle",
+                "The answer is for no bundle sent from here",
+            ),
+            VaultError::Keys(_) => (S::UNPROCESSABLE_ENTITY, "key-refused", "Key refused"),
+            VaultError::Config(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-settings",
+                "Invalid settings",
+            ),
             VaultError::Integrity(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "integrity-failure",
@@ -180,6 +288,8 @@ impl From<VaultError> for ApiError {
             ),
             VaultError::NotANode(_)
             | VaultError::AlreadyInitialised(_)
+            | VaultError::OutputExists(_)
+            | VaultError::OutputUnwritable { .. }
             | VaultError::Store(_)
             | VaultError::Io(_)
             | VaultError::Audit(_)
@@ -194,7 +304,16 @@ impl From<VaultError> for ApiError {
             if slug == "integrity-failure" {
                 tracing::error!(error = %e, "integrity failure");
             }
-            e.to_string()
+            match e {
+                // The API's own words for what may be done instead.
+                VaultError::ChecklistIncomplete { .. } => {
+                    format!("{e}; a CWC member may submit with `override_reason`")
+                }
+                VaultError::UnknownDepartment(_) => {
+                    format!("{e}; an admin adds its card with POST /api/v1/departments")
+                }
+                _ => e.to_string(),
+            }
         };
         let retry = match e {
             VaultError::Throttled { retry_after_secs } => Some(retry_after_secs),

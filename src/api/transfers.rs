@@ -110,12 +110,13 @@ pub async fn submit(
     let body: SubmitBody = if body.iter().all(u8::is_ascii_whitespace) {
         SubmitBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        // Serde's message may quote the value: it is not echoed.
+        serde_json::from_slice(&body).map_err(|_| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-json",
                 "Invalid JSON body",
-                e.to_string(),
+                "the JSON body does not fit the schema (`override_reason`: a string)",
             )
         })?
     };

@@ -31,7 +31,7 @@ pub use receipt::{
 pub use write::{manifest_plaintext, BundleWriter};
 pub use zipfmt::MAX_BUNDLE_BYTES;
 
-use crate::vault::ErrorClass;
+use crate::domain::ErrorClass;
 
 /// Fixed entry names, in their order.
 pub const MARKER_ENTRY: &str = "HANDOVER";

@@ -1,6 +1,7 @@
 //! `user`, `token`, `grant`, `policy check` and `audit verify|log`: who may
 //! do what on this node, and the record of what was done.
 
+use super::output::CliResult;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
@@ -142,7 +143,7 @@ pub enum AuditCommand {
     },
 }
 
-fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<SecretString> {
+fn read_password(from_stdin: bool, confirm: bool) -> CliResult<SecretString> {
     if from_stdin {
         let mut text = String::new();
         std::io::stdin().take(4096).read_to_string(&mut text)?;
@@ -150,19 +151,18 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<SecretString
         return Ok(SecretString::from(line));
     }
     if !std::io::stderr().is_terminal() {
-        return Err(CliError(
+        return Err(CliError::Usage(
             "no terminal to ask for the password: use --password-stdin or --no-password".into(),
-        )
-        .into());
+        ));
     }
     let first = rpassword::prompt_password("Password: ")?;
     if confirm && rpassword::prompt_password("Repeat the password: ")? != first {
-        return Err(CliError("the passwords differ".into()).into());
+        return Err(CliError::Usage("the passwords differ".into()));
     }
     Ok(SecretString::from(first))
 }
 
-pub async fn user(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
+pub async fn user(settings: Settings, cmd: UserCommand) -> CliResult<()> {
     let vault = open(settings).await?;
     let who = actor(&vault)?;
     match cmd {
@@ -225,7 +225,7 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn status(settings: Settings, json: bool) -> anyhow::Result<()> {
+pub async fn status(settings: Settings, json: bool) -> CliResult<()> {
     let vault = open(settings).await?;
     let status = vault.status(&actor(&vault)?).await?;
     if json {
@@ -258,7 +258,7 @@ pub async fn status(settings: Settings, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn token(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> {
+pub async fn token(settings: Settings, cmd: TokenCommand) -> CliResult<()> {
     let vault = open(settings).await?;
     let who = actor(&vault)?;
     match cmd {
@@ -297,10 +297,10 @@ pub async fn token(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> 
 }
 
 fn parse_until(s: &str) -> Result<DateTime<Utc>, CliError> {
-    crate::domain::parse_until(s).map_err(|e| CliError(format!("--until {e}")))
+    crate::domain::parse_until(s).map_err(|e| CliError::Usage(format!("--until {e}")))
 }
 
-pub async fn grant(settings: Settings, cmd: GrantCommand) -> anyhow::Result<()> {
+pub async fn grant(settings: Settings, cmd: GrantCommand) -> CliResult<()> {
     match cmd {
         GrantCommand::Add(a) => {
             let kinds = a
@@ -308,7 +308,7 @@ pub async fn grant(settings: Settings, cmd: GrantCommand) -> anyhow::Result<()> 
                 .iter()
                 .map(|k| k.trim().parse::<DocKind>())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CliError(e.to_string()))?;
+                .map_err(|e| CliError::Usage(e.to_string()))?;
             let until = parse_until(&a.until)?;
             let vault = open(settings).await?;
             let who = actor(&vault)?;
@@ -350,7 +350,7 @@ pub async fn grant(settings: Settings, cmd: GrantCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub fn policy(settings: Settings, cmd: PolicyCommand) -> anyhow::Result<()> {
+pub fn policy(settings: Settings, cmd: PolicyCommand) -> CliResult<()> {
     let PolicyCommand::Check { dir } = cmd;
     let dir = dir.or(settings.policies_dir);
     let n = crate::vault::check_policies(dir.as_deref())?;
@@ -364,7 +364,7 @@ pub fn policy(settings: Settings, cmd: PolicyCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn audit(settings: Settings, cmd: AuditCommand) -> anyhow::Result<()> {
+pub async fn audit(settings: Settings, cmd: AuditCommand) -> CliResult<()> {
     match cmd {
         AuditCommand::Verify { log, card } => {
             let v = crate::vault::verify_audit_log(&settings.data_dir, log, card)?;

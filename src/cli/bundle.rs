@@ -1,5 +1,6 @@
 //! `bundle create|verify|open|export-bag|import|refuse` and `receipt verify`.
 
+use super::output::CliResult;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -88,7 +89,7 @@ struct Summary<'a> {
     envelope_sha256: &'a str,
 }
 
-pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, cmd: BundleCommand) -> CliResult<()> {
     let vault = open(settings).await?;
     let actor = super::output::actor(&vault)?;
     match cmd {
@@ -211,12 +212,12 @@ pub async fn run(settings: Settings, cmd: BundleCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> anyhow::Result<()> {
+pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> CliResult<()> {
     let vault = open(settings).await?;
     match cmd {
         ReceiptCommand::Verify { receipt, json } => {
             let bytes = std::fs::read(&receipt)
-                .map_err(|e| CliError(format!("cannot read {}: {e}", receipt.display())))?;
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", receipt.display())))?;
             let delivered = vault
                 .verify_receipt(&super::output::actor(&vault)?, &bytes)
                 .await?;
@@ -273,13 +274,13 @@ pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> anyhow::Res
 }
 
 /// Writes a new file; refuses to replace one.
-fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> CliResult<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())

@@ -1,5 +1,6 @@
 //! `child add|edit|list|show`.
 
+use super::output::CliResult;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
@@ -121,7 +122,7 @@ pub struct EditArgs {
     record: RecordArgs,
 }
 
-pub async fn run(settings: Settings, cmd: ChildCommand) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, cmd: ChildCommand) -> CliResult<()> {
     let vault = open(settings).await?;
     let actor = super::output::actor(&vault)?;
     match cmd {

@@ -1,5 +1,6 @@
 //! `doc put|get|list`.
 
+use super::output::CliResult;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ pub enum DocCommand {
     },
 }
 
-pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, cmd: DocCommand) -> CliResult<()> {
     match cmd {
         DocCommand::Put {
             child,
@@ -52,7 +53,7 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> anyhow::Result<()> {
             file,
             title,
         } => {
-            let kind: DocKind = kind.parse().map_err(|e| CliError(format!("{e}")))?;
+            let kind: DocKind = kind.parse().map_err(|e| CliError::Usage(format!("{e}")))?;
             let (source, file_name, declared_size) = open_source(&file)?;
             let vault = open(settings).await?;
             let actor = super::output::actor(&vault)?;
@@ -120,13 +121,13 @@ fn open_source(path: &Path) -> Result<Source, CliError> {
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin()), None, None));
     }
-    let file =
-        File::open(path).map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+    let file = File::open(path)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
     let meta = file
         .metadata()
-        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
     if !meta.is_file() {
-        return Err(CliError(format!(
+        return Err(CliError::Usage(format!(
             "{} is not a regular file",
             path.display()
         )));

@@ -2,6 +2,7 @@
 //! noun. Runners parse, call the vault, and print; they hold no rules.
 //! Creating commands print only the new id on stdout; messages go to stderr.
 
+use output::CliResult;
 mod access;
 mod bundle;
 mod child;
@@ -17,7 +18,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 
-pub use output::CliError;
+pub use output::{CliError, PASSPHRASE_ENV};
+pub use serve::ServeArgs;
 
 /// handover: an encrypted vault for child-protection case papers, and their
 /// signed, encrypted hand-over between state departments.
@@ -107,14 +109,22 @@ impl Cli {
             .ok()
             .map(|s| s.log_format)
     }
+
+    /// The settings this command line names.
+    pub fn settings(&self) -> Result<Settings, crate::config::ConfigError> {
+        Settings::load(self.data_dir.as_deref(), self.config.as_deref())
+    }
 }
 
-/// Runs one parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.data_dir.as_deref(), cli.config.as_deref())?;
+/// Runs one parsed command line, except `serve`, which the binary starts
+/// (it is the `api` face).
+pub async fn run(cli: Cli) -> CliResult<()> {
+    let settings = cli.settings()?;
     output::set_token(cli.token);
     match cli.command {
-        Command::Serve(args) => serve::run(settings, args).await,
+        Command::Serve(_) => Err(CliError::Usage(
+            "`serve` is started by the handover binary".into(),
+        )),
         Command::Init(args) => node::init(settings, args),
         Command::Child(cmd) => child::run(settings, cmd).await,
         Command::Doc(cmd) => doc::run(settings, cmd).await,

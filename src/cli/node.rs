@@ -1,5 +1,6 @@
 //! `init`, `check`, `gc` and `dept card`: the node as a whole.
 
+use super::output::CliResult;
 use clap::{Args, Subcommand};
 
 use super::output::{self, print_json, CliError};
@@ -64,11 +65,11 @@ pub enum DeptCommand {
     },
 }
 
-pub fn init(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
+pub fn init(settings: Settings, args: InitArgs) -> CliResult<()> {
     let wanted = args.passphrase || std::env::var_os(output::PASSPHRASE_ENV).is_some();
     let passphrase = if wanted {
         let p = output::passphrase(true).ok_or_else(|| {
-            CliError(format!(
+            CliError::Usage(format!(
                 "--passphrase needs a passphrase: set {} or run on a terminal",
                 output::PASSPHRASE_ENV
             ))
@@ -94,7 +95,7 @@ pub fn init(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn check(settings: Settings, args: CheckArgs) -> anyhow::Result<()> {
+pub async fn check(settings: Settings, args: CheckArgs) -> CliResult<()> {
     // No clean-up on open: check reports leftovers instead of removing them.
     let vault = Vault::open(settings, || output::passphrase(false), false).await?;
     let report = vault.check(&super::output::actor(&vault)?).await?;
@@ -127,7 +128,7 @@ pub async fn check(settings: Settings, args: CheckArgs) -> anyhow::Result<()> {
     }
 }
 
-pub async fn gc(settings: Settings, args: GcArgs) -> anyhow::Result<()> {
+pub async fn gc(settings: Settings, args: GcArgs) -> CliResult<()> {
     let vault = Vault::open(settings, || output::passphrase(false), false).await?;
     let report = vault
         .gc(&super::output::actor(&vault)?, args.orphans)
@@ -143,7 +144,7 @@ pub async fn gc(settings: Settings, args: GcArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn dept(settings: Settings, cmd: DeptCommand) -> anyhow::Result<()> {
+pub async fn dept(settings: Settings, cmd: DeptCommand) -> CliResult<()> {
     let vault = output::open(settings).await?;
     let actor = super::output::actor(&vault)?;
     match cmd {
@@ -153,10 +154,10 @@ pub async fn dept(settings: Settings, cmd: DeptCommand) -> anyhow::Result<()> {
                 std::io::read_to_string(std::io::stdin())?
             } else {
                 std::fs::read_to_string(&card)
-                    .map_err(|e| CliError(format!("cannot read {}: {e}", card.display())))?
+                    .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", card.display())))?
             };
             let card: DepartmentCard = serde_json::from_str(&text)
-                .map_err(|e| CliError(format!("not a department card: {e}")))?;
+                .map_err(|e| CliError::Usage(format!("not a department card: {e}")))?;
             let entry = vault.add_department(&actor, card, replace).await?;
             eprintln!(
                 "added {} ({})\n  signing key {}\n  age key     {}",

@@ -1,6 +1,7 @@
 //! `transfer create|submit|approve|reject|revoke|send|show|list`: the
 //! workflow that moves a child to another department.
 
+use super::output::CliResult;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -76,7 +77,7 @@ fn print(t: &Transfer) {
     }
 }
 
-pub async fn run(settings: Settings, cmd: TransferCommand) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, cmd: TransferCommand) -> CliResult<()> {
     let vault = open(settings).await?;
     let who = actor(&vault)?;
     let step = |id, step| (id, step);

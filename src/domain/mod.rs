@@ -6,6 +6,7 @@ mod delivery;
 mod department;
 mod doc_kind;
 mod document;
+mod error_class;
 mod grant;
 mod ids;
 mod oversight;
@@ -20,6 +21,7 @@ pub use delivery::{AnswerOutcome, InboxItem, InboxState, OutboxItem, OutboxKind}
 pub use department::{DepartmentCard, Directory};
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
+pub use error_class::ErrorClass;
 pub use grant::{parse_until, Grant};
 pub use ids::{ChildId, DocumentId, GrantId, InvalidId, TokenId, TransferId, UserId};
 pub use oversight::{reads_papers, OversightEvent, OversightKind};

@@ -25,15 +25,15 @@ pub fn verify_audit_log(
     let log = log.unwrap_or_else(|| data_dir.join(audit::LOG_FILE));
     let card_path = card.unwrap_or_else(|| data_dir.join(super::node::CARD));
     let bytes = std::fs::read(&card_path)
-        .map_err(|e| VaultError::Invalid(format!("{}: {e}", card_path.display())))?;
+        .map_err(|e| VaultError::InvalidCard(format!("{}: {e}", card_path.display())))?;
     let card: DepartmentCard = serde_json::from_slice(&bytes).map_err(|e| {
-        VaultError::Invalid(format!(
+        VaultError::InvalidCard(format!(
             "{}: not a department card: {e}",
             card_path.display()
         ))
     })?;
     let key = crate::crypto::parse_ssh_public(&card.ssh_public_key)
-        .map_err(|_| VaultError::Invalid("the card holds no valid signing key".into()))?;
+        .map_err(|_| VaultError::InvalidCard("the card holds no valid signing key".into()))?;
     let head = log.with_file_name(audit::HEAD_FILE);
     Ok(audit::verify(&log, Some(&head), &key, &card.id)?)
 }

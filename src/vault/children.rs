@@ -68,7 +68,7 @@ impl Vault {
     ) -> Result<Child, VaultError> {
         let mut child = self.authorize_child(actor, Action::EditChild, id, Note::default())?;
         if patch.is_empty() {
-            return Err(VaultError::Invalid("nothing to change".into()));
+            return Err(VaultError::NothingToChange);
         }
         let placement = (
             child.record.institution.clone(),
@@ -108,14 +108,10 @@ impl Vault {
     ) -> Result<Child, VaultError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 || has_control(reason) {
-            return Err(VaultError::Invalid(
-                "a move needs a reason of 1 to 500 characters, without control characters".into(),
-            ));
+            return Err(VaultError::ReasonRequired("a move"));
         }
         if institution.is_none() && district.is_none() {
-            return Err(VaultError::Invalid(
-                "a move names a new institution or district".into(),
-            ));
+            return Err(VaultError::MoveWithoutPlacement);
         }
         let move_id = uuid::Uuid::now_v7();
         let mut child = self.authorize_child(
@@ -224,28 +220,39 @@ fn has_control(s: &str) -> bool {
 }
 
 pub(super) fn validate(r: &CaseRecord) -> Result<(), VaultError> {
-    let invalid = |m: &str| Err(VaultError::Invalid(m.to_string()));
+    let invalid = |field: &'static str, rule: &str| {
+        Err(VaultError::InvalidField {
+            field,
+            rule: rule.to_string(),
+        })
+    };
     if r.name.trim().is_empty() {
-        return invalid("the child's name is required");
+        return invalid("name", "the child's name is required");
     }
     if r.name.chars().count() > 200 {
-        return invalid("the name is longer than 200 characters");
+        return invalid("name", "the name is longer than 200 characters");
     }
     let today = Utc::now().date_naive();
     if r.date_of_birth.is_some_and(|d| d > today) {
-        return invalid("the date of birth is in the future");
+        return invalid("date_of_birth", "the date of birth is in the future");
     }
     if r.rescue_date.is_some_and(|d| d > today) {
-        return invalid("the rescue date is in the future");
+        return invalid("rescue_date", "the rescue date is in the future");
     }
     if r.estimated_age.is_some_and(|a| a > 25) {
-        return invalid("the estimated age must be 0-25 years");
+        return invalid("estimated_age", "the estimated age must be 0-25 years");
     }
     if r.institution.as_ref().is_some_and(|i| !valid_place_id(i)) {
-        return invalid("the institution id must be 1-64 of a-z 0-9 - _ .");
+        return invalid(
+            "institution",
+            "the institution id must be 1-64 of a-z 0-9 - _ .",
+        );
     }
     if r.district.as_ref().is_some_and(|d| !valid_district(d)) {
-        return invalid("the district must be written STATE/DISTRICT (a-z 0-9 - _ .)");
+        return invalid(
+            "district",
+            "the district must be written STATE/DISTRICT (a-z 0-9 - _ .)",
+        );
     }
     let texts = [
         &r.home_state,
@@ -255,19 +262,18 @@ pub(super) fn validate(r: &CaseRecord) -> Result<(), VaultError> {
         &r.cwc_case_number,
     ];
     if let Err(why) = text::line_rule(&r.name) {
-        return Err(VaultError::Invalid(format!(
-            "the child's name is refused: {why}"
-        )));
+        return invalid("name", &format!("the child's name is refused: {why}"));
     }
     for t in texts.iter().copied().flatten().chain(&r.languages) {
         if let Err(why) = text::line_rule(t) {
-            return Err(VaultError::Invalid(format!(
-                "a field of the record is refused: {why}"
-            )));
+            return invalid(
+                "record",
+                &format!("a field of the record is refused: {why}"),
+            );
         }
     }
     if let Some(Err(why)) = r.notes.as_deref().map(text::text_rule) {
-        return Err(VaultError::Invalid(format!("the notes are refused: {why}")));
+        return invalid("notes", &format!("the notes are refused: {why}"));
     }
     if texts
         .iter()
@@ -275,7 +281,10 @@ pub(super) fn validate(r: &CaseRecord) -> Result<(), VaultError> {
         || r.languages.iter().any(|l| l.chars().count() > 50)
         || r.notes.as_ref().is_some_and(|n| n.chars().count() > 10_000)
     {
-        return invalid("a field is longer than allowed (200 characters; notes 10,000)");
+        return invalid(
+            "record",
+            "a field is longer than allowed (200 characters; notes 10,000)",
+        );
     }
     Ok(())
 }

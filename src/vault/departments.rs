@@ -37,20 +37,13 @@ impl Vault {
         let entry = entry(card, false)?;
         let card = &entry.card;
         if card.id == self.card().id {
-            return Err(VaultError::Invalid(format!(
-                "{} is this node's own department",
-                card.id
-            )));
+            return Err(VaultError::OwnDepartment(card.id.clone()));
         }
         if let Some(existing) = self.db.department(&card.id)? {
             let same_keys = existing.age_recipient == card.age_recipient
                 && existing.ssh_public_key == card.ssh_public_key;
             if !same_keys && !replace {
-                return Err(VaultError::Invalid(format!(
-                    "department {} is already in the directory with other keys; \
-                     check the new card's fingerprints, then add it with --replace",
-                    card.id
-                )));
+                return Err(VaultError::DepartmentKeysChanged(card.id.clone()));
             }
         }
         self.db.put_department(card, Utc::now())?;
@@ -85,17 +78,20 @@ impl Vault {
 fn entry(card: DepartmentCard, this_node: bool) -> Result<DirectoryEntry, VaultError> {
     super::node::validate_department_id(&card.id)?;
     if card.name.trim().is_empty() || card.name.chars().count() > 200 {
-        return Err(VaultError::Invalid(
+        return Err(VaultError::InvalidCard(
             "a department card needs a name (up to 200 characters)".into(),
         ));
     }
     let recipient = parse_recipient(&card.age_recipient)?;
     let ssh = parse_ssh_public(&card.ssh_public_key)?;
     if let Some(url) = &card.inbox_url {
-        let parsed = url::Url::parse(url)
-            .map_err(|_| VaultError::Invalid(format!("inbox URL of {} is not a URL", card.id)))?;
+        let parsed = url::Url::parse(url).map_err(|_| {
+            VaultError::InvalidCard(format!("inbox URL of {} is not a URL", card.id))
+        })?;
         if !matches!(parsed.scheme(), "https" | "http") {
-            return Err(VaultError::Invalid("an inbox URL must be http(s)".into()));
+            return Err(VaultError::InvalidCard(
+                "an inbox URL must be http(s)".into(),
+            ));
         }
     }
     Ok(DirectoryEntry {

@@ -1,5 +1,7 @@
-//! The vault's errors, and how each is classed for exit codes and, later,
-//! HTTP statuses. Messages name ids and limits, never a name or content.
+//! The vault's errors, and how each is classed ([`ErrorClass`]: the exit
+//! code of the command line; the API maps each to an HTTP status and problem
+//! type in `api/problem.rs`). Messages name ids and limits, never a name or
+//! content.
 
 use std::path::PathBuf;
 
@@ -9,24 +11,14 @@ use crate::audit::AuditError;
 use crate::bundle::BundleError;
 use crate::config::ConfigError;
 use crate::crypto::KeyError;
+pub use crate::domain::ErrorClass;
 use crate::policy::PolicyError;
 use crate::store::StoreError;
-
-/// How a failure is reported to a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Bad input or refused: exit code 1.
-    Refused,
-    /// Corrupt or tampered data: exit code 2.
-    Integrity,
-    /// Anything else: exit code 3.
-    Internal,
-}
 
 /// Errors of the vault's use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("{0} is not a handover node (run `handover init` first)")]
+    #[error("{0} is not a handover node")]
     NotANode(PathBuf),
     #[error("{0} already holds a handover node; refusing to touch it")]
     AlreadyInitialised(PathBuf),
@@ -41,10 +33,80 @@ pub enum VaultError {
     /// The step does not fit the current state (a transfer, an inbox bundle).
     #[error("{0}")]
     Conflict(String),
-    #[error("department {0} is not in the directory (add its card with `handover dept add`)")]
+    #[error("department {0} is not in the directory")]
     UnknownDepartment(String),
-    #[error("{0}")]
-    Invalid(String),
+    #[error("no user named {0}")]
+    UnknownUser(String),
+    #[error("no live token {0}")]
+    UnknownToken(String),
+    #[error("no live grant {0}")]
+    UnknownGrant(String),
+    #[error("user {0} already exists")]
+    UserExists(String),
+    #[error("a user name is 2-64 of a-z 0-9 . _ -")]
+    InvalidUserName,
+    /// A field of a child's record (or a document's title) breaks its
+    /// rule; `rule` says which, in full.
+    #[error("{rule}")]
+    InvalidField { field: &'static str, rule: String },
+    #[error("nothing to change")]
+    NothingToChange,
+    #[error("a move names a new institution or district")]
+    MoveWithoutPlacement,
+    /// A step that needs a reason (a move, a refusal, an incomplete
+    /// checklist sent anyway) came without one, or with one too long.
+    #[error("{0} needs a reason of 1 to 500 characters")]
+    ReasonRequired(&'static str),
+    #[error("grants are for support persons; {user} is {role}")]
+    NotASupportPerson {
+        user: String,
+        role: crate::domain::Role,
+    },
+    #[error("a grant names at least one document kind")]
+    GrantWithoutKinds,
+    #[error("a grant must end in the future and within {max_days} days")]
+    GrantPeriod { max_days: i64 },
+    #[error("a token lasts between 1 second and {max_days} days")]
+    TokenLifetime { max_days: i64 },
+    #[error("{0} is this node's own department: a node does not send to itself")]
+    OwnDepartment(String),
+    /// A card for a department already known with other keys.
+    #[error("department {0} is already in the directory with other keys")]
+    DepartmentKeysChanged(String),
+    #[error("department card refused: {0}")]
+    InvalidCard(String),
+    #[error("department id {0:?} must be 2-63 characters of a-z, 0-9 and '-'")]
+    InvalidDepartmentId(String),
+    #[error("the department name is empty")]
+    EmptyDepartmentName,
+    /// The restoration checklist has gaps and no override reason was given.
+    #[error("the restoration checklist is incomplete for child {child} (missing: {})", missing.join(", "))]
+    ChecklistIncomplete { child: String, missing: Vec<String> },
+    #[error("a bundle holds at most {max} documents; child {child} has {has}")]
+    TooManyDocuments {
+        child: String,
+        max: usize,
+        has: usize,
+    },
+    /// A step of a transfer that only the node itself takes.
+    #[error("`{0}` is taken by sending the transfer or verifying its answer")]
+    StepNotManual(&'static str),
+    #[error("transfer {id} has no bundle file on this node (it is {state})")]
+    NoBundleFile { id: String, state: &'static str },
+    #[error("the bundle id is not well formed")]
+    MalformedBundleId,
+    #[error("the answer is for a bundle from {0}, not from this node")]
+    ForeignAnswer(String),
+    #[error("no bundle {0} was sent from this node")]
+    UnknownSentBundle(String),
+    /// An output path that would be overwritten.
+    #[error("{} already exists", .0.display())]
+    OutputExists(PathBuf),
+    #[error("cannot write {}: {error}", path.display())]
+    OutputUnwritable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("document refused: {0}")]
     Intake(#[from] IntakeError),
     #[error("cannot read the input: {0}")]
@@ -133,7 +195,33 @@ impl VaultError {
             | VaultError::UnknownTransfer(_)
             | VaultError::UnknownInboxItem(_)
             | VaultError::Conflict(_)
-            | VaultError::Invalid(_)
+            | VaultError::UnknownUser(_)
+            | VaultError::UnknownToken(_)
+            | VaultError::UnknownGrant(_)
+            | VaultError::UserExists(_)
+            | VaultError::InvalidUserName
+            | VaultError::InvalidField { .. }
+            | VaultError::NothingToChange
+            | VaultError::MoveWithoutPlacement
+            | VaultError::ReasonRequired(_)
+            | VaultError::NotASupportPerson { .. }
+            | VaultError::GrantWithoutKinds
+            | VaultError::GrantPeriod { .. }
+            | VaultError::TokenLifetime { .. }
+            | VaultError::OwnDepartment(_)
+            | VaultError::DepartmentKeysChanged(_)
+            | VaultError::InvalidCard(_)
+            | VaultError::InvalidDepartmentId(_)
+            | VaultError::EmptyDepartmentName
+            | VaultError::ChecklistIncomplete { .. }
+            | VaultError::TooManyDocuments { .. }
+            | VaultError::StepNotManual(_)
+            | VaultError::NoBundleFile { .. }
+            | VaultError::MalformedBundleId
+            | VaultError::ForeignAnswer(_)
+            | VaultError::UnknownSentBundle(_)
+            | VaultError::OutputExists(_)
+            | VaultError::OutputUnwritable { .. }
             | VaultError::Intake(_)
             | VaultError::Source(_)
             | VaultError::Config(_)

@@ -33,26 +33,24 @@ impl Vault {
             .user_by_name(to)?
             .map(|(u, _)| u)
             .filter(|u| !u.disabled)
-            .ok_or_else(|| VaultError::Invalid(format!("no enabled user named {to}")))?;
+            .ok_or_else(|| VaultError::UnknownUser(to.to_string()))?;
         if grantee.role != Role::SupportPerson {
-            return Err(VaultError::Invalid(format!(
-                "grants are for support persons; {to} is {}",
-                grantee.role
-            )));
+            return Err(VaultError::NotASupportPerson {
+                user: to.to_string(),
+                role: grantee.role,
+            });
         }
         let mut kinds = kinds;
         kinds.sort();
         kinds.dedup();
         if kinds.is_empty() {
-            return Err(VaultError::Invalid(
-                "a grant names at least one document kind".into(),
-            ));
+            return Err(VaultError::GrantWithoutKinds);
         }
         let now = Utc::now();
         if until <= now || until > now + Duration::days(MAX_GRANT_DAYS) {
-            return Err(VaultError::Invalid(format!(
-                "a grant must end in the future and within {MAX_GRANT_DAYS} days"
-            )));
+            return Err(VaultError::GrantPeriod {
+                max_days: MAX_GRANT_DAYS,
+            });
         }
         let grant = Grant {
             id: GrantId::new(),
@@ -88,7 +86,7 @@ impl Vault {
 
     /// Ends a grant at once.
     pub async fn revoke_grant(&self, actor: &Principal, id: GrantId) -> Result<Grant, VaultError> {
-        let unknown = || VaultError::Invalid(format!("no live grant {id}"));
+        let unknown = || VaultError::UnknownGrant(id.to_string());
         let grant = self.db.grant(id)?.ok_or_else(unknown)?;
         self.authorize_child(actor, Action::GrantAccess, grant.child, Note::target(id))
             .map_err(|e| match e {

@@ -339,9 +339,7 @@ impl Vault {
         self.addressed_here(envelope)?;
         let reason = reason.trim();
         if !bundle::valid_reason(reason) {
-            return Err(VaultError::Invalid(
-                "a refusal needs a reason of 1 to 500 characters".into(),
-            ));
+            return Err(VaultError::ReasonRequired("a refusal"));
         }
         let bundle_id = envelope.bundle_id.clone();
         if self.db.imported_bundle(&bundle_id)?.is_some() {
@@ -425,17 +423,12 @@ impl Vault {
         let directory = self.directory()?;
         let answer = signed.verify(|id| directory.card(id))?;
         if answer.source() != self.card().id {
-            return Err(VaultError::Invalid(format!(
-                "the answer is for a bundle from {}, not from this node",
-                short(answer.source())
-            )));
+            return Err(VaultError::ForeignAnswer(short(answer.source())));
         }
-        let sent = self.db.sent_bundle(answer.bundle_id())?.ok_or_else(|| {
-            VaultError::Invalid(format!(
-                "no bundle {} was sent from this node",
-                short(answer.bundle_id())
-            ))
-        })?;
+        let sent = self
+            .db
+            .sent_bundle(answer.bundle_id())?
+            .ok_or_else(|| VaultError::UnknownSentBundle(short(answer.bundle_id())))?;
         let mismatch = |why| BundleError::AnswerMismatch(sent.bundle_id.clone(), why);
         if sent.destination != answer.destination() {
             return Err(mismatch("another destination").into());

@@ -25,9 +25,7 @@ impl Vault {
     ) -> Result<Transfer, VaultError> {
         self.authorize_child(actor, Action::CreateTransfer, child, Note::target(to))?;
         if to == self.card().id {
-            return Err(VaultError::Invalid(format!(
-                "{to} is this node's own department"
-            )));
+            return Err(VaultError::OwnDepartment(to.to_string()));
         }
         self.department_card(to)?;
         let now = Utc::now();
@@ -98,12 +96,7 @@ impl Vault {
             | TransferStep::Deliver
             | TransferStep::DeliverPartially
             | TransferStep::Refuse { .. }
-            | TransferStep::Fail => {
-                return Err(VaultError::Invalid(format!(
-                    "`{}` is taken by sending the transfer or verifying its answer",
-                    step.name()
-                )))
-            }
+            | TransferStep::Fail => return Err(VaultError::StepNotManual(step.name())),
         };
         let child = self
             .authorize_child(actor, action, t.child, Note::target(id))
@@ -111,12 +104,15 @@ impl Vault {
         if let TransferStep::Submit { override_reason } = &step {
             let view = self.view_of(child, Purpose::Restoration)?;
             if override_reason.is_none() && !view.checklist.is_complete() {
-                let missing: Vec<_> = view.checklist.missing.iter().map(|k| k.as_str()).collect();
-                return Err(VaultError::Invalid(format!(
-                    "the restoration checklist is incomplete (missing: {}); a CWC member may \
-                     submit with an override reason",
-                    missing.join(", ")
-                )));
+                return Err(VaultError::ChecklistIncomplete {
+                    child: t.child.to_string(),
+                    missing: view
+                        .checklist
+                        .missing
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect(),
+                });
             }
         }
         t.take(step, actor.label(), Utc::now())

@@ -75,9 +75,7 @@ impl Vault {
         };
         self.authorize_node(actor, Action::Administer, Note::target(user.id))?;
         if !valid_user_name(name) {
-            return Err(VaultError::Invalid(
-                "a user name is 2-64 of a-z 0-9 . _ -".into(),
-            ));
+            return Err(VaultError::InvalidUserName);
         }
         let hash = match password {
             Some(pw) => {
@@ -91,7 +89,7 @@ impl Vault {
             .db
             .insert_user(&user, hash.as_deref(), &actor.label(), oversight)?
         {
-            return Err(VaultError::Invalid(format!("user {name} already exists")));
+            return Err(VaultError::UserExists(name.to_string()));
         }
         tracing::info!(user = %user.id, role = %user.role, "user added");
         Ok(user)
@@ -112,7 +110,7 @@ impl Vault {
             .as_ref()
             .map_or_else(|| "unknown".to_string(), |u| u.id.to_string());
         self.authorize_node(actor, Action::Administer, Note::target(target))?;
-        found.ok_or_else(|| VaultError::Invalid(format!("no user named {name}")))
+        found.ok_or_else(|| VaultError::UnknownUser(name.to_string()))
     }
 
     /// Disables (or enables again) a user. Disabling revokes every token
@@ -202,10 +200,8 @@ impl Vault {
         let lifetime = Duration::from_std(lifetime)
             .ok()
             .filter(|d| *d > Duration::zero() && *d <= Duration::days(MAX_TOKEN_DAYS))
-            .ok_or_else(|| {
-                VaultError::Invalid(format!(
-                    "a token lasts between 1 second and {MAX_TOKEN_DAYS} days"
-                ))
+            .ok_or_else(|| VaultError::TokenLifetime {
+                max_days: MAX_TOKEN_DAYS,
             })?;
         let (row, token) = self.new_token(user.id, lifetime)?;
         tracing::info!(token = %row.id, user = %user.id, "token created");
@@ -232,7 +228,7 @@ impl Vault {
     pub async fn revoke_token(&self, actor: &Principal, id: TokenId) -> Result<(), VaultError> {
         self.authorize_node(actor, Action::Administer, Note::target(id))?;
         if !self.db.revoke_token(id, Utc::now())? {
-            return Err(VaultError::Invalid(format!("no live token {id}")));
+            return Err(VaultError::UnknownToken(id.to_string()));
         }
         tracing::info!(token = %id, "token revoked");
         Ok(())
@@ -312,8 +308,9 @@ impl Vault {
             }
         };
         attempt.succeeded();
-        let lifetime = Duration::from_std(lifetime)
-            .map_err(|_| VaultError::Invalid("session too long".into()))?;
+        let lifetime = Duration::from_std(lifetime).map_err(|_| VaultError::TokenLifetime {
+            max_days: MAX_TOKEN_DAYS,
+        })?;
         match new_password {
             Some(new) => {
                 if new.expose_secret() == password.expose_secret() {
