@@ -15,12 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::{push, router, AppState};
 use crate::config::Settings;
 use crate::vault::Passphrase;
-use crate::vault::{Backoff, InitOptions, Vault, VaultError};
+use crate::vault::{Backoff, FirstRun, Vault, VaultError};
 
 /// How long requests in flight may take to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(30);
-/// Department of a node that `serve` sets up on first run.
-pub const FIRST_RUN_DEPARTMENT: &str = "local-demo";
 
 /// What `serve` needs beyond the settings.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +66,15 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         .clone()
         .unwrap_or_else(|| format!("{}://{addr}", if tls { "https" } else { "http" }));
 
-    let first = first_run(&settings, &opts, &public_url)?;
+    let first = Vault::set_up_if_new(
+        &settings,
+        FirstRun {
+            department: opts.department.clone(),
+            name: opts.name.clone(),
+            inbox_url: Some(format!("{}/api/v1/inbox", public_url.trim_end_matches('/'))),
+            passphrase: opts.passphrase.clone(),
+        },
+    )?;
     let passphrase = opts.passphrase.clone();
     let vault = Arc::new(Vault::open(settings.clone(), move || passphrase, true).await?);
     let cleared = vault.clear_partial_receipts()?;
@@ -140,35 +146,6 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
 }
 
 /// Sets up a node when the data directory holds none; true if it did.
-fn first_run(
-    settings: &Settings,
-    opts: &ServeOptions,
-    public_url: &str,
-) -> Result<bool, ServeError> {
-    if Vault::exists(&settings.data_dir) {
-        return Ok(false);
-    }
-    let department = opts
-        .department
-        .clone()
-        .unwrap_or_else(|| FIRST_RUN_DEPARTMENT.into());
-    let name = opts
-        .name
-        .clone()
-        .unwrap_or_else(|| "Local demo department".into());
-    Vault::init(
-        settings.clone(),
-        InitOptions {
-            department_id: department,
-            department_name: name,
-            inbox_url: Some(format!("{}/api/v1/inbox", public_url.trim_end_matches('/'))),
-            passphrase: opts.passphrase.clone(),
-            keys_from: None,
-        },
-    )?;
-    Ok(true)
-}
-
 /// A connection that sends no complete request head for `body_idle_secs`
 /// is closed (HTTP/1; the request bodies have their own pace limit).
 fn patient_headers(

@@ -42,5 +42,5 @@ pub use imports::{Delivered, Imported, RefusedImport};
 pub use maintenance::{CheckReport, GcReport};
 pub use node::{InitOptions, Vault};
 pub use oversight::{NodeStatus, OversightCount};
-pub use setup::FIRST_PASSWORD_FILE;
+pub use setup::{FirstRun, FIRST_PASSWORD_FILE, FIRST_RUN_DEPARTMENT};
 pub use users::{WeakPassword, MAX_TOKEN_DAYS, MIN_PASSWORD_CHARS};

@@ -15,11 +15,51 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Vault, VaultError};
 use crate::domain::{Principal, Role, Scope, UserId};
 
+/// The department a first run sets up when none is named.
+pub const FIRST_RUN_DEPARTMENT: &str = "local-demo";
+const FIRST_RUN_NAME: &str = "Local demo department";
+
+/// What the first run of a service sets up, when the data directory is empty.
+#[derive(Debug, Clone, Default)]
+pub struct FirstRun {
+    /// The department id [default: `local-demo`].
+    pub department: Option<String>,
+    /// Its name [default: "Local demo department"].
+    pub name: Option<String>,
+    /// Where other nodes push bundles to this one.
+    pub inbox_url: Option<String>,
+    pub passphrase: Option<crate::crypto::Passphrase>,
+}
+
 /// The file in the data directory that holds the first admin's one-time password.
 pub const FIRST_PASSWORD_FILE: &str = "initial-admin-password";
 const FIRST_ADMIN_KEY: &str = "first_admin";
 
 impl Vault {
+    /// Sets up a node in an empty data directory (one that holds no node);
+    /// true if it did. The caller then opens it and creates the first admin.
+    pub fn set_up_if_new(
+        settings: &crate::config::Settings,
+        first: FirstRun,
+    ) -> Result<bool, VaultError> {
+        if Vault::exists(&settings.data_dir) {
+            return Ok(false);
+        }
+        Vault::init(
+            settings.clone(),
+            super::InitOptions {
+                department_id: first
+                    .department
+                    .unwrap_or_else(|| FIRST_RUN_DEPARTMENT.into()),
+                department_name: first.name.unwrap_or_else(|| FIRST_RUN_NAME.into()),
+                inbox_url: first.inbox_url,
+                passphrase: first.passphrase,
+                keys_from: None,
+            },
+        )?;
+        Ok(true)
+    }
+
     /// Creates the user `admin` with a random one-time password, written
     /// to `DATA_DIR/initial-admin-password` (mode 0600); returns that path.
     pub async fn create_first_admin(&self) -> Result<PathBuf, VaultError> {
