@@ -61,10 +61,7 @@ async fn local_child(vault: &Vault, institution: &str, district: &str) -> ChildI
         district: Some(district.into()),
         ..CaseRecord::default()
     };
-    vault
-        .add_child(&Principal::LocalOperator, record)
-        .await
-        .unwrap()
+    vault.add_child(&Principal::LocalOperator, record).unwrap()
 }
 
 async fn open_vault(node: &common::Node) -> Vault {
@@ -83,15 +80,9 @@ async fn world(dir: &common::Node) -> World {
     let a_medical = put(&vault, a, DocKind::MedicalReport).await;
     let b = local_child(&vault, "cci-b", "bihar/gaya").await;
     let b_fir = put(&vault, b, DocKind::Fir).await;
-    let t = vault
-        .list_children(&Principal::LocalOperator)
-        .await
-        .unwrap();
+    let t = vault.list_children(&Principal::LocalOperator).unwrap();
     let t = t.iter().find(|c| c.origin.is_some()).unwrap().id;
-    let docs = vault
-        .list_documents(&Principal::LocalOperator, t)
-        .await
-        .unwrap();
+    let docs = vault.list_documents(&Principal::LocalOperator, t).unwrap();
     World {
         t_fir: doc_id(&docs, DocKind::Fir),
         t_medical: doc_id(&docs, DocKind::MedicalReport),
@@ -109,11 +100,9 @@ async fn user(vault: &Vault, name: &str, role: Role, scope: &str) -> Principal {
     let scope: Scope = scope.parse().unwrap();
     vault
         .add_user(&Principal::LocalOperator, name, role, scope, None)
-        .await
         .unwrap();
     let (_, token) = vault
         .create_token(&Principal::LocalOperator, name, Duration::from_secs(3600))
-        .await
         .unwrap();
     use secrecy::ExposeSecret;
     vault.authenticate_token(token.expose_secret()).unwrap()
@@ -177,10 +166,9 @@ impl World {
     async fn run(&self, who: &Principal, act: Act) -> bool {
         let v = &self.vault;
         let r: Result<(), VaultError> = match act {
-            Act::List => v.list_children(who).await.map(|_| ()),
+            Act::List => v.list_children(who).map(|_| ()),
             Act::ReadRecord(t) => v
                 .show_child(who, self.child(t), Purpose::Restoration)
-                .await
                 .map(|_| ()),
             Act::ReadDoc(d) => {
                 let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -218,14 +206,14 @@ impl World {
                     district: Some(district.into()),
                     ..CaseRecord::default()
                 };
-                v.add_child(who, record).await.map(|_| ())
+                v.add_child(who, record).map(|_| ())
             }
             Act::EditChild(t) => {
                 let patch = handover::domain::CaseRecordPatch {
                     notes: Some("edited".into()),
                     ..Default::default()
                 };
-                v.edit_child(who, self.child(t), patch).await.map(|_| ())
+                v.edit_child(who, self.child(t), patch).map(|_| ())
             }
             Act::Grant(t) => v
                 .add_grant(
@@ -236,27 +224,23 @@ impl World {
                     Purpose::CompensationClaim,
                     Utc::now() + chrono::Duration::days(10),
                 )
-                .await
                 .map(|_| ()),
-            Act::AccessLog(t) => v.access_log(who, self.child(t)).await.map(|_| ()),
-            Act::Administer => v.list_users(who).await.map(|_| ()),
+            Act::AccessLog(t) => v.access_log(who, self.child(t)).map(|_| ()),
+            Act::Administer => v.list_users(who).map(|_| ()),
             Act::Move(t) => {
                 let id = self.child(t);
                 let here = v
                     .show_child(&Principal::LocalOperator, id, Purpose::Restoration)
-                    .await
                     .unwrap()
                     .child
                     .record
                     .institution
                     .unwrap_or_else(|| "swd-home-1".into());
                 v.move_child(who, id, Some(here), None, "table case")
-                    .await
                     .map(|_| ())
             }
             Act::MintToken(name) => v
                 .create_token(who, name, Duration::from_secs(60))
-                .await
                 .map(|_| ()),
             Act::ReceiveTransfer => {
                 // Opening a bundle that is not there: allowed callers get
@@ -331,7 +315,6 @@ async fn the_decision_table_holds() {
             "district:bihar/patna".parse().unwrap(),
             Some(&one_time),
         )
-        .await
         .unwrap();
         let ip: std::net::IpAddr = "192.0.2.1".parse().unwrap();
         let (_, token) = v
@@ -388,7 +371,6 @@ async fn the_decision_table_holds() {
         Purpose::CompensationClaim,
         later,
     )
-    .await
     .unwrap();
     v.add_grant(
         &swd,
@@ -398,7 +380,6 @@ async fn the_decision_table_holds() {
         Purpose::CompensationClaim,
         soon,
     )
-    .await
     .unwrap();
     let revoked = v
         .add_grant(
@@ -409,9 +390,8 @@ async fn the_decision_table_holds() {
             Purpose::CompensationClaim,
             later,
         )
-        .await
         .unwrap();
-    v.revoke_grant(&swd, revoked.id).await.unwrap();
+    v.revoke_grant(&swd, revoked.id).unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
     use Act::*;
@@ -736,13 +716,13 @@ async fn the_decision_table_holds() {
         ids.sort();
         ids
     };
-    assert!(seen(v.list_children(&staff_a).await.unwrap())
+    assert!(seen(v.list_children(&staff_a).unwrap())
         .iter()
         .all(|id| *id != w.b && *id != w.t));
-    assert_eq!(seen(v.list_children(&ngo).await.unwrap()), only(&[w.t]));
-    assert_eq!(seen(v.list_children(&ngo_none).await.unwrap()), only(&[]));
-    assert_eq!(seen(v.list_children(&swd).await.unwrap()), only(&[w.t]));
-    assert!(v.list_children(&admin).await.is_err());
+    assert_eq!(seen(v.list_children(&ngo).unwrap()), only(&[w.t]));
+    assert_eq!(seen(v.list_children(&ngo_none).unwrap()), only(&[]));
+    assert_eq!(seen(v.list_children(&swd).unwrap()), only(&[w.t]));
+    assert!(v.list_children(&admin).is_err());
 }
 
 fn allow(b: bool) -> &'static str {
@@ -767,15 +747,12 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
         "institution:cci-a".parse().unwrap(),
         None,
     )
-    .await
     .unwrap();
     let (row, token) = v
         .create_token(&op, "staff", Duration::from_secs(600))
-        .await
         .unwrap();
     let (_, token2) = v
         .create_token(&op, "staff", Duration::from_secs(600))
-        .await
         .unwrap();
     use secrecy::ExposeSecret;
     let who = v.authenticate_token(token.expose_secret()).unwrap();
@@ -785,7 +762,7 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
         .is_ok());
 
     // A revoked token stops at once; the other still works.
-    v.revoke_token(&op, row.id).await.unwrap();
+    v.revoke_token(&op, row.id).unwrap();
     assert!(matches!(
         v.authenticate_token(token.expose_secret()),
         Err(VaultError::Unauthenticated)
@@ -798,7 +775,7 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
 
     // Disabling stops every token, and a principal obtained before is
     // refused by the policies too.
-    v.set_user_disabled(&op, "staff", true).await.unwrap();
+    v.set_user_disabled(&op, "staff", true).unwrap();
     assert!(matches!(
         v.authenticate_token(token2.expose_secret()),
         Err(VaultError::Unauthenticated)
@@ -812,11 +789,11 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
         .read_document(&stale, fir, Box::new(std::io::sink()))
         .await
         .is_err());
-    assert!(v.show_child(&stale, a, Purpose::Restoration).await.is_err());
-    assert!(v.list_children(&stale).await.is_err());
+    assert!(v.show_child(&stale, a, Purpose::Restoration).is_err());
+    assert!(v.list_children(&stale).is_err());
 
     // Enabling again brings no token back: disabling revoked them for good.
-    v.set_user_disabled(&op, "staff", false).await.unwrap();
+    v.set_user_disabled(&op, "staff", false).unwrap();
     assert!(matches!(
         v.authenticate_token(token2.expose_secret()),
         Err(VaultError::Unauthenticated)
@@ -825,7 +802,6 @@ async fn disabled_users_and_revoked_tokens_get_nothing() {
     // Expired tokens: a token of one second.
     let (_, short) = v
         .create_token(&op, "staff", Duration::from_secs(1))
-        .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(matches!(
@@ -849,11 +825,9 @@ async fn guessing_ids_reveals_nothing() {
     let shape = |e: VaultError, id: &str| e.to_string().replace(id, "ID");
     let existing = v
         .show_child(&who, theirs, Purpose::Restoration)
-        .await
         .unwrap_err();
     let missing = v
         .show_child(&who, made_up_child, Purpose::Restoration)
-        .await
         .unwrap_err();
     assert_eq!(existing.class(), missing.class());
     assert_eq!(
@@ -873,8 +847,8 @@ async fn guessing_ids_reveals_nothing() {
             )
         } else {
             (
-                v.document(&who, their_doc).await.unwrap_err(),
-                v.document(&who, made_up_doc).await.unwrap_err(),
+                v.document(&who, their_doc).unwrap_err(),
+                v.document(&who, made_up_doc).unwrap_err(),
             )
         };
         assert_eq!(existing.class(), missing.class());
@@ -883,8 +857,8 @@ async fn guessing_ids_reveals_nothing() {
             shape(missing, &made_up_doc.to_string())
         );
     }
-    let existing = v.list_documents(&who, theirs).await.unwrap_err();
-    let missing = v.list_documents(&who, made_up_child).await.unwrap_err();
+    let existing = v.list_documents(&who, theirs).unwrap_err();
+    let missing = v.list_documents(&who, made_up_child).unwrap_err();
     assert_eq!(
         shape(existing, &theirs.to_string()),
         shape(missing, &made_up_child.to_string())
@@ -906,7 +880,6 @@ async fn passwords_are_checked_with_argon2id() {
     let mine = SecretString::from("river kite lantern forty".to_string());
     let scope: Scope = "district:bihar/patna".parse().unwrap();
     v.add_user(&op, "cwc", Role::CwcMember, scope, Some(&pw))
-        .await
         .unwrap();
     // The password an operator chose works only to choose another.
     assert!(matches!(
@@ -935,7 +908,7 @@ async fn passwords_are_checked_with_argon2id() {
         Err(VaultError::Unauthenticated)
     ));
     // A reset revokes every session and must be changed again.
-    v.set_password(&op, "cwc", &wrong).await.unwrap();
+    v.set_password(&op, "cwc", &wrong).unwrap();
     assert!(v.authenticate_token(session.expose_secret()).is_err());
     assert!(login("cwc", &mine, None).is_err());
     assert!(matches!(
@@ -944,7 +917,7 @@ async fn passwords_are_checked_with_argon2id() {
     ));
     assert!(login("cwc", &wrong, Some(&mine)).is_ok());
     // A disabled user cannot sign in.
-    v.set_user_disabled(&op, "cwc", true).await.unwrap();
+    v.set_user_disabled(&op, "cwc", true).unwrap();
     assert!(matches!(
         login("cwc", &mine, None),
         Err(VaultError::Unauthenticated)
@@ -969,7 +942,7 @@ async fn a_placement_changes_only_by_a_move_and_an_imported_one_grants_nothing()
     let bundle = create(&src, &child, "t.bundle", &["--allow-incomplete", "test"]);
     created_id(dst.cmd().args(["bundle", "import"]).arg(&bundle));
     let v = open_vault(&dst).await;
-    let t = v.list_children(&Principal::LocalOperator).await.unwrap()[0].clone();
+    let t = v.list_children(&Principal::LocalOperator).unwrap()[0].clone();
     assert_eq!(t.record.institution, None, "placed with the department");
     assert_eq!(t.record.district, None);
     let origin = t.origin.clone().unwrap();
@@ -981,7 +954,7 @@ async fn a_placement_changes_only_by_a_move_and_an_imported_one_grants_nothing()
     let gaya = user(&v, "cwc-gaya", Role::CwcMember, "district:bihar/gaya").await;
     for who in [&staff, &cwc] {
         assert!(matches!(
-            v.show_child(who, t.id, Purpose::Restoration).await,
+            v.show_child(who, t.id, Purpose::Restoration),
             Err(VaultError::UnknownChild(_))
         ));
     }
@@ -997,14 +970,13 @@ async fn a_placement_changes_only_by_a_move_and_an_imported_one_grants_nothing()
                 ..Default::default()
             },
         )
-        .await
         .unwrap();
     let patch = handover::domain::CaseRecordPatch {
         district: Some("bihar/gaya".into()),
         ..Default::default()
     };
     assert!(matches!(
-        v.edit_child(&staff, mine, patch).await,
+        v.edit_child(&staff, mine, patch),
         Err(VaultError::PlacementByMoveOnly)
     ));
     let unknown = CaseRecord {
@@ -1013,38 +985,26 @@ async fn a_placement_changes_only_by_a_move_and_an_imported_one_grants_nothing()
         ..Default::default()
     };
     assert!(matches!(
-        v.add_child(&staff, unknown).await,
+        v.add_child(&staff, unknown),
         Err(VaultError::UnknownDistrict)
     ));
     assert!(matches!(
-        v.move_child(&staff, mine, None, Some("bihar/gaya".into()), "x")
-            .await,
+        v.move_child(&staff, mine, None, Some("bihar/gaya".into()), "x"),
         Err(VaultError::UnknownChild(_))
     ));
     assert!(matches!(
-        v.move_child(&cwc, mine, None, Some("bihar/atlantis".into()), "x")
-            .await,
+        v.move_child(&cwc, mine, None, Some("bihar/atlantis".into()), "x"),
         Err(VaultError::UnknownDistrict)
     ));
-    let still = v
-        .show_child(&cwc, mine, Purpose::Restoration)
-        .await
-        .unwrap();
+    let still = v.show_child(&cwc, mine, Purpose::Restoration).unwrap();
     assert_eq!(still.child.record.district.as_deref(), Some("bihar/patna"));
 
     // The overseeing CWC moves it, with a reason that stays out of the log.
     let reason = "Zqreason family traced to Gaya";
     v.move_child(&cwc, mine, None, Some("bihar/gaya".into()), reason)
-        .await
         .unwrap();
-    assert!(v
-        .show_child(&cwc, mine, Purpose::Restoration)
-        .await
-        .is_err());
-    assert!(v
-        .show_child(&gaya, mine, Purpose::Restoration)
-        .await
-        .is_ok());
+    assert!(v.show_child(&cwc, mine, Purpose::Restoration).is_err());
+    assert!(v.show_child(&gaya, mine, Purpose::Restoration).is_ok());
     let log = std::fs::read_to_string(dst.data.join("audit.log")).unwrap();
     assert!(log.contains("\"action\":\"move_child\""));
     assert!(!log.contains("Zqreason"));
@@ -1088,7 +1048,7 @@ async fn a_support_person_sees_only_what_the_grant_needs() {
     let bundle = create(&src, &child, "t.bundle", &["--allow-incomplete", "test"]);
     created_id(dst.cmd().args(["bundle", "import"]).arg(&bundle));
     let v = open_vault(&dst).await;
-    let t = v.list_children(&Principal::LocalOperator).await.unwrap()[0].id;
+    let t = v.list_children(&Principal::LocalOperator).unwrap()[0].id;
     let swd = user(&v, "swd", Role::SwdOfficer, &format!("department:{DEST}")).await;
     let ngo = user(
         &v,
@@ -1105,12 +1065,8 @@ async fn a_support_person_sees_only_what_the_grant_needs() {
         Purpose::CompensationClaim,
         Utc::now() + chrono::Duration::days(10),
     )
-    .await
     .unwrap();
-    let view = v
-        .show_child(&ngo, t, Purpose::CompensationClaim)
-        .await
-        .unwrap();
+    let view = v.show_child(&ngo, t, Purpose::CompensationClaim).unwrap();
     assert_eq!(view.child.record.name, "Zqxmarker Child");
     assert_eq!(
         view.child.record.cwc_case_number.as_deref(),
@@ -1124,12 +1080,12 @@ async fn a_support_person_sees_only_what_the_grant_needs() {
         vec![DocKind::Fir],
         "only the granted kind, no other title"
     );
-    let docs = v.list_documents(&ngo, t).await.unwrap();
+    let docs = v.list_documents(&ngo, t).unwrap();
     assert_eq!(docs.len(), 1);
-    let listed = v.list_children(&ngo).await.unwrap();
+    let listed = v.list_children(&ngo).unwrap();
     assert_eq!(listed[0].record.notes, None);
     // The officer still sees everything.
-    let full = v.show_child(&swd, t, Purpose::Restoration).await.unwrap();
+    let full = v.show_child(&swd, t, Purpose::Restoration).unwrap();
     assert!(full.child.record.notes.is_some());
     assert_eq!(full.documents.len(), 2);
 }

@@ -276,7 +276,6 @@ fn a_bundle_of_the_most_documents_is_made_and_one_more_is_refused_before_writing
                     ..Default::default()
                 },
             )
-            .await
             .unwrap();
         let bytes = pdf(300, "many");
         for _ in 0..handover::bundle::MAX_DOCUMENTS {

@@ -41,8 +41,7 @@ pub async fn add_user(
     let role: Role = new.role.parse().map_err(ApiError::bad_request)?;
     let scope: Scope = new.scope.parse().map_err(ApiError::bad_request)?;
     let user = state
-        .vault
-        .add_user(&actor, new.name.trim(), role, scope, new.password.as_ref())
+        .run(move |v| v.add_user(&actor, new.name.trim(), role, scope, new.password.as_ref()))
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -54,7 +53,7 @@ pub async fn list_users(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> ApiResult<Json<Vec<User>>> {
-    Ok(Json(state.vault.list_users(&actor).await?))
+    Ok(Json(state.run(move |v| v.list_users(&actor)).await?))
 }
 
 /// Another role or scope for a user.
@@ -79,8 +78,7 @@ pub async fn change_user(
     let scope: Scope = change.scope.parse().map_err(ApiError::bad_request)?;
     Ok(Json(
         state
-            .vault
-            .set_user_role(&actor, &name, role, scope)
+            .run(move |v| v.set_user_role(&actor, &name, role, scope))
             .await?,
     ))
 }
@@ -96,7 +94,9 @@ pub async fn disable_user(
     Path(name): Path<String>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(
-        state.vault.set_user_disabled(&actor, &name, true).await?,
+        state
+            .run(move |v| v.set_user_disabled(&actor, &name, true))
+            .await?,
     ))
 }
 
@@ -110,7 +110,9 @@ pub async fn enable_user(
     Path(name): Path<String>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(
-        state.vault.set_user_disabled(&actor, &name, false).await?,
+        state
+            .run(move |v| v.set_user_disabled(&actor, &name, false))
+            .await?,
     ))
 }
 
@@ -133,8 +135,7 @@ pub async fn set_password(
     JsonBody(body): JsonBody<NewPassword>,
 ) -> ApiResult<StatusCode> {
     state
-        .vault
-        .set_password(&actor, &name, &body.password)
+        .run(move |v| v.set_password(&actor, &name, &body.password))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -168,8 +169,7 @@ pub async fn create_token(
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let days = u64::from(body.days.unwrap_or(30));
     let (row, token) = state
-        .vault
-        .create_token(&actor, &name, std::time::Duration::from_secs(days * 86_400))
+        .run(move |v| v.create_token(&actor, &name, std::time::Duration::from_secs(days * 86_400)))
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -190,7 +190,11 @@ pub async fn list_tokens(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<TokenInfo>>> {
-    Ok(Json(state.vault.list_tokens(&actor, Some(&name)).await?))
+    Ok(Json(
+        state
+            .run(move |v| v.list_tokens(&actor, Some(&name)))
+            .await?,
+    ))
 }
 
 /// Revoke a token at once (admin).
@@ -203,7 +207,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&state, &actor, &id, "token")?;
-    state.vault.revoke_token(&actor, id).await?;
+    state.run(move |v| v.revoke_token(&actor, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -231,8 +235,7 @@ pub async fn add_grant(
     let child = parse_id(&state, &actor, &new.child_id, "child")?;
     let until = parse_until(new.until.trim()).map_err(ApiError::bad_request)?;
     let grant = state
-        .vault
-        .add_grant(&actor, new.to.trim(), child, new.kinds, new.purpose, until)
+        .run(move |v| v.add_grant(&actor, new.to.trim(), child, new.kinds, new.purpose, until))
         .await?;
     Ok((StatusCode::CREATED, Json(grant)))
 }
@@ -257,7 +260,9 @@ pub async fn list_grants(
         .as_deref()
         .map(|c| parse_id(&state, &actor, c, "child"))
         .transpose()?;
-    Ok(Json(state.vault.list_grants(&actor, child).await?))
+    Ok(Json(
+        state.run(move |v| v.list_grants(&actor, child)).await?,
+    ))
 }
 
 /// Revoke a grant at once.
@@ -270,7 +275,7 @@ pub async fn revoke_grant(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Grant>> {
     let id: GrantId = parse_id(&state, &actor, &id, "grant")?;
-    Ok(Json(state.vault.revoke_grant(&actor, id).await?))
+    Ok(Json(state.run(move |v| v.revoke_grant(&actor, id)).await?))
 }
 
 /// This node and the departments in its directory, with key fingerprints.
@@ -280,7 +285,7 @@ pub async fn list_departments(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> ApiResult<Json<Vec<DirectoryEntry>>> {
-    Ok(Json(state.vault.list_departments(&actor).await?))
+    Ok(Json(state.run(move |v| v.list_departments(&actor)).await?))
 }
 
 /// This node's public card (no login: it holds only public keys and the inbox URL).
@@ -299,7 +304,7 @@ pub async fn status(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> ApiResult<Json<NodeStatus>> {
-    Ok(Json(state.vault.status(&actor).await?))
+    Ok(Json(state.run(move |v| v.status(&actor)).await?))
 }
 
 /// Whether a card replaces one with other keys.
@@ -320,8 +325,7 @@ pub async fn add_department(
     JsonBody(card): JsonBody<DepartmentCard>,
 ) -> ApiResult<(StatusCode, Json<DirectoryEntry>)> {
     let entry = state
-        .vault
-        .add_department(&actor, card, q.replace.unwrap_or(false))
+        .run(move |v| v.add_department(&actor, card, q.replace.unwrap_or(false)))
         .await?;
     Ok((StatusCode::CREATED, Json(entry)))
 }

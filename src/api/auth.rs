@@ -32,7 +32,8 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
         let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
-        match state.vault.authenticate_token(token) {
+        let token = token.to_string();
+        match state.run(move |v| v.authenticate_token(&token)).await {
             Ok(p) => Ok(Caller(p)),
             Err(VaultError::Unauthenticated) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -120,7 +121,7 @@ pub async fn login(
     let client = client_address(&state, peer, &headers);
     let vault = state.vault.clone();
     // Argon2id takes a while on purpose: off the async threads.
-    let outcome = tokio::task::spawn_blocking(move || {
+    let outcome = crate::vault::spawn_heavy(move || {
         vault.start_session(
             &login.name,
             &login.password,
@@ -130,7 +131,7 @@ pub async fn login(
         )
     })
     .await
-    .map_err(|_| ApiError::from(VaultError::Io(std::io::Error::other("login task failed"))))?;
+    .map_err(VaultError::from)?;
     let label = match &outcome {
         Ok(_) => "ok",
         Err(VaultError::Throttled { .. }) => "throttled",

@@ -31,7 +31,7 @@ pub async fn add(
     Caller(actor): Caller,
     JsonBody(record): JsonBody<CaseRecord>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    let id = state.vault.add_child(&actor, record).await?;
+    let id = state.run(move |v| v.add_child(&actor, record)).await?;
     Ok((StatusCode::CREATED, Json(Created::new(id))))
 }
 
@@ -42,7 +42,7 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> ApiResult<Json<Vec<Child>>> {
-    Ok(Json(state.vault.list_children(&actor).await?))
+    Ok(Json(state.run(move |v| v.list_children(&actor)).await?))
 }
 
 /// One child: record, documents and the checklist for a purpose.
@@ -57,7 +57,11 @@ pub async fn show(
 ) -> ApiResult<Json<ChildView>> {
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     let purpose = purpose(q.purpose.as_deref())?;
-    Ok(Json(state.vault.show_child(&actor, id, purpose).await?))
+    Ok(Json(
+        state
+            .run(move |v| v.show_child(&actor, id, purpose))
+            .await?,
+    ))
 }
 
 /// Change fields of a child's record.
@@ -71,7 +75,9 @@ pub async fn edit(
     JsonBody(patch): JsonBody<CaseRecordPatch>,
 ) -> ApiResult<Json<Child>> {
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
-    Ok(Json(state.vault.edit_child(&actor, id, patch).await?))
+    Ok(Json(
+        state.run(move |v| v.edit_child(&actor, id, patch)).await?,
+    ))
 }
 
 /// A new placement for a child, and why.
@@ -101,8 +107,7 @@ pub async fn move_child(
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     Ok(Json(
         state
-            .vault
-            .move_child(&actor, id, m.institution, m.district, &m.reason)
+            .run(move |v| v.move_child(&actor, id, m.institution, m.district, &m.reason))
             .await?,
     ))
 }
@@ -120,7 +125,10 @@ pub async fn checklist(
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
     let purpose = purpose(q.purpose.as_deref())?;
     Ok(Json(
-        state.vault.show_child(&actor, id, purpose).await?.checklist,
+        state
+            .run(move |v| v.show_child(&actor, id, purpose))
+            .await?
+            .checklist,
     ))
 }
 
@@ -134,7 +142,9 @@ pub async fn documents(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Document>>> {
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
-    Ok(Json(state.vault.list_documents(&actor, id).await?))
+    Ok(Json(
+        state.run(move |v| v.list_documents(&actor, id)).await?,
+    ))
 }
 
 /// What an upload says about the document. Each may also come as a header
@@ -265,28 +275,39 @@ pub async fn access_log(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<AccessRecord>>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let id: ChildId = parse_id(&state, &actor, &id, "child")?;
-    let history = state.vault.access_log(&actor, id).await?;
-    Ok(Json(
-        history
-            .into_iter()
-            .map(|(line, e)| AccessRecord {
-                seq: line.seq,
-                time: line.time,
-                who: e.who,
-                role: e.role,
-                action: e.action,
-                decision: match e.decision {
-                    crate::vault::Outcome::Allow => "allow".into(),
-                    crate::vault::Outcome::Deny => "deny".into(),
-                },
-                document: e.document,
-                grant: e.grant,
-                purpose: e.purpose,
-            })
-            .collect(),
-    ))
+    // A long history is read and turned into JSON on the heavy pool, not
+    // on the runtime's workers.
+    let json = state
+        .run_heavy(move |v| {
+            let records: Vec<AccessRecord> = v
+                .access_log(&actor, id)?
+                .into_iter()
+                .map(|(line, e)| AccessRecord {
+                    seq: line.seq,
+                    time: line.time,
+                    who: e.who,
+                    role: e.role,
+                    action: e.action,
+                    decision: match e.decision {
+                        crate::vault::Outcome::Allow => "allow".into(),
+                        crate::vault::Outcome::Deny => "deny".into(),
+                    },
+                    document: e.document,
+                    grant: e.grant,
+                    purpose: e.purpose,
+                })
+                .collect();
+            serde_json::to_vec(&records).map_err(|e| crate::vault::VaultError::Io(e.into()))
+        })
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response())
 }
 
 fn purpose(p: Option<&str>) -> ApiResult<Purpose> {

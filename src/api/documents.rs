@@ -29,7 +29,7 @@ pub async fn metadata(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Document>> {
     let id: DocumentId = parse_id(&state, &actor, &id, "document")?;
-    Ok(Json(state.vault.document(&actor, id).await?))
+    Ok(Json(state.run(move |v| v.document(&actor, id)).await?))
 }
 
 /// The bytes of a document, streamed. Honours one `Range: bytes=…`.

@@ -46,7 +46,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
-    match state.vault.ready() {
+    match state.run(|v| v.ready()).await {
         Ok(()) => "ready\n".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
@@ -75,7 +75,7 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
     }
     // What a second person watches: acts that could let an administrator
     // read papers under another's account.
-    match state.vault.oversight_counts() {
+    match state.run(|v| v.oversight_counts()).await {
         Ok(counts) => {
             for c in counts {
                 metrics::gauge!("handover_oversight_events", "kind" => c.kind.as_str())

@@ -74,7 +74,7 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> ApiResult<Json<Vec<InboxItem>>> {
-    Ok(Json(state.vault.list_inbox(&actor).await?))
+    Ok(Json(state.run(move |v| v.list_inbox(&actor)).await?))
 }
 
 /// What accepting did.
@@ -181,8 +181,8 @@ pub async fn receipt(
         ));
     }
     let delivered = match caller {
-        Some(actor) => state.vault.verify_receipt(&actor, &body).await?,
-        None => state.vault.receive_receipt(&body).await?,
+        Some(actor) => state.run(move |v| v.verify_receipt(&actor, &body)).await?,
+        None => state.run(move |v| v.receive_receipt(&body)).await?,
     };
     metrics::counter!("handover_receipts_total").increment(1);
     Ok(Json(ReceiptRecorded {

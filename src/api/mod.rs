@@ -31,7 +31,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
-use crate::vault::Vault;
+use crate::vault::{Vault, VaultError};
 
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
@@ -61,6 +61,27 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Runs a synchronous vault use case (SQLite, audit fsyncs, Argon2) on
+    /// tokio's blocking pool, so the runtime's workers stay free for other
+    /// requests: the rule of docs/ARCHITECTURE.md, "The runtime stays free".
+    pub async fn run<T: Send + 'static>(
+        &self,
+        use_case: impl FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
+    ) -> Result<T, VaultError> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || use_case(&vault)).await?
+    }
+
+    /// Runs a heavy synchronous use case (one that reads the whole audit
+    /// log, say) on the vault's low-priority pool (`vault::spawn_heavy`).
+    pub async fn run_heavy<T: Send + 'static>(
+        &self,
+        use_case: impl FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
+    ) -> Result<T, VaultError> {
+        let vault = self.vault.clone();
+        crate::vault::spawn_heavy(move || use_case(&vault)).await?
+    }
+
     pub fn new(vault: Arc<Vault>, settings: &Settings, stop: CancellationToken) -> Self {
         AppState {
             vault,

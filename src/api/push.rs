@@ -61,7 +61,7 @@ pub async fn run(state: AppState, backoff: Backoff, stop: CancellationToken) {
         }
     };
     loop {
-        match state.vault.due_pushes(Utc::now()) {
+        match state.run(|v| v.due_pushes(Utc::now())).await {
             Ok(due) => {
                 // One hung destination must not hold up the others.
                 let mut by_destination: BTreeMap<String, Vec<Push>> = BTreeMap::new();
@@ -112,17 +112,22 @@ async fn push_in_turn(
         let recorded = match outcome {
             Attempt::Delivered => {
                 metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "delivered").increment(1);
-                state.vault.push_done(push.item)
+                state.run(move |v| v.push_done(push.item)).await
             }
             Attempt::Retry(why) => {
                 tracing::info!(bundle = %push.item.bundle_id, kind = kind.as_str(), error = %why, "push failed; will retry");
                 metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "retry").increment(1);
-                state.vault.push_failed(push.item, &why, Some(backoff))
+                let backoff = *backoff;
+                state
+                    .run(move |v| v.push_failed(push.item, &why, Some(&backoff)))
+                    .await
             }
             Attempt::Refused(why) => {
                 tracing::warn!(bundle = %push.item.bundle_id, kind = kind.as_str(), error = %why, "push refused");
                 metrics::counter!("handover_pushes_total", "kind" => kind.as_str(), "outcome" => "refused").increment(1);
-                state.vault.push_failed(push.item, &why, None)
+                state
+                    .run(move |v| v.push_failed(push.item, &why, None))
+                    .await
             }
         };
         if let Err(e) = recorded {

@@ -34,8 +34,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let child: ChildId = parse_id(&state, &actor, &new.child_id, "child")?;
     let t = state
-        .vault
-        .create_transfer(&actor, child, new.to.trim())
+        .run(move |v| v.create_transfer(&actor, child, new.to.trim()))
         .await?;
     Ok((StatusCode::CREATED, Json(Created::new(t.id))))
 }
@@ -60,7 +59,9 @@ pub async fn list(
         .as_deref()
         .map(|c| parse_id(&state, &actor, c, "child"))
         .transpose()?;
-    Ok(Json(state.vault.list_transfers(&actor, child).await?))
+    Ok(Json(
+        state.run(move |v| v.list_transfers(&actor, child)).await?,
+    ))
 }
 
 /// One transfer with its state and history.
@@ -73,7 +74,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Transfer>> {
     let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
-    Ok(Json(state.vault.transfer(&actor, id).await?))
+    Ok(Json(state.run(move |v| v.transfer(&actor, id)).await?))
 }
 
 /// Submit: optional CWC override of an incomplete checklist.
@@ -195,7 +196,10 @@ async fn step(
 ) -> ApiResult<Json<Transfer>> {
     let id: TransferId = parse_id(state, actor, id, "transfer")?;
     let name = step.name();
-    let t = state.vault.transfer_step(actor, id, step).await?;
+    let actor = actor.clone();
+    let t = state
+        .run(move |v| v.transfer_step(&actor, id, step))
+        .await?;
     metrics::counter!("handover_transfer_steps_total", "step" => name).increment(1);
     Ok(Json(t))
 }

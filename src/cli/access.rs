@@ -172,13 +172,11 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> CliResult<()> {
             } else {
                 Some(read_password(a.password_stdin, true)?)
             };
-            let user = vault
-                .add_user(&who, &a.name, a.role, a.scope, password.as_ref())
-                .await?;
+            let user = vault.add_user(&who, &a.name, a.role, a.scope, password.as_ref())?;
             println!("{}", user.id);
         }
         UserCommand::List { json } => {
-            let users = vault.list_users(&who).await?;
+            let users = vault.list_users(&who)?;
             if json {
                 return print_json(&users);
             }
@@ -200,17 +198,15 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> CliResult<()> {
             }
         }
         UserCommand::Disable { name } => {
-            vault.set_user_disabled(&who, &name, true).await?;
+            vault.set_user_disabled(&who, &name, true)?;
             eprintln!("user {name} disabled");
         }
         UserCommand::Enable { name } => {
-            vault.set_user_disabled(&who, &name, false).await?;
+            vault.set_user_disabled(&who, &name, false)?;
             eprintln!("user {name} enabled");
         }
         UserCommand::Role { name, role, scope } => {
-            vault
-                .set_user_role(&who, &name, role, scope.clone())
-                .await?;
+            vault.set_user_role(&who, &name, role, scope.clone())?;
             eprintln!("user {name} is now {role} at {scope}; their tokens are revoked");
         }
         UserCommand::Passwd {
@@ -218,7 +214,7 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> CliResult<()> {
             password_stdin,
         } => {
             let password = read_password(password_stdin, true)?;
-            vault.set_password(&who, &name, &password).await?;
+            vault.set_password(&who, &name, &password)?;
             eprintln!("password of {name} reset: it must be changed at the next login");
         }
     }
@@ -227,7 +223,7 @@ pub async fn user(settings: Settings, cmd: UserCommand) -> CliResult<()> {
 
 pub async fn status(settings: Settings, json: bool) -> CliResult<()> {
     let vault = open(settings).await?;
-    let status = vault.status(&actor(&vault)?).await?;
+    let status = vault.status(&actor(&vault)?)?;
     if json {
         return print_json(&status);
     }
@@ -263,7 +259,7 @@ pub async fn token(settings: Settings, cmd: TokenCommand) -> CliResult<()> {
     let who = actor(&vault)?;
     match cmd {
         TokenCommand::Create { user, expires } => {
-            let (row, token) = vault.create_token(&who, &user, expires.into()).await?;
+            let (row, token) = vault.create_token(&who, &user, expires.into())?;
             use secrecy::ExposeSecret;
             println!("{}", token.expose_secret());
             eprintln!(
@@ -273,7 +269,7 @@ pub async fn token(settings: Settings, cmd: TokenCommand) -> CliResult<()> {
             );
         }
         TokenCommand::List { user, json } => {
-            let tokens = vault.list_tokens(&who, user.as_deref()).await?;
+            let tokens = vault.list_tokens(&who, user.as_deref())?;
             if json {
                 return print_json(&tokens);
             }
@@ -289,7 +285,7 @@ pub async fn token(settings: Settings, cmd: TokenCommand) -> CliResult<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            vault.revoke_token(&who, id).await?;
+            vault.revoke_token(&who, id)?;
             eprintln!("token {id} revoked");
         }
     }
@@ -312,16 +308,14 @@ pub async fn grant(settings: Settings, cmd: GrantCommand) -> CliResult<()> {
             let until = parse_until(&a.until)?;
             let vault = open(settings).await?;
             let who = actor(&vault)?;
-            let g = vault
-                .add_grant(&who, &a.to, a.child, kinds, a.purpose, until)
-                .await?;
+            let g = vault.add_grant(&who, &a.to, a.child, kinds, a.purpose, until)?;
             println!("{}", g.id);
             eprintln!("grant {} until {}", g.id, g.until.to_rfc3339());
         }
         GrantCommand::List { child, json } => {
             let vault = open(settings).await?;
             let who = actor(&vault)?;
-            let grants = vault.list_grants(&who, child).await?;
+            let grants = vault.list_grants(&who, child)?;
             if json {
                 return print_json(&grants);
             }
@@ -343,7 +337,7 @@ pub async fn grant(settings: Settings, cmd: GrantCommand) -> CliResult<()> {
         GrantCommand::Revoke { id } => {
             let vault = open(settings).await?;
             let who = actor(&vault)?;
-            vault.revoke_grant(&who, id).await?;
+            vault.revoke_grant(&who, id)?;
             eprintln!("grant {id} revoked");
         }
     }
@@ -376,7 +370,7 @@ pub async fn audit(settings: Settings, cmd: AuditCommand) -> CliResult<()> {
         AuditCommand::Log { child, json } => {
             let vault = open(settings).await?;
             let who = actor(&vault)?;
-            let entries = vault.access_log(&who, child).await?;
+            let entries = vault.access_log(&who, child)?;
             if json {
                 let lines: Vec<_> = entries.into_iter().map(|(l, _)| l).collect();
                 return print_json(&lines);

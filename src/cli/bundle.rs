@@ -218,9 +218,7 @@ pub async fn run_receipt(settings: Settings, cmd: ReceiptCommand) -> CliResult<(
         ReceiptCommand::Verify { receipt, json } => {
             let bytes = std::fs::read(&receipt)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", receipt.display())))?;
-            let delivered = vault
-                .verify_receipt(&super::output::actor(&vault)?, &bytes)
-                .await?;
+            let delivered = vault.verify_receipt(&super::output::actor(&vault)?, &bytes)?;
             if json {
                 let mut v = match &delivered.answer {
                     Answer::Receipt(r) => serde_json::to_value(r)?,

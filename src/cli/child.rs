@@ -129,13 +129,11 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> CliResult<()> {
         ChildCommand::Add(args) => {
             let mut record = CaseRecord::default();
             args.record.into_patch(Some(args.name)).apply(&mut record);
-            let id = vault.add_child(&actor, record).await?;
+            let id = vault.add_child(&actor, record)?;
             println!("{id}");
         }
         ChildCommand::Edit(args) => {
-            let child = vault
-                .edit_child(&actor, args.id, args.record.into_patch(args.name))
-                .await?;
+            let child = vault.edit_child(&actor, args.id, args.record.into_patch(args.name))?;
             eprintln!("updated child {}", child.id);
         }
         ChildCommand::Move {
@@ -144,13 +142,11 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> CliResult<()> {
             district,
             reason,
         } => {
-            vault
-                .move_child(&actor, id, institution, district, &reason)
-                .await?;
+            vault.move_child(&actor, id, institution, district, &reason)?;
             eprintln!("moved child {id}");
         }
         ChildCommand::List { json } => {
-            let children = vault.list_children(&actor).await?;
+            let children = vault.list_children(&actor)?;
             if json {
                 print_json(&children)?;
             } else {
@@ -166,7 +162,7 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> CliResult<()> {
             }
         }
         ChildCommand::Show { id, purpose, json } => {
-            let view = vault.show_child(&actor, id, purpose).await?;
+            let view = vault.show_child(&actor, id, purpose)?;
             if json {
                 print_json(&view)?;
             } else {

@@ -93,7 +93,7 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> CliResult<()> {
         DocCommand::List { child, json } => {
             let vault = open(settings).await?;
             let actor = super::output::actor(&vault)?;
-            let docs = vault.list_documents(&actor, child).await?;
+            let docs = vault.list_documents(&actor, child)?;
             if json {
                 print_json(&docs)?;
             } else {

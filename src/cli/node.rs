@@ -158,7 +158,7 @@ pub async fn dept(settings: Settings, cmd: DeptCommand) -> CliResult<()> {
             };
             let card: DepartmentCard = serde_json::from_str(&text)
                 .map_err(|e| CliError::Usage(format!("not a department card: {e}")))?;
-            let entry = vault.add_department(&actor, card, replace).await?;
+            let entry = vault.add_department(&actor, card, replace)?;
             eprintln!(
                 "added {} ({})\n  signing key {}\n  age key     {}",
                 entry.card.id, entry.card.name, entry.ssh_fingerprint, entry.age_fingerprint
@@ -167,7 +167,7 @@ pub async fn dept(settings: Settings, cmd: DeptCommand) -> CliResult<()> {
             Ok(())
         }
         DeptCommand::List { json } => {
-            let all = vault.list_departments(&actor).await?;
+            let all = vault.list_departments(&actor)?;
             if json {
                 return print_json(&all);
             }

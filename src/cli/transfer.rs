@@ -83,7 +83,7 @@ pub async fn run(settings: Settings, cmd: TransferCommand) -> CliResult<()> {
     let step = |id, step| (id, step);
     let (id, step) = match cmd {
         TransferCommand::Create { child, to } => {
-            let t = vault.create_transfer(&who, child, &to).await?;
+            let t = vault.create_transfer(&who, child, &to)?;
             println!("{}", t.id);
             return Ok(());
         }
@@ -100,7 +100,7 @@ pub async fn run(settings: Settings, cmd: TransferCommand) -> CliResult<()> {
             return Ok(());
         }
         TransferCommand::Show { id, json } => {
-            let t = vault.transfer(&who, id).await?;
+            let t = vault.transfer(&who, id)?;
             if json {
                 return print_json(&t);
             }
@@ -108,7 +108,7 @@ pub async fn run(settings: Settings, cmd: TransferCommand) -> CliResult<()> {
             return Ok(());
         }
         TransferCommand::List { child, json } => {
-            let all = vault.list_transfers(&who, child).await?;
+            let all = vault.list_transfers(&who, child)?;
             if json {
                 return print_json(&all);
             }
@@ -127,7 +127,7 @@ pub async fn run(settings: Settings, cmd: TransferCommand) -> CliResult<()> {
         TransferCommand::Reject { id, reason } => step(id, TransferStep::Reject { reason }),
         TransferCommand::Revoke { id } => step(id, TransferStep::Revoke),
     };
-    let t = vault.transfer_step(&who, id, step).await?;
+    let t = vault.transfer_step(&who, id, step)?;
     eprintln!("transfer {} is {}", t.id, t.state);
     Ok(())
 }

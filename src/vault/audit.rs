@@ -46,7 +46,7 @@ pub fn check_policies(dir: Option<&Path>) -> Result<usize, VaultError> {
 
 impl Vault {
     /// Who asked for what about `child`, when and why, oldest first.
-    pub async fn access_log(
+    pub fn access_log(
         &self,
         actor: &Principal,
         child: ChildId,

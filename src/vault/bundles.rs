@@ -138,7 +138,7 @@ impl Vault {
         let total: u64 = documents.iter().map(|d| d.size).sum();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
         let writer =
-            tokio::task::spawn_blocking(move || -> Result<(Envelope, String, u64), VaultError> {
+            super::heavy::spawn_heavy(move || -> Result<(Envelope, String, u64), VaultError> {
                 let signature_len = crypto::sign(&keys, b"").len();
                 let mut bundle = BundleWriter::create(&out_c, documents.len(), signature_len)?;
                 let manifest_json = bundle::manifest_plaintext(&manifest);
@@ -200,9 +200,7 @@ impl Vault {
             done += bytes;
             progress(done, total);
         }
-        let (envelope, envelope_sha256, size) = writer
-            .await
-            .map_err(|e| VaultError::Io(std::io::Error::other(e)))??;
+        let (envelope, envelope_sha256, size) = writer.await.map_err(VaultError::from)??;
         self.db.record_sent_bundle(&SentBundle {
             bundle_id: bundle_id.clone(),
             child_id: child,
@@ -236,12 +234,12 @@ impl Vault {
     pub async fn verify_bundle(&self, path: &Path) -> Result<Verified, VaultError> {
         let path = path.to_path_buf();
         let directory = self.directory()?;
-        let verified = tokio::task::spawn_blocking(move || {
+        let verified = super::heavy::spawn_heavy(move || {
             let mut reader = BundleReader::open(&path)?;
             reader.verify(|id| directory.card(id))
         })
         .await
-        .map_err(|e| VaultError::Io(std::io::Error::other(e)))??;
+        .map_err(VaultError::from)??;
         Ok(verified)
     }
 
@@ -285,7 +283,7 @@ impl Vault {
         let directory = self.directory()?;
         let own = self.card().id.clone();
         let keys = self.keys.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<OpenedBundle, VaultError> {
+        let result = super::heavy::spawn_heavy(move || -> Result<OpenedBundle, VaultError> {
             let mut reader = BundleReader::open(&path)?;
             let verified = reader.verify(|id| directory.card(id))?;
             if verified.envelope.destination.id != own {
@@ -366,7 +364,7 @@ impl Vault {
             })
         })
         .await
-        .map_err(|e| VaultError::Io(std::io::Error::other(e)))?;
+        .map_err(VaultError::from)?;
         if result.is_err() {
             let _ = fs::remove_dir_all(&partial);
         }

@@ -22,7 +22,7 @@ pub struct ChildView {
 
 impl Vault {
     /// Takes a new child in; only the name is required.
-    pub async fn add_child(
+    pub fn add_child(
         &self,
         actor: &Principal,
         mut record: CaseRecord,
@@ -60,7 +60,7 @@ impl Vault {
     }
 
     /// Changes fields of a child's record.
-    pub async fn edit_child(
+    pub fn edit_child(
         &self,
         actor: &Principal,
         id: ChildId,
@@ -98,7 +98,7 @@ impl Vault {
     /// SWD officer for a child transferred in); the new district must be on
     /// the node's list. The move and its reason are kept in the encrypted
     /// database; the audit entry names the move's id, never the reason.
-    pub async fn move_child(
+    pub fn move_child(
         &self,
         actor: &Principal,
         id: ChildId,
@@ -156,7 +156,7 @@ impl Vault {
     /// Every child on this node.
     /// The children on this node that `actor` may see. The listing is one
     /// audited decision; each child is then filtered by the same policies.
-    pub async fn list_children(&self, actor: &Principal) -> Result<Vec<Child>, VaultError> {
+    pub fn list_children(&self, actor: &Principal) -> Result<Vec<Child>, VaultError> {
         self.authorize_node(actor, Action::ListChildren, Note::default())?;
         let mut visible = Vec::new();
         for child in self.db.children()? {
@@ -168,7 +168,7 @@ impl Vault {
     }
 
     /// One child, its documents and the checklist for `purpose`.
-    pub async fn show_child(
+    pub fn show_child(
         &self,
         actor: &Principal,
         id: ChildId,

@@ -225,7 +225,7 @@ impl Vault {
     }
 
     /// The inbox, newest first.
-    pub async fn list_inbox(&self, actor: &Principal) -> Result<Vec<InboxItem>, VaultError> {
+    pub fn list_inbox(&self, actor: &Principal) -> Result<Vec<InboxItem>, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         Ok(self.db.inbox()?)
     }
@@ -304,7 +304,7 @@ impl Vault {
 
     /// An answer (receipt or refusal) pushed by the destination's node:
     /// its signature, checked against the directory, authenticates it.
-    pub async fn receive_receipt(&self, bytes: &[u8]) -> Result<super::Delivered, VaultError> {
+    pub fn receive_receipt(&self, bytes: &[u8]) -> Result<super::Delivered, VaultError> {
         let delivered = self.check_receipt(bytes)?;
         self.record_peer(
             delivered.destination(),
@@ -321,7 +321,7 @@ impl Vault {
         actor: &Principal,
         id: TransferId,
     ) -> Result<PathBuf, VaultError> {
-        let t = self.transfer(actor, id).await?;
+        let t = self.transfer(actor, id)?;
         let path = self.outbox_file(id)?;
         if t.bundle_id.is_none() || !path.is_file() {
             return Err(VaultError::NoBundleFile {

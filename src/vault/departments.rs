@@ -27,7 +27,7 @@ pub struct DirectoryEntry {
 impl Vault {
     /// Adds a department's card to the directory. A card for an id already
     /// present with other keys is refused unless `replace`.
-    pub async fn add_department(
+    pub fn add_department(
         &self,
         actor: &Principal,
         card: DepartmentCard,
@@ -52,10 +52,7 @@ impl Vault {
     }
 
     /// This node and every department in the directory.
-    pub async fn list_departments(
-        &self,
-        _actor: &Principal,
-    ) -> Result<Vec<DirectoryEntry>, VaultError> {
+    pub fn list_departments(&self, _actor: &Principal) -> Result<Vec<DirectoryEntry>, VaultError> {
         let mut all = vec![entry(self.card().clone(), true)?];
         for card in self.db.departments()? {
             all.push(entry(card, false)?);

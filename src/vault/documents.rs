@@ -45,7 +45,9 @@ impl Vault {
         new: NewDocument,
         source: Box<dyn Read + Send>,
     ) -> Result<Document, VaultError> {
-        self.authorize_child(actor, Action::AddDocument, child_id, Note::default())?;
+        super::heavy::inline(|| {
+            self.authorize_child(actor, Action::AddDocument, child_id, Note::default())
+        })?;
         let (title, file_name) = validate(&new)?;
         if let Some(size) = new.declared_size {
             let limit = self.settings.max_document_bytes;
@@ -58,7 +60,7 @@ impl Vault {
         }
         let id = DocumentId::new();
         let key = BlobKey::for_document(id);
-        self.db.begin_blob(&key, Utc::now())?;
+        super::heavy::inline(|| self.db.begin_blob(&key, Utc::now()))?;
         // If the caller goes away before the end (a client that hangs up),
         // say so; the blob is removed by the serve sweep or the next start.
         let abandoned = Abandoned(Some(id));
@@ -94,7 +96,8 @@ impl Vault {
             added_by: actor.label(),
             added_at: Utc::now(),
         };
-        let committed = self.db.commit_document(&doc, &key, (head.len, head.sha256));
+        let committed =
+            super::heavy::inline(|| self.db.commit_document(&doc, &key, (head.len, head.sha256)));
         abandoned.finished();
         if let Err(e) = committed {
             self.discard(&key).await;
@@ -105,11 +108,7 @@ impl Vault {
     }
 
     /// A document's metadata.
-    pub async fn document(
-        &self,
-        actor: &Principal,
-        id: DocumentId,
-    ) -> Result<Document, VaultError> {
+    pub fn document(&self, actor: &Principal, id: DocumentId) -> Result<Document, VaultError> {
         let unknown = || VaultError::UnknownDocument(id.to_string());
         let Some((doc, _)) = self.db.document(id)? else {
             self.refuse_unknown(actor, Action::ReadRecord, None, Some(id))?;
@@ -124,7 +123,7 @@ impl Vault {
     }
 
     /// A child's documents, oldest first.
-    pub async fn list_documents(
+    pub fn list_documents(
         &self,
         actor: &Principal,
         child_id: ChildId,
@@ -144,7 +143,8 @@ impl Vault {
         sink: Box<dyn Write + Send>,
     ) -> Result<Document, VaultError> {
         // Decided and audited before a byte is read.
-        let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
+        let (doc, key) =
+            super::heavy::inline(|| self.authorize_document(actor, Action::ReadDocument, id))?;
         self.verify_blob(&doc, &key, sink).await?;
         tracing::info!(document = %id, "document read");
         Ok(doc)
@@ -161,7 +161,8 @@ impl Vault {
         id: DocumentId,
         sink_for: impl FnOnce(&Document) -> Box<dyn Write + Send>,
     ) -> Result<Document, VaultError> {
-        let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
+        let (doc, key) =
+            super::heavy::inline(|| self.authorize_document(actor, Action::ReadDocument, id))?;
         let sink = sink_for(&doc);
         self.verify_blob(&doc, &key, sink).await?;
         tracing::info!(document = %id, "document read");
@@ -182,7 +183,8 @@ impl Vault {
         if out.exists() && !replace {
             return Err(VaultError::OutputExists(out.to_path_buf()));
         }
-        let (doc, key) = self.authorize_document(actor, Action::ReadDocument, id)?;
+        let (doc, key) =
+            super::heavy::inline(|| self.authorize_document(actor, Action::ReadDocument, id))?;
         let partial = crate::bundle::partial_path(out);
         let file = OpenOptions::new()
             .write(true)
@@ -238,12 +240,12 @@ impl Vault {
         };
         let keys = self.keys.clone();
         let handle = Handle::current();
-        let opened = tokio::task::spawn_blocking(move || {
+        let opened = super::heavy::spawn_heavy(move || {
             let input = SyncIoBridge::new_with_handle(reader, handle);
             crypto::open(keys.identity(), input, sink)
         })
         .await
-        .map_err(|e| VaultError::Io(std::io::Error::other(e)))?;
+        .map_err(VaultError::from)?;
         let opened = match opened {
             Ok(o) => o,
             Err(StreamError::Integrity(_) | StreamError::NotRecorded) => {
@@ -278,7 +280,7 @@ impl Vault {
             max_image_bytes: self.settings.max_image_bytes,
         };
         let handle = Handle::current();
-        tokio::task::spawn_blocking(move || {
+        super::heavy::spawn_heavy(move || {
             let (source, received) = Counted::new(source);
             let prepared =
                 intake::prepare(Box::new(source), kind, limits).map_err(|e| match e {
@@ -320,7 +322,7 @@ impl Vault {
             }
         })
         .await
-        .map_err(|e| VaultError::Io(std::io::Error::other(e)))?
+        .map_err(VaultError::from)?
     }
 
     /// Removes a blob that did not become a document, and its pending mark.

@@ -168,6 +168,16 @@ impl From<StoreError> for VaultError {
     }
 }
 
+/// A blocking task that panicked or was cancelled (the one mapping of
+/// `JoinError`, for the vault and the faces alike).
+impl From<tokio::task::JoinError> for VaultError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        VaultError::Io(std::io::Error::other(format!(
+            "a background task failed: {e}"
+        )))
+    }
+}
+
 impl VaultError {
     /// Over a size limit: a document over the node's limit, a bundle over
     /// the format's or the size its envelope implies, a bundle's document

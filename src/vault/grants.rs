@@ -14,7 +14,7 @@ pub const MAX_GRANT_DAYS: i64 = 366;
 impl Vault {
     /// Grants user `to` (a support person) read access to `kinds` of
     /// `child`'s papers for `purpose` until `until`.
-    pub async fn add_grant(
+    pub fn add_grant(
         &self,
         actor: &Principal,
         to: &str,
@@ -70,7 +70,7 @@ impl Vault {
 
     /// Grants for one child (needs the right to grant for it), or all of them
     /// (administration).
-    pub async fn list_grants(
+    pub fn list_grants(
         &self,
         actor: &Principal,
         child: Option<ChildId>,
@@ -85,7 +85,7 @@ impl Vault {
     }
 
     /// Ends a grant at once.
-    pub async fn revoke_grant(&self, actor: &Principal, id: GrantId) -> Result<Grant, VaultError> {
+    pub fn revoke_grant(&self, actor: &Principal, id: GrantId) -> Result<Grant, VaultError> {
         let unknown = || VaultError::UnknownGrant(id.to_string());
         let grant = self.db.grant(id)?.ok_or_else(unknown)?;
         self.authorize_child(actor, Action::GrantAccess, grant.child, Note::target(id))

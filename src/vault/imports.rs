@@ -92,7 +92,7 @@ impl Vault {
             self.keys.clone(),
             path.to_path_buf(),
         );
-        let (reader, verified, manifest) = tokio::task::spawn_blocking(move || {
+        let (reader, verified, manifest) = super::heavy::spawn_heavy(move || {
             let mut reader = BundleReader::open(&path)?;
             let verified = reader.verify(|id| directory.card(id))?;
             if verified.envelope.destination.id != own {
@@ -105,7 +105,7 @@ impl Vault {
             Ok((reader, verified, manifest))
         })
         .await
-        .map_err(join_error)??;
+        .map_err(VaultError::from)??;
 
         check_manifest(&manifest)?;
         let bundle_id = verified.envelope.bundle_id.clone();
@@ -213,7 +213,7 @@ impl Vault {
                 Handle::current(),
             );
             let (path, kind, media) = (doc.path.clone(), doc.kind, doc.media_type);
-            let (back, checked) = tokio::task::spawn_blocking(move || {
+            let (back, checked) = super::heavy::spawn_heavy(move || {
                 let checked =
                     (|| -> Result<crypto::Opened, VaultError> {
                         let mut tee = Tee {
@@ -256,7 +256,7 @@ impl Vault {
                 (reader, checked)
             })
             .await
-            .map_err(join_error)?;
+            .map_err(VaultError::from)?;
             reader = back;
             let opened = checked?;
             if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
@@ -404,11 +404,7 @@ impl Vault {
 
     /// At the source: checks an answer's signature and that it answers a
     /// bundle this node sent, exactly; records the outcome.
-    pub async fn verify_receipt(
-        &self,
-        actor: &Principal,
-        bytes: &[u8],
-    ) -> Result<Delivered, VaultError> {
+    pub fn verify_receipt(&self, actor: &Principal, bytes: &[u8]) -> Result<Delivered, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         let delivered = self.check_receipt(bytes)?;
         self.record_delivery(&delivered)
@@ -563,10 +559,6 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
         self.copy.write_all(&buf[..n])?;
         Ok(n)
     }
-}
-
-fn join_error(e: tokio::task::JoinError) -> VaultError {
-    VaultError::Io(io::Error::other(e))
 }
 
 /// At most 64 characters of an id from outside, for an error message.

@@ -41,7 +41,7 @@ pub struct NodeStatus {
 
 impl Vault {
     /// The node's status (administrators and auditors).
-    pub async fn status(&self, actor: &Principal) -> Result<NodeStatus, VaultError> {
+    pub fn status(&self, actor: &Principal) -> Result<NodeStatus, VaultError> {
         self.authorize_node(actor, Action::AuditNode, Note::default())?;
         let mut users_by_role = BTreeMap::new();
         for u in self.db.users()?.into_iter().filter(|u| !u.disabled) {

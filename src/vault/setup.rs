@@ -76,15 +76,13 @@ impl Vault {
             .open(&tmp)?;
         file.write_all(format!("{}\n", password.expose_secret()).as_bytes())?;
         file.sync_all()?;
-        let admin = self
-            .add_user(
-                &Principal::LocalOperator,
-                "admin",
-                Role::Admin,
-                Scope::Department(self.card().id.clone()),
-                Some(&password),
-            )
-            .await?;
+        let admin = self.add_user(
+            &Principal::LocalOperator,
+            "admin",
+            Role::Admin,
+            Scope::Department(self.card().id.clone()),
+            Some(&password),
+        )?;
         self.db
             .set_node_value(FIRST_ADMIN_KEY, &admin.id.to_string())?;
         crate::durable::commit_synced(&tmp, &path)?;

@@ -17,7 +17,7 @@ use crate::policy::Action;
 
 impl Vault {
     /// Drafts the transfer of `child` to department `to`.
-    pub async fn create_transfer(
+    pub fn create_transfer(
         &self,
         actor: &Principal,
         child: ChildId,
@@ -46,11 +46,7 @@ impl Vault {
 
     /// A transfer, for whoever may see its child's record. Unknown and
     /// refused read alike.
-    pub async fn transfer(
-        &self,
-        actor: &Principal,
-        id: TransferId,
-    ) -> Result<Transfer, VaultError> {
+    pub fn transfer(&self, actor: &Principal, id: TransferId) -> Result<Transfer, VaultError> {
         let t = self.find_transfer(id)?;
         self.authorize_child(actor, Action::ReadRecord, t.child, Note::target(id))
             .map_err(|e| hide(e, id))?;
@@ -58,7 +54,7 @@ impl Vault {
     }
 
     /// Transfers of one child (or all, for administration), newest first.
-    pub async fn list_transfers(
+    pub fn list_transfers(
         &self,
         actor: &Principal,
         child: Option<ChildId>,
@@ -75,7 +71,7 @@ impl Vault {
     /// Takes one workflow step other than sending (see [`Vault::send_transfer`]).
     /// Submitting needs a complete restoration checklist, unless a CWC
     /// member submits with a recorded override reason.
-    pub async fn transfer_step(
+    pub fn transfer_step(
         &self,
         actor: &Principal,
         id: TransferId,

@@ -55,7 +55,7 @@ fn is_self(actor: &Principal, name: &str) -> bool {
 impl Vault {
     /// Adds a user. Without a password the user can use tokens only; a
     /// password given here must be changed at the user's first login.
-    pub async fn add_user(
+    pub fn add_user(
         &self,
         actor: &Principal,
         name: &str,
@@ -96,7 +96,7 @@ impl Vault {
     }
 
     /// Every user.
-    pub async fn list_users(&self, actor: &Principal) -> Result<Vec<User>, VaultError> {
+    pub fn list_users(&self, actor: &Principal) -> Result<Vec<User>, VaultError> {
         self.authorize_node(actor, Action::Administer, Note::default())?;
         Ok(self.db.users()?)
     }
@@ -115,7 +115,7 @@ impl Vault {
 
     /// Disables (or enables again) a user. Disabling revokes every token
     /// and session of the user for good: enabling brings none back.
-    pub async fn set_user_disabled(
+    pub fn set_user_disabled(
         &self,
         actor: &Principal,
         name: &str,
@@ -130,7 +130,7 @@ impl Vault {
 
     /// Gives a user another role or scope; revokes every token and session
     /// of theirs.
-    pub async fn set_user_role(
+    pub fn set_user_role(
         &self,
         actor: &Principal,
         name: &str,
@@ -154,7 +154,7 @@ impl Vault {
     /// Sets another user's password (a reset): it works once, to choose a
     /// new one, and every token and session of the user is revoked. Users
     /// change their own password with [`Vault::start_session`].
-    pub async fn set_password(
+    pub fn set_password(
         &self,
         actor: &Principal,
         name: &str,
@@ -176,7 +176,7 @@ impl Vault {
     /// Creates an API token for a user; the token is returned once and
     /// only its digest is kept. An administrator makes tokens only for
     /// token-only accounts (services); a user makes their own.
-    pub async fn create_token(
+    pub fn create_token(
         &self,
         actor: &Principal,
         name: &str,
@@ -209,7 +209,7 @@ impl Vault {
     }
 
     /// Tokens of one user (by name) or of everyone.
-    pub async fn list_tokens(
+    pub fn list_tokens(
         &self,
         actor: &Principal,
         name: Option<&str>,
@@ -225,7 +225,7 @@ impl Vault {
     }
 
     /// Revokes a token at once.
-    pub async fn revoke_token(&self, actor: &Principal, id: TokenId) -> Result<(), VaultError> {
+    pub fn revoke_token(&self, actor: &Principal, id: TokenId) -> Result<(), VaultError> {
         self.authorize_node(actor, Action::Administer, Note::target(id))?;
         if !self.db.revoke_token(id, Utc::now())? {
             return Err(VaultError::UnknownToken(id.to_string()));
