@@ -1,9 +1,11 @@
 //! handover: an encrypted vault for child-protection case papers, and their
 //! signed, encrypted hand-over from one state department to another.
 //!
-//! Data flows one way: interfaces (`cli`) → `vault` → (`store`, `crypto`, `bundle`),
-//! over the plain types of `domain`, with settings from `config`.
-//! See DESIGN.md (shared) for the whole map.
+//! Data flows one way: the faces (`cli`, `api`) → `vault` → (`policy`,
+//! `audit`, `store`, `crypto`, `bundle`), over the plain types of `domain`,
+//! with settings from `config`; `durable` replaces files crash-safely. The
+//! map, its invariants and where each rule lives: docs/ARCHITECTURE.md
+//! (enforced by `tests/boundaries.rs`).
 
 pub mod api;
 pub mod audit;

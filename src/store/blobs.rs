@@ -1,6 +1,7 @@
-//! The blob store: one age file per document, behind `object_store`, so a
-//! deployment can move blobs from local disk to an S3-compatible cluster by
-//! changing a URL. Writes are multipart; nothing holds a whole blob in memory.
+//! The blob store: one age file per document, behind `object_store`:
+//! `file://` (the default, under the data directory) or `memory://` (tests).
+//! No other URL is accepted yet. Writes are multipart; nothing holds a whole
+//! blob in memory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

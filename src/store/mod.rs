@@ -1,5 +1,6 @@
 //! Storage: the metadata database (SQLite encrypted with SQLCipher) and the
-//! blob store (`object_store`: local files by default, any supported URL).
+//! blob store (`object_store`: local files, or `memory://` for tests; no
+//! other store is built yet).
 //! Stores bytes and rows; knows nothing of policy or of what the bytes mean.
 
 mod blobs;

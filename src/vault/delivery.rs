@@ -56,10 +56,42 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// The wait after `attempts` failed attempts: doubling from `first`, at most `max`.
+    /// The wait after `attempts` failed attempts: doubling from `first`, at
+    /// most `max` (the ceiling, before jitter).
     pub fn delay(&self, attempts: u32) -> Duration {
         let factor = 1i64 << attempts.saturating_sub(1).min(20);
         (self.first * factor as i32).min(self.max)
+    }
+
+    /// [`delay`](Self::delay) with jitter: a random wait between half of it
+    /// and all of it, so that many nodes whose pushes failed together (a
+    /// destination that was down) do not all retry at the same moment.
+    pub fn jittered(&self, attempts: u32) -> Duration {
+        use rand::Rng;
+        let ceiling = self.delay(attempts);
+        let ms = ceiling.num_milliseconds().max(0);
+        Duration::milliseconds(rand::thread_rng().gen_range(ms / 2..=ms))
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_spread_between_half_the_delay_and_all_of_it() {
+        let b = Backoff {
+            first: Duration::seconds(30),
+            max: Duration::hours(1),
+            give_up_after: Duration::days(7),
+        };
+        let waits: Vec<_> = (0..200).map(|_| b.jittered(3)).collect();
+        assert!(waits
+            .iter()
+            .all(|w| *w >= Duration::seconds(60) && *w <= Duration::seconds(120)));
+        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 50, "spread, not one moment");
+        assert!(b.jittered(30) <= Duration::hours(1));
     }
 }
 
@@ -441,7 +473,7 @@ impl Vault {
         item.last_error = Some(error.chars().take(300).collect());
         match backoff {
             Some(b) if now - item.queued_at < b.give_up_after => {
-                item.next_attempt_at = now + b.delay(item.attempts);
+                item.next_attempt_at = now + b.jittered(item.attempts);
             }
             _ => {
                 item.gave_up_at = Some(now);

@@ -1,7 +1,12 @@
 //! The use cases of a node: set it up, keep children's case records, store
-//! and read documents, check and collect the store. Composes `store` and
-//! `crypto`; holds no HTTP or command-line types. Every way in (CLI today,
-//! API later) goes through here.
+//! and read documents, hand them over in bundles, take bundles in, manage
+//! users, tokens and grants, check and collect the store. Composes
+//! `policy`, `audit`, `store`, `crypto` and `bundle`; holds no HTTP or
+//! command-line types and speaks no face's vocabulary. Every face (the
+//! command line, the API) goes through here, and every use case through
+//! `decide` (policy, then audit). Plain `fn`s block (faces on the runtime
+//! call them on the blocking pool); `async fn`s stream and move their heavy
+//! parts off the runtime themselves (docs/ARCHITECTURE.md).
 
 mod access;
 mod audit;
