@@ -74,27 +74,6 @@ impl Backoff {
     }
 }
 
-#[cfg(test)]
-mod backoff_tests {
-    use super::*;
-
-    #[test]
-    fn retries_are_spread_between_half_the_delay_and_all_of_it() {
-        let b = Backoff {
-            first: Duration::seconds(30),
-            max: Duration::hours(1),
-            give_up_after: Duration::days(7),
-        };
-        let waits: Vec<_> = (0..200).map(|_| b.jittered(3)).collect();
-        assert!(waits
-            .iter()
-            .all(|w| *w >= Duration::seconds(60) && *w <= Duration::seconds(120)));
-        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
-        assert!(distinct.len() > 50, "spread, not one moment");
-        assert!(b.jittered(30) <= Duration::hours(1));
-    }
-}
-
 impl Vault {
     /// Receives a bundle pushed by another node. Checked while it streams:
     /// the version marker, then the envelope's signature against the
@@ -524,4 +503,25 @@ pub fn receipts_url(inbox_url: &str) -> String {
 /// Bundle ids are UUIDs; anything else never reaches a file name.
 fn safe_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_spread_between_half_the_delay_and_all_of_it() {
+        let b = Backoff {
+            first: Duration::seconds(30),
+            max: Duration::hours(1),
+            give_up_after: Duration::days(7),
+        };
+        let waits: Vec<_> = (0..200).map(|_| b.jittered(3)).collect();
+        assert!(waits
+            .iter()
+            .all(|w| *w >= Duration::seconds(60) && *w <= Duration::seconds(120)));
+        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 50, "spread, not one moment");
+        assert!(b.jittered(30) <= Duration::hours(1));
+    }
 }
