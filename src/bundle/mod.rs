@@ -44,6 +44,21 @@ pub fn document_entry(n: usize) -> String {
     format!("documents/{n:04}.age")
 }
 
+/// The `n` of a document entry name, if `name` is exactly one.
+pub fn document_entry_number(name: &str) -> Option<usize> {
+    name.strip_prefix("documents/")
+        .and_then(|p| p.strip_suffix(".age"))
+        .filter(|n| n.len() == 4)
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n >= 1 && document_entry(n) == name)
+}
+
+/// Where `bundle open` writes the `n`th document's plaintext, inside the
+/// bag's payload: its entry name with the media type's extension.
+pub fn opened_document_name(n: usize, extension: &str) -> String {
+    format!("documents/{n:04}.{extension}")
+}
+
 /// Most documents in one bundle. With every size at its widest, the
 /// envelope `bundle create` writes for this many stays under
 /// [`MAX_ENVELOPE_BYTES`] (a unit test checks it).

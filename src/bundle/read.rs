@@ -17,6 +17,7 @@ use super::{
     MAX_MANIFEST_BYTES, MAX_MARKER_BYTES, SIGNATURE_ENTRY,
 };
 use crate::crypto::{self, Sealed, StreamError, Threads};
+use crate::domain::text::outside_id;
 use crate::domain::DepartmentCard;
 
 /// A bundle whose envelope, signature and digests all hold.
@@ -317,9 +318,9 @@ pub(super) fn check_envelope(
         )));
     }
     let source = directory(&envelope.source.id)
-        .ok_or_else(|| BundleError::UnknownSource(short(&envelope.source.id)))?;
+        .ok_or_else(|| BundleError::UnknownSource(outside_id(&envelope.source.id)))?;
     let signing_key = crypto::parse_ssh_public(&source.ssh_public_key)
-        .map_err(|_| BundleError::UnknownSource(short(&envelope.source.id)))?;
+        .map_err(|_| BundleError::UnknownSource(outside_id(&envelope.source.id)))?;
     crypto::verify(&signing_key, envelope_bytes, signature)
         .map_err(|e| BundleError::signature(SIGNATURE_ENTRY, &source.id, e))?;
     if envelope.source.fingerprint != crypto::ssh_fingerprint(&signing_key) {
@@ -331,9 +332,9 @@ pub(super) fn check_envelope(
         ));
     }
     let destination = directory(&envelope.destination.id)
-        .ok_or_else(|| BundleError::UnknownDestination(short(&envelope.destination.id)))?;
+        .ok_or_else(|| BundleError::UnknownDestination(outside_id(&envelope.destination.id)))?;
     let recipient = crypto::parse_recipient(&destination.age_recipient)
-        .map_err(|_| BundleError::UnknownDestination(short(&destination.id)))?;
+        .map_err(|_| BundleError::UnknownDestination(outside_id(&destination.id)))?;
     if envelope.destination.fingerprint != crypto::age_fingerprint(&recipient) {
         return Err(BundleError::FingerprintMismatch(
             "destination age recipient",
@@ -390,8 +391,4 @@ pub(super) fn check_marker(marker: &[u8]) -> Result<(), BundleError> {
 
 pub(super) fn crypto_sig_limit() -> u64 {
     crypto::MAX_SIGNATURE_BYTES as u64
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(64).collect()
 }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{document_entry, forms, BundleError};
+use super::{forms, BundleError};
 use crate::crypto::{self, NodeKeys};
 use crate::domain::DepartmentCard;
 
@@ -258,12 +258,12 @@ impl SignedAnswer {
             }
             (AnswerKind::Receipt, f) if f.starts_with("handover-receipt/") => {
                 return Err(BundleError::UnsupportedVersion(
-                    f.chars().take(40).collect(),
+                    crate::domain::text::outside_id(f),
                 ))
             }
             (AnswerKind::Refusal, f) if f.starts_with("handover-refusal/") => {
                 return Err(BundleError::UnsupportedVersion(
-                    f.chars().take(40).collect(),
+                    crate::domain::text::outside_id(f),
                 ))
             }
             _ => {
@@ -296,16 +296,9 @@ pub fn valid_reason(reason: &str) -> bool {
 fn check_receipt_documents(r: &Receipt) -> Result<(), BundleError> {
     let mut last = 0;
     for d in &r.documents {
-        let n = d
-            .path
-            .strip_prefix("documents/")
-            .and_then(|p| p.strip_suffix(".age"))
-            .filter(|n| n.len() == 4)
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|&n| n >= 1 && document_entry(n) == d.path)
-            .ok_or_else(|| {
-                BundleError::Receipt("a document path is not a document entry name".into())
-            })?;
+        let n = super::document_entry_number(&d.path).ok_or_else(|| {
+            BundleError::Receipt("a document path is not a document entry name".into())
+        })?;
         if n <= last {
             return Err(BundleError::Receipt(
                 "its documents are not listed once each in bundle order".into(),

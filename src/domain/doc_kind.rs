@@ -108,7 +108,7 @@ impl FromStr for DocKind {
         DocKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownDocKind(s.chars().take(40).collect()))
+            .ok_or_else(|| UnknownDocKind(super::text::outside_id(s)))
     }
 }
 

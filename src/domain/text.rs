@@ -60,6 +60,16 @@ pub fn escape_for_terminal(s: &str) -> String {
     out
 }
 
+/// Longest part of an id, name or version from outside (a request, a
+/// bundle, a card) that an error message repeats.
+pub const OUTSIDE_ID_CHARS: usize = 64;
+
+/// An id from outside, cut to [`OUTSIDE_ID_CHARS`] for an error message: a
+/// hostile megabyte-long "id" is not echoed whole.
+pub fn outside_id(s: &str) -> String {
+    s.chars().take(OUTSIDE_ID_CHARS).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 //! document reads exactly like "no such child/document", so guessing ids
 //! reveals nothing.
 
-use chrono::Utc;
 
 use super::{Vault, VaultError};
 use crate::audit::{Entry, Outcome};
@@ -54,7 +53,7 @@ impl Vault {
         let facts = grant.map(GrantFacts::from);
         let decision = self
             .policies
-            .authorize(who, action, resource, facts.as_ref(), Utc::now());
+            .authorize(who, action, resource, facts.as_ref(), self.now());
         self.record(
             who,
             action,
@@ -233,7 +232,7 @@ impl Vault {
                 action,
                 &Resource::Child(child_facts(child)),
                 facts.as_ref(),
-                Utc::now(),
+                self.now(),
             )
             .allowed)
     }

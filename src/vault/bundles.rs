@@ -12,13 +12,14 @@ use chrono::Utc;
 use tokio::runtime::Handle;
 
 use super::access::Note;
+use super::error::{stream_failure, Streamed};
 use super::{Purpose, Vault, VaultError};
 use crate::bundle::bagit::PayloadFile;
 use crate::bundle::{
     self, document_entry, BundleError, BundleReader, BundleWriter, DepartmentRef, Envelope,
     Manifest, ManifestDocument, Verified, MANIFEST_FORMAT,
 };
-use crate::crypto::{self, InputCheck, ResealPlan, SealedHead, StreamError, Threads};
+use crate::crypto::{self, InputCheck, ResealPlan, SealedHead, Threads};
 use crate::domain::{ChildId, Directory, Principal};
 use crate::policy::Action;
 use crate::store::{BlobKey, SentBundle, SentDocument};
@@ -144,7 +145,7 @@ impl Vault {
                 let manifest_json = bundle::manifest_plaintext(&manifest);
                 let mut sealed = Vec::new();
                 crypto::seal(&recipient, &manifest_json[..], &mut sealed)
-                    .map_err(|e| stream_error(e, "the manifest".into()))?;
+                    .map_err(|e| stream_failure(e, Streamed::Stored("the manifest")))?;
                 bundle.add_manifest(&sealed)?;
                 let count = documents.len();
                 bundle.add_documents(
@@ -174,7 +175,7 @@ impl Vault {
                             out,
                             sized,
                         )
-                        .map_err(|e| stream_error(e, doc_label(i)))?;
+                        .map_err(|e| stream_failure(e, Streamed::Stored(&doc_label(i))))?;
                         let digest_differs = resealed
                             .sha256
                             .is_some_and(|sha256| hex::encode(sha256) != doc.sha256);
@@ -321,7 +322,7 @@ impl Vault {
             // the durable original).
             let opened = bundle::parallel::run(manifest.documents.len(), |i| {
                 let doc = &manifest.documents[i];
-                let name = format!("documents/{:04}.{}", i + 1, doc.media_type.extension());
+                let name = bundle::opened_document_name(i + 1, doc.media_type.extension());
                 let file = new_file(&payload.join(&name))?;
                 let opened = reader.decrypt_document(
                     i + 1,
@@ -356,7 +357,9 @@ impl Vault {
                     ],
                 )?;
             }
-            crate::durable::commit(&partial_c, &out_c)?;
+            // Deliberately less than `durable::commit`: the files are not
+            // synced (the bundle stays the durable original), only the rename.
+            crate::durable::commit_synced(&partial_c, &out_c)?;
             Ok(OpenedBundle {
                 verified,
                 manifest,
@@ -407,16 +410,4 @@ fn new_file(path: &Path) -> std::io::Result<File> {
 
 fn doc_label(i: usize) -> String {
     format!("document {}", document_entry(i + 1))
-}
-
-fn stream_error(e: StreamError, what: String) -> VaultError {
-    match e {
-        StreamError::Integrity(_) => {
-            VaultError::Integrity(format!("{what}: stored file fails authentication"))
-        }
-        StreamError::NotRecorded => VaultError::Integrity(format!(
-            "{what}: stored file is not the one recorded for it"
-        )),
-        StreamError::Input(io) | StreamError::Output(io) => VaultError::Io(io),
-    }
 }

@@ -15,7 +15,6 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::access::Note;
-use super::imports::short;
 use super::staging::{Reservation, StagingLimit};
 use super::{Vault, VaultError};
 use crate::bundle::{BundleError, Prefix};
@@ -298,7 +297,7 @@ impl Vault {
     /// A waiting inbox item, after the officer's right to decide is checked.
     fn waiting(&self, actor: &Principal, bundle_id: &str) -> Result<InboxItem, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::target(bundle_id))?;
-        let unknown = || VaultError::UnknownInboxItem(short(bundle_id));
+        let unknown = || VaultError::UnknownInboxItem(crate::domain::text::outside_id(bundle_id));
         let item = if safe_id(bundle_id) {
             self.db.inbox_item(bundle_id)?.ok_or_else(unknown)?
         } else {

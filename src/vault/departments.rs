@@ -67,7 +67,7 @@ impl Vault {
         }
         self.db
             .department(id)?
-            .ok_or_else(|| VaultError::UnknownDepartment(id.chars().take(64).collect()))
+            .ok_or_else(|| VaultError::UnknownDepartment(crate::domain::text::outside_id(id)))
     }
 }
 

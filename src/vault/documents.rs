@@ -15,6 +15,7 @@ use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
 use super::access::Note;
+use super::error::{stream_failure, Streamed};
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
 use crate::crypto::{self, Sealed, SealedHead, StreamError};
@@ -246,16 +247,8 @@ impl Vault {
         })
         .await
         .map_err(VaultError::from)?;
-        let opened = match opened {
-            Ok(o) => o,
-            Err(StreamError::Integrity(_) | StreamError::NotRecorded) => {
-                return Err(VaultError::Integrity(format!(
-                    "the stored file of document {} fails authentication (corrupt or tampered)",
-                    doc.id
-                )))
-            }
-            Err(StreamError::Input(e) | StreamError::Output(e)) => return Err(VaultError::Io(e)),
-        };
+        let opened = opened
+            .map_err(|e| stream_failure(e, Streamed::Stored(&format!("document {}", doc.id))))?;
         if opened.size != doc.size || hex::encode(opened.sha256) != doc.sha256 {
             return Err(VaultError::Integrity(format!(
                 "document {} does not match its recorded SHA-256",
@@ -308,16 +301,7 @@ impl Vault {
                     if let Err(abort) = handle.block_on(writer.abort()) {
                         tracing::warn!(error = %abort, "aborting an upload failed");
                     }
-                    Err(match e {
-                        StreamError::Input(io) => match IntakeError::from_io(io) {
-                            Ok(refusal) => VaultError::Intake(refusal),
-                            Err(io) => VaultError::Source(io),
-                        },
-                        StreamError::Output(io) => VaultError::Io(io),
-                        e @ (StreamError::Integrity(_) | StreamError::NotRecorded) => {
-                            VaultError::Io(std::io::Error::other(e.to_string()))
-                        }
-                    })
+                    Err(stream_failure(e, Streamed::Upload))
                 }
             }
         })

@@ -264,3 +264,59 @@ impl VaultError {
         }
     }
 }
+
+/// What a failed encryption or decryption stream was working on: it decides
+/// which failures are integrity failures, and how a refusal is named.
+pub(super) enum Streamed<'a> {
+    /// A stored blob being read (`what` names it: "document ID").
+    Stored(&'a str),
+    /// A document entry of a bundle being imported (its entry path).
+    BundleEntry(&'a str),
+    /// An upload being sealed.
+    Upload,
+}
+
+/// The one mapping of a [`StreamError`](crate::crypto::StreamError) to a
+/// vault error:
+///
+/// * a stored file or bundle entry that does not decrypt or is not the one
+///   recorded is an integrity failure (of the node, or of the bundle);
+/// * an intake refusal carried through the stream is that refusal (of the
+///   upload, or of the bundle's document);
+/// * an upload that could not be read failed at its source; any other I/O
+///   error is the node's.
+pub(super) fn stream_failure(e: crate::crypto::StreamError, of: Streamed<'_>) -> VaultError {
+    use crate::crypto::StreamError as S;
+    let refusal_or = |io: std::io::Error, other: fn(std::io::Error) -> VaultError| {
+        match IntakeError::from_io(io) {
+            Ok(refusal) => match of {
+                Streamed::BundleEntry(path) => VaultError::BundleDocument {
+                    path: path.to_string(),
+                    refusal,
+                },
+                _ => VaultError::Intake(refusal),
+            },
+            Err(io) => other(io),
+        }
+    };
+    match (e, &of) {
+        (S::Integrity(m), Streamed::BundleEntry(path)) => {
+            VaultError::Bundle(BundleError::Decrypt(path.to_string(), m))
+        }
+        (e @ S::NotRecorded, Streamed::BundleEntry(path)) => {
+            VaultError::Bundle(BundleError::Decrypt(path.to_string(), e.to_string()))
+        }
+        (S::Integrity(_), Streamed::Stored(what)) => VaultError::Integrity(format!(
+            "the stored file of {what} fails authentication (corrupt or tampered)"
+        )),
+        (S::NotRecorded, Streamed::Stored(what)) => VaultError::Integrity(format!(
+            "{what}: stored file is not the one recorded for it"
+        )),
+        // Sealing never decrypts: this would be a bug, not bad data.
+        (e @ (S::Integrity(_) | S::NotRecorded), Streamed::Upload) => {
+            VaultError::Io(std::io::Error::other(e.to_string()))
+        }
+        (S::Input(io), Streamed::Upload) => refusal_or(io, VaultError::Source),
+        (S::Input(io) | S::Output(io), _) => refusal_or(io, VaultError::Io),
+    }
+}

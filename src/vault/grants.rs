@@ -46,7 +46,7 @@ impl Vault {
         if kinds.is_empty() {
             return Err(VaultError::GrantWithoutKinds);
         }
-        let now = Utc::now();
+        let now = self.now();
         if until <= now || until > now + Duration::days(MAX_GRANT_DAYS) {
             return Err(VaultError::GrantPeriod {
                 max_days: MAX_GRANT_DAYS,
@@ -93,7 +93,7 @@ impl Vault {
                 VaultError::UnknownChild(_) => unknown(),
                 e => e,
             })?;
-        if !self.db.revoke_grant(id, Utc::now())? {
+        if !self.db.revoke_grant(id, self.now())? {
             return Err(unknown());
         }
         tracing::info!(grant = %id, "grant revoked");

@@ -13,13 +13,15 @@ use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
 use super::access::Note;
-use super::intake::{Inspection, IntakeError, Limits};
+use super::error::{stream_failure, Streamed};
+use super::intake::{Inspection, Limits};
 use super::{children, documents, Vault, VaultError};
 use crate::bundle::{
     self, Answer, BundleError, BundleReader, Manifest, Receipt, ReceiptDocument, Refusal,
     SignedAnswer, Verified, RECEIPT_FORMAT, REFUSAL_FORMAT,
 };
-use crate::crypto::{self, StreamError};
+use crate::crypto;
+use crate::domain::text::outside_id;
 use crate::domain::{
     AnswerOutcome, Child, ChildId, Document, DocumentId, Origin, Principal, TransferStep,
 };
@@ -214,45 +216,29 @@ impl Vault {
             );
             let (path, kind, media) = (doc.path.clone(), doc.kind, doc.media_type);
             let (back, checked) = super::heavy::spawn_heavy(move || {
-                let checked =
-                    (|| -> Result<crypto::Opened, VaultError> {
-                        let mut tee = Tee {
-                            inner: reader.document_ciphertext(i + 1)?,
-                            copy: SyncIoBridge::new_with_handle(writer, handle.clone()),
-                        };
-                        let mut inspection = Inspection::new(kind, media, limits);
-                        let opened = crypto::open(keys.identity(), &mut tee, &mut inspection)
-                            .map_err(|e| match e {
-                                StreamError::Integrity(m) => {
-                                    VaultError::Bundle(BundleError::Decrypt(path.clone(), m))
-                                }
-                                e @ StreamError::NotRecorded => VaultError::Bundle(
-                                    BundleError::Decrypt(path.clone(), e.to_string()),
-                                ),
-                                StreamError::Output(e) => match IntakeError::from_io(e) {
-                                    Ok(refusal) => VaultError::BundleDocument {
-                                        path: path.clone(),
-                                        refusal,
-                                    },
-                                    Err(e) => VaultError::Io(e),
-                                },
-                                StreamError::Input(e) => VaultError::Io(e),
-                            })?;
-                        inspection
-                            .finish()
-                            .map_err(|refusal| VaultError::BundleDocument {
-                                path: path.clone(),
-                                refusal,
-                            })?;
-                        // Whatever age did not need still belongs to the entry.
-                        io::copy(&mut tee, &mut io::sink())?;
-                        let mut copy = tee.copy;
-                        if let Err(e) = copy.shutdown() {
-                            let _ = handle.block_on(copy.into_inner().abort());
-                            return Err(e.into());
-                        }
-                        Ok(opened)
-                    })();
+                let checked = (|| -> Result<crypto::Opened, VaultError> {
+                    let mut tee = Tee {
+                        inner: reader.document_ciphertext(i + 1)?,
+                        copy: SyncIoBridge::new_with_handle(writer, handle.clone()),
+                    };
+                    let mut inspection = Inspection::new(kind, media, limits);
+                    let opened = crypto::open(keys.identity(), &mut tee, &mut inspection)
+                        .map_err(|e| stream_failure(e, Streamed::BundleEntry(&path)))?;
+                    inspection
+                        .finish()
+                        .map_err(|refusal| VaultError::BundleDocument {
+                            path: path.clone(),
+                            refusal,
+                        })?;
+                    // Whatever age did not need still belongs to the entry.
+                    io::copy(&mut tee, &mut io::sink())?;
+                    let mut copy = tee.copy;
+                    if let Err(e) = copy.shutdown() {
+                        let _ = handle.block_on(copy.into_inner().abort());
+                        return Err(e.into());
+                    }
+                    Ok(opened)
+                })();
                 (reader, checked)
             })
             .await
@@ -419,12 +405,12 @@ impl Vault {
         let directory = self.directory()?;
         let answer = signed.verify(|id| directory.card(id))?;
         if answer.source() != self.card().id {
-            return Err(VaultError::ForeignAnswer(short(answer.source())));
+            return Err(VaultError::ForeignAnswer(outside_id(answer.source())));
         }
         let sent = self
             .db
             .sent_bundle(answer.bundle_id())?
-            .ok_or_else(|| VaultError::UnknownSentBundle(short(answer.bundle_id())))?;
+            .ok_or_else(|| VaultError::UnknownSentBundle(outside_id(answer.bundle_id())))?;
         let mismatch = |why| BundleError::AnswerMismatch(sent.bundle_id.clone(), why);
         if sent.destination != answer.destination() {
             return Err(mismatch("another destination").into());
@@ -559,9 +545,4 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
         self.copy.write_all(&buf[..n])?;
         Ok(n)
     }
-}
-
-/// At most 64 characters of an id from outside, for an error message.
-pub(super) fn short(s: &str) -> String {
-    s.chars().take(64).collect()
 }

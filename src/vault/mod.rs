@@ -13,6 +13,7 @@ mod audit;
 mod bundles;
 mod checklist;
 mod children;
+mod clock;
 mod delivery;
 mod departments;
 mod districts;
@@ -40,6 +41,7 @@ pub use audit::{check_policies, verify_audit_log, AuditEntry, AuditLine, AuditVe
 pub use bundles::{CreatedBundle, OpenedBundle};
 pub use checklist::{Checklist, Checklists};
 pub use children::ChildView;
+pub use clock::{Clock, SystemClock};
 pub use delivery::{receipts_url, Backoff, Push, PushBody};
 pub use departments::DirectoryEntry;
 pub use documents::NewDocument;

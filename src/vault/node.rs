@@ -50,6 +50,8 @@ pub struct Vault {
     pub(super) logins: super::throttle::LoginThrottle,
     /// Bundles being received into the inbox.
     pub(super) staging: super::staging::Staging,
+    /// What "now" is for tokens, sessions and grants.
+    pub(super) clock: super::clock::VaultClock,
     card: DepartmentCard,
     lock: File,
 }
@@ -149,6 +151,7 @@ impl Vault {
             audit,
             logins: super::throttle::LoginThrottle::new(settings_login_attempts),
             staging: Default::default(),
+            clock: Default::default(),
             card,
             lock,
         };
@@ -215,7 +218,7 @@ pub(super) fn validate_department_id(id: &str) -> Result<(), VaultError> {
         Ok(())
     } else {
         Err(VaultError::InvalidDepartmentId(
-            id.chars().take(64).collect(),
+            crate::domain::text::outside_id(id),
         ))
     }
 }

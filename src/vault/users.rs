@@ -18,7 +18,7 @@
 use std::net::IpAddr;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -71,7 +71,7 @@ impl Vault {
             disabled: false,
             has_password: password.is_some(),
             must_change_password: password.is_some(),
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         self.authorize_node(actor, Action::Administer, Note::target(user.id))?;
         if !valid_user_name(name) {
@@ -122,7 +122,7 @@ impl Vault {
         disabled: bool,
     ) -> Result<User, VaultError> {
         let mut user = self.administer_user(actor, name)?;
-        let revoked = self.db.set_user_disabled(user.id, disabled, Utc::now())?;
+        let revoked = self.db.set_user_disabled(user.id, disabled, self.now())?;
         user.disabled = disabled;
         tracing::info!(user = %user.id, disabled, revoked, "user changed");
         Ok(user)
@@ -146,7 +146,7 @@ impl Vault {
         let oversight = reads_papers(role).then_some(OversightKind::ReaderRoleGiven);
         let revoked = self
             .db
-            .set_user_role(&user, &actor.label(), oversight, Utc::now())?;
+            .set_user_role(&user, &actor.label(), oversight, self.now())?;
         tracing::info!(user = %user.id, role = %user.role, revoked, "user role changed");
         Ok(user)
     }
@@ -167,7 +167,7 @@ impl Vault {
             &passwords::hash(password)?,
             Some(&actor.label()),
             None,
-            Utc::now(),
+            self.now(),
         )?;
         tracing::info!(user = %user.id, revoked, "password reset");
         Ok(())
@@ -227,7 +227,7 @@ impl Vault {
     /// Revokes a token at once.
     pub fn revoke_token(&self, actor: &Principal, id: TokenId) -> Result<(), VaultError> {
         self.authorize_node(actor, Action::Administer, Note::target(id))?;
-        if !self.db.revoke_token(id, Utc::now())? {
+        if !self.db.revoke_token(id, self.now())? {
             return Err(VaultError::UnknownToken(id.to_string()));
         }
         tracing::info!(token = %id, "token revoked");
@@ -245,7 +245,7 @@ impl Vault {
         let Some(row) = row else {
             return refused("unknown", None);
         };
-        match row.state(Utc::now()) {
+        match row.state(self.now()) {
             "active" => {}
             state => return refused(state, Some(row.id)),
         }
@@ -322,7 +322,7 @@ impl Vault {
                     &passwords::hash(new)?,
                     None,
                     None,
-                    Utc::now(),
+                    self.now(),
                 )?;
                 self.record_account_event(&principal, "change_password", user.id, true)?;
                 self.first_password_replaced(user.id)?;
@@ -360,7 +360,7 @@ impl Vault {
             "{TOKEN_PREFIX}{}",
             Base64UrlUnpadded::encode_string(&secret)
         );
-        let now = Utc::now();
+        let now = self.now();
         let row = TokenInfo {
             id: TokenId::new(),
             user,
