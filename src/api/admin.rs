@@ -38,8 +38,14 @@ pub async fn add_user(
     Caller(actor): Caller,
     JsonBody(new): JsonBody<NewUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    let role: Role = new.role.parse().map_err(ApiError::bad_request)?;
-    let scope: Scope = new.scope.parse().map_err(ApiError::bad_request)?;
+    let role: Role = new
+        .role
+        .parse::<Role>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let scope: Scope = new
+        .scope
+        .parse::<Scope>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let user = state
         .run(move |v| v.add_user(&actor, new.name.trim(), role, scope, new.password.as_ref()))
         .await?;
@@ -74,8 +80,14 @@ pub async fn change_user(
     Path(name): Path<String>,
     JsonBody(change): JsonBody<UserChange>,
 ) -> ApiResult<Json<User>> {
-    let role: Role = change.role.parse().map_err(ApiError::bad_request)?;
-    let scope: Scope = change.scope.parse().map_err(ApiError::bad_request)?;
+    let role: Role = change
+        .role
+        .parse::<Role>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let scope: Scope = change
+        .scope
+        .parse::<Scope>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Json(
         state
             .run(move |v| v.set_user_role(&actor, &name, role, scope))
@@ -233,7 +245,7 @@ pub async fn add_grant(
     JsonBody(new): JsonBody<NewGrant>,
 ) -> ApiResult<(StatusCode, Json<Grant>)> {
     let child = parse_id(&state, &actor, &new.child_id, "child")?;
-    let until = parse_until(new.until.trim()).map_err(ApiError::bad_request)?;
+    let until = parse_until(new.until.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let grant = state
         .run(move |v| v.add_grant(&actor, new.to.trim(), child, new.kinds, new.purpose, until))
         .await?;

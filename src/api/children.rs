@@ -313,6 +313,8 @@ pub async fn access_log(
 fn purpose(p: Option<&str>) -> ApiResult<Purpose> {
     match p {
         None => Ok(Purpose::Restoration),
-        Some(p) => p.parse().map_err(ApiError::bad_request),
+        Some(p) => p
+            .parse::<Purpose>()
+            .map_err(|e| ApiError::bad_request(e.to_string())),
     }
 }

@@ -15,15 +15,20 @@ pub enum Sex {
     Unknown,
 }
 
+/// A sex that is not one of the recorded values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of: female, male, transgender, unknown")]
+pub struct UnknownSex;
+
 impl std::str::FromStr for Sex {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownSex;
+    fn from_str(s: &str) -> Result<Self, UnknownSex> {
         match s {
             "female" | "f" => Ok(Sex::Female),
             "male" | "m" => Ok(Sex::Male),
             "transgender" | "t" => Ok(Sex::Transgender),
             "unknown" => Ok(Sex::Unknown),
-            _ => Err("expected one of: female, male, transgender, unknown".into()),
+            _ => Err(UnknownSex),
         }
     }
 }

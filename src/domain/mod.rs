@@ -16,7 +16,7 @@ pub mod text;
 mod token;
 mod transfer;
 
-pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex};
+pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex, UnknownSex};
 pub use delivery::{AnswerOutcome, InboxItem, InboxState, OutboxItem, OutboxKind};
 pub use department::{DepartmentCard, Directory};
 pub use doc_kind::{DocKind, UnknownDocKind};
@@ -25,7 +25,9 @@ pub use error_class::ErrorClass;
 pub use grant::{parse_until, Grant};
 pub use ids::{ChildId, DocumentId, GrantId, InvalidId, TokenId, TransferId, UserId};
 pub use oversight::{reads_papers, OversightEvent, OversightKind};
-pub use principal::{valid_district, valid_place_id, Principal, Role, Scope, User};
-pub use purpose::Purpose;
+pub use principal::{
+    valid_district, valid_place_id, InvalidScope, Principal, Role, Scope, UnknownRole, User,
+};
+pub use purpose::{Purpose, UnknownPurpose};
 pub use token::TokenInfo;
 pub use transfer::{Transfer, TransferEvent, TransferState, TransferStep, TransitionError};

@@ -55,17 +55,20 @@ impl fmt::Display for Role {
     }
 }
 
+/// A role name that is not one of the roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "expected one of: shelter_staff, cwc_member, dcpu_officer, swd_officer, support_person, admin"
+)]
+pub struct UnknownRole;
+
 impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, UnknownRole> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                "expected one of: shelter_staff, cwc_member, dcpu_officer, swd_officer, \
-                 support_person, admin"
-                    .into()
-            })
+            .ok_or(UnknownRole)
     }
 }
 
@@ -115,20 +118,21 @@ pub fn valid_district(s: &str) -> bool {
     matches!(s.split_once('/'), Some((state, district)) if valid_place_id(state) && valid_place_id(district))
 }
 
+/// A scope not written `institution:ID`, `district:STATE/DISTRICT` or
+/// `department:ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid scope: expected institution:ID, district:STATE/DISTRICT or department:ID (lower-case letters, digits, - _ .)")]
+pub struct InvalidScope;
+
 impl FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            "invalid scope: expected institution:ID, district:STATE/DISTRICT or \
-             department:ID (lower-case letters, digits, - _ .)"
-                .to_string()
-        };
-        let (kind, value) = s.split_once(':').ok_or_else(bad)?;
+    type Err = InvalidScope;
+    fn from_str(s: &str) -> Result<Self, InvalidScope> {
+        let (kind, value) = s.split_once(':').ok_or(InvalidScope)?;
         match kind {
             "institution" if valid_place_id(value) => Ok(Scope::Institution(value.into())),
             "district" if valid_district(value) => Ok(Scope::District(value.into())),
             "department" if valid_place_id(value) => Ok(Scope::Department(value.into())),
-            _ => Err(bad()),
+            _ => Err(InvalidScope),
         }
     }
 }

@@ -40,12 +40,17 @@ impl fmt::Display for Purpose {
     }
 }
 
+/// A purpose that is not one of the purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected restoration, compensation_claim or school_enrolment")]
+pub struct UnknownPurpose;
+
 impl FromStr for Purpose {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownPurpose;
+    fn from_str(s: &str) -> Result<Self, UnknownPurpose> {
         Purpose::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| "expected restoration, compensation_claim or school_enrolment".into())
+            .ok_or(UnknownPurpose)
     }
 }

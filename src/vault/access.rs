@@ -4,7 +4,6 @@
 //! document reads exactly like "no such child/document", so guessing ids
 //! reveals nothing.
 
-
 use super::{Vault, VaultError};
 use crate::audit::{Entry, Outcome};
 use crate::domain::{
