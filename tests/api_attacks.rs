@@ -819,3 +819,68 @@ fn an_upload_whose_client_hangs_up_leaves_no_blob_while_the_server_runs() {
     let docs = s.get_json(&staff, &format!("/api/v1/children/{child}/documents"));
     assert_eq!(docs, json!([]));
 }
+
+#[test]
+fn one_byte_range_is_served_and_others_are_refused() {
+    let (_tmp, s, admin) = node(&[]);
+    let staff = s.user(&admin, "staff", "shelter_staff", "institution:home-1");
+    let child = s.create(
+        &staff,
+        "/api/v1/children",
+        json!({"name": "Synthetic"}),
+        201,
+    );
+    let doc = common::pdf(10_000, "range");
+    let r = s
+        .post(&staff, &format!("/api/v1/children/{child}/documents"))
+        .header("X-Handover-Kind", "fir")
+        .body(doc.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |range: Option<&str>| {
+        let mut req = s.get(&staff, &format!("/api/v1/documents/{id}/content"));
+        if let Some(r) = range {
+            req = req.header("Range", r);
+        }
+        req.send().unwrap()
+    };
+    let size = doc.len();
+    let r = get(None);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().unwrap().as_ref(), &doc[..]);
+    for (range, from, to) in [
+        ("bytes=0-99", 0, 99),
+        ("bytes=9000-", 9000, size - 1),
+        ("bytes=-100", size - 100, size - 1),
+        ("bytes=-999999", 0, size - 1),
+        ("bytes=100-999999", 100, size - 1),
+    ] {
+        let r = get(Some(range));
+        assert_eq!(r.status(), 206, "{range}");
+        assert_eq!(
+            r.headers()["content-range"],
+            format!("bytes {from}-{to}/{size}").as_str(),
+            "{range}"
+        );
+        assert_eq!(r.bytes().unwrap().as_ref(), &doc[from..=to], "{range}");
+    }
+    let r = get(Some(&format!("bytes={size}-")));
+    assert_eq!(r.status(), 416);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes */{size}").as_str()
+    );
+    for malformed in ["bytes=0-1,5-6", "items=0-1", "bytes=9-0", "bytes=a-b"] {
+        let r = get(Some(malformed));
+        assert_eq!(
+            problem(r),
+            (400, "urn:handover:problem:invalid-request".into()),
+            "{malformed}"
+        );
+    }
+}

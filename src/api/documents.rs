@@ -55,19 +55,19 @@ pub async fn content(
         })?),
     };
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
-    let (head_tx, head_rx) = oneshot::channel::<(Document, Option<(u64, u64)>)>();
+    let (head_tx, head_rx) = oneshot::channel::<(Document, Window)>();
     let vault = state.vault.clone();
     let body_tx = tx.clone();
     let task = tokio::spawn(async move {
         let result = vault
             .stream_document(&actor, id, move |doc| {
-                let window = range.map(|r| r.resolve(doc.size));
+                let window = range.map_or(Window::Whole, |r| r.resolve(doc.size));
                 let sink = match window {
-                    Some(None) => ChannelSink::new(body_tx, 0, 0),
-                    Some(Some((start, end))) => ChannelSink::new(body_tx, start, end + 1),
-                    None => ChannelSink::new(body_tx, 0, doc.size),
+                    Window::Unsatisfiable => ChannelSink::new(body_tx, 0, 0),
+                    Window::Part(start, end) => ChannelSink::new(body_tx, start, end + 1),
+                    Window::Whole => ChannelSink::new(body_tx, 0, doc.size),
                 };
-                let _ = head_tx.send((doc.clone(), window.map(|w| w.unwrap_or((1, 0)))));
+                let _ = head_tx.send((doc.clone(), window));
                 Box::new(sink)
             })
             .await;
@@ -110,15 +110,15 @@ pub async fn content(
             ),
         );
     let length = match window {
-        None => doc.size,
-        Some((start, end)) if start <= end => {
+        Window::Whole => doc.size,
+        Window::Part(start, end) => {
             builder = builder.status(StatusCode::PARTIAL_CONTENT).header(
                 header::CONTENT_RANGE,
                 format!("bytes {start}-{end}/{}", doc.size),
             );
             end - start + 1
         }
-        Some(_) => {
+        Window::Unsatisfiable => {
             let mut refused = ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "range-not-satisfiable",
@@ -140,45 +140,57 @@ pub async fn content(
         .map_err(|_| ApiError::bad_request("cannot build the response"))
 }
 
-/// One requested range, before the size is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RangeSpec {
-    From(u64, Option<u64>),
-    Last(u64),
+/// One byte range of a `Range` header. The syntax is parsed by the
+/// `http-range-header` crate (tower-http's choice); only a single range is
+/// served.
+#[derive(Clone, Copy)]
+struct RangeSpec(http_range_header::SyntacticallyCorrectRange);
+
+/// What part of a document a response carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Window {
+    /// The whole document (no `Range`).
+    Whole,
+    /// The inclusive byte range `start..=end`.
+    Part(u64, u64),
+    /// A `Range` the document cannot satisfy.
+    Unsatisfiable,
 }
 
 impl RangeSpec {
     fn parse(s: &str) -> Option<RangeSpec> {
-        let spec = s.trim().strip_prefix("bytes=")?;
-        if spec.contains(',') {
-            return None;
-        }
-        let (a, b) = spec.split_once('-')?;
-        let (a, b) = (a.trim(), b.trim());
-        if a.is_empty() {
-            return b.parse().ok().map(RangeSpec::Last);
-        }
-        let start = a.parse().ok()?;
-        let end = if b.is_empty() {
-            None
-        } else {
-            Some(b.parse().ok()?)
-        };
-        match end {
-            Some(e) if e < start => None,
-            _ => Some(RangeSpec::From(start, end)),
+        let parsed = http_range_header::parse_range_header(s.trim()).ok()?;
+        use http_range_header::{EndPosition as End, StartPosition as Start};
+        match parsed.ranges.as_slice() {
+            // `bytes=9-0` is malformed, not merely unsatisfiable.
+            [one] => match (one.start, one.end) {
+                (Start::Index(a), End::Index(b)) if b < a => None,
+                _ => Some(RangeSpec(*one)),
+            },
+            _ => None,
         }
     }
 
-    /// The inclusive window in a document of `size` bytes; None if unsatisfiable.
-    fn resolve(self, size: u64) -> Option<(u64, u64)> {
-        match self {
-            RangeSpec::From(start, _) if start >= size => None,
-            RangeSpec::From(start, end) => Some((start, end.unwrap_or(u64::MAX).min(size - 1))),
-            RangeSpec::Last(0) => None,
-            RangeSpec::Last(_) if size == 0 => None,
-            RangeSpec::Last(n) => Some((size.saturating_sub(n), size - 1)),
+    /// The window in a document of `size` bytes. A suffix longer than the
+    /// document is the whole document (RFC 9110, 14.1.2).
+    fn resolve(self, size: u64) -> Window {
+        use http_range_header::{EndPosition as End, StartPosition as Start};
+        let start = match self.0.start {
+            Start::Index(i) => i,
+            Start::FromLast(0) => return Window::Unsatisfiable,
+            Start::FromLast(n) => size.saturating_sub(n),
+        };
+        if start >= size {
+            return Window::Unsatisfiable;
         }
+        let end = match self.0.end {
+            End::Index(i) => i.min(size - 1),
+            End::LastByte => size - 1,
+        };
+        if end < start {
+            return Window::Unsatisfiable;
+        }
+        Window::Part(start, end)
     }
 }
 
@@ -229,18 +241,21 @@ impl Write for ChannelSink {
 
 #[cfg(test)]
 mod tests {
-    use super::RangeSpec;
+    use super::{RangeSpec, Window};
 
     #[test]
     fn ranges_resolve_against_the_size() {
         let r = |s| RangeSpec::parse(s);
-        assert_eq!(r("bytes=0-9").unwrap().resolve(100), Some((0, 9)));
-        assert_eq!(r("bytes=90-").unwrap().resolve(100), Some((90, 99)));
-        assert_eq!(r("bytes=90-500").unwrap().resolve(100), Some((90, 99)));
-        assert_eq!(r("bytes=-10").unwrap().resolve(100), Some((90, 99)));
-        assert_eq!(r("bytes=-500").unwrap().resolve(100), Some((0, 99)));
-        assert_eq!(r("bytes=100-").unwrap().resolve(100), None);
-        assert_eq!(r("bytes=-0").unwrap().resolve(100), None);
+        assert_eq!(r("bytes=0-9").unwrap().resolve(100), Window::Part(0, 9));
+        assert_eq!(r("bytes=90-").unwrap().resolve(100), Window::Part(90, 99));
+        assert_eq!(
+            r("bytes=90-500").unwrap().resolve(100),
+            Window::Part(90, 99)
+        );
+        assert_eq!(r("bytes=-10").unwrap().resolve(100), Window::Part(90, 99));
+        assert_eq!(r("bytes=-500").unwrap().resolve(100), Window::Part(0, 99));
+        assert_eq!(r("bytes=100-").unwrap().resolve(100), Window::Unsatisfiable);
+        assert!(r("bytes=-0").is_none(), "a zero-length suffix is malformed");
         assert!(r("bytes=9-0").is_none());
         assert!(r("bytes=0-1,5-6").is_none());
         assert!(r("items=0-1").is_none());
