@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::forms;
-use crate::domain::{CaseRecord, ChildId, DocKind, MediaType, Sex};
+use crate::domain::{CaseRecord, ChildId, DocKind, Document, DocumentId, MediaType, Sex};
 
 /// Content of the `HANDOVER` entry: the format marker and version.
 pub const MARKER: &str = "handover-bundle/1\n";
@@ -185,6 +185,47 @@ pub struct ManifestChild {
         deserialize_with = "forms::present"
     )]
     pub notes: Option<String>,
+}
+
+impl ManifestDocument {
+    /// The manifest's entry for `doc`, the `n`th document (from 1).
+    pub fn of(n: usize, doc: &Document) -> ManifestDocument {
+        ManifestDocument {
+            path: super::document_entry(n),
+            source_document_id: doc.id.to_string(),
+            kind: doc.kind,
+            title: doc.title.clone(),
+            file_name: doc.file_name.clone(),
+            media_type: doc.media_type,
+            size: doc.size,
+            sha256: doc.sha256.clone(),
+            added_at: doc.added_at,
+        }
+    }
+
+    /// The document this entry becomes at the destination: a new id, the
+    /// imported child, who imported it and when (the source's id and time
+    /// stay in the manifest).
+    pub fn to_document(
+        &self,
+        id: DocumentId,
+        child_id: ChildId,
+        added_by: String,
+        added_at: DateTime<Utc>,
+    ) -> Document {
+        Document {
+            id,
+            child_id,
+            kind: self.kind,
+            title: self.title.clone(),
+            file_name: self.file_name.clone(),
+            media_type: self.media_type,
+            size: self.size,
+            sha256: self.sha256.clone(),
+            added_by,
+            added_at,
+        }
+    }
 }
 
 impl From<CaseRecord> for ManifestChild {

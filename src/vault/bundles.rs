@@ -57,6 +57,74 @@ impl Vault {
         let record =
             self.authorize_child(actor, Action::CreateTransfer, child, Note::target(to))?;
         let view = self.view_of(record, Purpose::Restoration)?;
+        let (destination, reason) = self.sendable(&view, to, out, allow_incomplete)?;
+        let recipient = crypto::parse_recipient(&destination.age_recipient)?;
+        let manifest = manifest_of(&view, reason);
+        let bundle_id = manifest.bundle_id.clone();
+        let signing = crypto::parse_ssh_public(&self.card().ssh_public_key)?;
+        let ends = (
+            DepartmentRef {
+                id: self.card().id.clone(),
+                fingerprint: crypto::ssh_fingerprint(&signing),
+            },
+            DepartmentRef {
+                id: destination.id.clone(),
+                fingerprint: crypto::age_fingerprint(&recipient),
+            },
+        );
+        let heads = view
+            .documents
+            .iter()
+            .map(|d| self.db.sealed_head(d.id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let job = ResealJob {
+            keys: self.keys.clone(),
+            blobs: self.blobs.clone(),
+            handle: Handle::current(),
+            out: out.to_path_buf(),
+            recipient,
+            documents: view.documents.clone(),
+            heads,
+            manifest,
+            ends,
+        };
+        let total: u64 = view.documents.iter().map(|d| d.size).sum();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        let writer = super::heavy::spawn_heavy(move || job.run(tx));
+        let mut done = 0;
+        while let Some(bytes) = rx.recv().await {
+            done += bytes;
+            progress(done, total);
+        }
+        let (envelope, envelope_sha256, size) = writer.await.map_err(VaultError::from)??;
+        self.record_sent(
+            &bundle_id,
+            child,
+            &destination.id,
+            envelope_sha256,
+            &view.documents,
+            envelope.created_at,
+        )?;
+        tracing::info!(bundle = %bundle_id, child = %child, to = %destination.id, "bundle created");
+        Ok(CreatedBundle {
+            bundle_id,
+            destination: destination.id,
+            documents: view.documents.len(),
+            size,
+        })
+    }
+
+    /// Whether the child in `view` may be sent to `to` as the file `out`:
+    /// the checklist (or a reason), the document count, a destination in
+    /// the directory that is not this node, a free output path. Returns
+    /// the destination's card and the trimmed reason.
+    fn sendable(
+        &self,
+        view: &super::ChildView,
+        to: &str,
+        out: &Path,
+        allow_incomplete: Option<String>,
+    ) -> Result<(crate::domain::DepartmentCard, Option<String>), VaultError> {
         let reason = allow_incomplete.map(|r| r.trim().to_string());
         if reason
             .as_ref()
@@ -68,7 +136,7 @@ impl Vault {
         }
         if !view.checklist.is_complete() && reason.is_none() {
             return Err(VaultError::ChecklistIncomplete {
-                child: child.to_string(),
+                child: view.child.id.to_string(),
                 missing: view
                     .checklist
                     .missing
@@ -79,7 +147,7 @@ impl Vault {
         }
         if view.documents.len() > bundle::MAX_DOCUMENTS {
             return Err(VaultError::TooManyDocuments {
-                child: child.to_string(),
+                child: view.child.id.to_string(),
                 max: bundle::MAX_DOCUMENTS,
                 has: view.documents.len(),
             });
@@ -91,143 +159,7 @@ impl Vault {
         if out.exists() || bundle::partial_path(out).exists() {
             return Err(VaultError::OutputExists(out.to_path_buf()));
         }
-        let recipient = crypto::parse_recipient(&destination.age_recipient)?;
-        let bundle_id = uuid::Uuid::now_v7().to_string();
-        let manifest = Manifest {
-            format: MANIFEST_FORMAT.to_string(),
-            bundle_id: bundle_id.clone(),
-            source_child_id: view.child.id,
-            child: view.child.record.clone().into(),
-            incomplete_reason: reason,
-            documents: view
-                .documents
-                .iter()
-                .enumerate()
-                .map(|(i, doc)| ManifestDocument {
-                    path: document_entry(i + 1),
-                    source_document_id: doc.id.to_string(),
-                    kind: doc.kind,
-                    title: doc.title.clone(),
-                    file_name: doc.file_name.clone(),
-                    media_type: doc.media_type,
-                    size: doc.size,
-                    sha256: doc.sha256.clone(),
-                    added_at: doc.added_at,
-                })
-                .collect(),
-        };
-        let signing = crypto::parse_ssh_public(&self.card().ssh_public_key)?;
-        let source = DepartmentRef {
-            id: self.card().id.clone(),
-            fingerprint: crypto::ssh_fingerprint(&signing),
-        };
-        let target = DepartmentRef {
-            id: destination.id.clone(),
-            fingerprint: crypto::age_fingerprint(&recipient),
-        };
-        let documents = view.documents.clone();
-        let heads = documents
-            .iter()
-            .map(|d| self.db.sealed_head(d.id))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (keys, blobs, handle, out_c) = (
-            self.keys.clone(),
-            self.blobs.clone(),
-            Handle::current(),
-            out.to_path_buf(),
-        );
-        let total: u64 = documents.iter().map(|d| d.size).sum();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-        let writer =
-            super::heavy::spawn_heavy(move || -> Result<(Envelope, String, u64), VaultError> {
-                let signature_len = crypto::sign(&keys, b"").len();
-                let mut bundle = BundleWriter::create(&out_c, documents.len(), signature_len)?;
-                let manifest_json = bundle::manifest_plaintext(&manifest);
-                let mut sealed = Vec::new();
-                crypto::seal(&recipient, &manifest_json[..], &mut sealed)
-                    .map_err(|e| stream_failure(e, Streamed::Stored("the manifest")))?;
-                bundle.add_manifest(&sealed)?;
-                let count = documents.len();
-                bundle.add_documents(
-                    count,
-                    RESEALED_AT_ONCE,
-                    |i, out, sized| -> Result<(), VaultError> {
-                        let doc = &documents[i];
-                        let input =
-                            blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
-                        // A file this node sealed is checked by its recorded
-                        // head (see crypto::SealedHead); any other by the
-                        // digest of its whole plaintext.
-                        let check = heads[i]
-                            .map_or(InputCheck::PlaintextDigest, |(len, sha256)| {
-                                InputCheck::Head(SealedHead { len, sha256 })
-                            });
-                        let plan = ResealPlan {
-                            threads: Threads::Calling,
-                            plaintext_len: doc.size,
-                            check,
-                        };
-                        let (resealed, _) = crypto::reseal_sized(
-                            plan,
-                            keys.identity(),
-                            &recipient,
-                            input,
-                            out,
-                            sized,
-                        )
-                        .map_err(|e| stream_failure(e, Streamed::Stored(&doc_label(i))))?;
-                        let digest_differs = resealed
-                            .sha256
-                            .is_some_and(|sha256| hex::encode(sha256) != doc.sha256);
-                        if resealed.size != doc.size || digest_differs {
-                            return Err(VaultError::Integrity(format!(
-                                "document {} does not match its recorded SHA-256",
-                                doc.id
-                            )));
-                        }
-                        let _ = tx.send(doc.size);
-                        Ok(())
-                    },
-                )?;
-                let (envelope, envelope_sha256) =
-                    bundle.finish(&manifest.bundle_id, Utc::now(), source, target, |bytes| {
-                        crypto::sign(&keys, bytes)
-                    })?;
-                let size = fs::metadata(&out_c)?.len();
-                Ok((envelope, envelope_sha256, size))
-            });
-        let mut done = 0;
-        while let Some(bytes) = rx.recv().await {
-            done += bytes;
-            progress(done, total);
-        }
-        let (envelope, envelope_sha256, size) = writer.await.map_err(VaultError::from)??;
-        self.db.record_sent_bundle(&SentBundle {
-            bundle_id: bundle_id.clone(),
-            child_id: child,
-            destination: destination.id.clone(),
-            envelope_sha256,
-            documents: view
-                .documents
-                .iter()
-                .enumerate()
-                .map(|(i, d)| SentDocument {
-                    path: document_entry(i + 1),
-                    document_id: d.id,
-                    size: d.size,
-                    sha256: d.sha256.clone(),
-                })
-                .collect(),
-            created_at: envelope.created_at,
-            answer: None,
-        })?;
-        tracing::info!(bundle = %bundle_id, child = %child, to = %destination.id, "bundle created");
-        Ok(CreatedBundle {
-            bundle_id,
-            destination: destination.id,
-            documents: view.documents.len(),
-            size,
-        })
+        Ok((destination, reason))
     }
 
     /// Checks a bundle's structure, signature, fingerprints and digests
@@ -393,6 +325,140 @@ impl Vault {
         let mut all = vec![self.card().clone()];
         all.extend(self.db.departments()?);
         Ok(Directory::new(all))
+    }
+}
+
+/// The manifest of a bundle of the child in `view`.
+fn manifest_of(view: &super::ChildView, incomplete_reason: Option<String>) -> Manifest {
+    Manifest {
+        format: MANIFEST_FORMAT.to_string(),
+        bundle_id: uuid::Uuid::now_v7().to_string(),
+        source_child_id: view.child.id,
+        child: view.child.record.clone().into(),
+        incomplete_reason,
+        documents: view
+            .documents
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| ManifestDocument::of(i + 1, doc))
+            .collect(),
+    }
+}
+
+/// Everything the reseal job needs, off the runtime: each document's blob
+/// is decrypted and sealed again to the destination, straight into the
+/// bundle file, with the manifest and the signed envelope.
+struct ResealJob {
+    keys: std::sync::Arc<crypto::NodeKeys>,
+    blobs: crate::store::BlobStore,
+    handle: Handle,
+    out: PathBuf,
+    recipient: age::x25519::Recipient,
+    documents: Vec<crate::domain::Document>,
+    /// The sealed head recorded for each document, if this node sealed it.
+    heads: Vec<Option<(u64, [u8; 32])>>,
+    manifest: Manifest,
+    /// Source and destination, as the envelope names them.
+    ends: (DepartmentRef, DepartmentRef),
+}
+
+impl ResealJob {
+    /// Writes the bundle; `done` hears each document's size as it is
+    /// resealed. Returns the envelope, its SHA-256 and the file's size.
+    fn run(
+        self,
+        done: tokio::sync::mpsc::UnboundedSender<u64>,
+    ) -> Result<(Envelope, String, u64), VaultError> {
+        let ResealJob {
+            keys,
+            blobs,
+            handle,
+            out,
+            recipient,
+            documents,
+            heads,
+            manifest,
+            ends: (source, target),
+        } = self;
+        let signature_len = crypto::sign(&keys, b"").len();
+        let mut bundle = BundleWriter::create(&out, documents.len(), signature_len)?;
+        let manifest_json = bundle::manifest_plaintext(&manifest);
+        let mut sealed = Vec::new();
+        crypto::seal(&recipient, &manifest_json[..], &mut sealed)
+            .map_err(|e| stream_failure(e, Streamed::Stored("the manifest")))?;
+        bundle.add_manifest(&sealed)?;
+        bundle.add_documents(
+            documents.len(),
+            RESEALED_AT_ONCE,
+            |i, sink, sized| -> Result<(), VaultError> {
+                let doc = &documents[i];
+                let input = blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
+                // A file this node sealed is checked by its recorded head
+                // (see crypto::SealedHead); any other by the digest of its
+                // whole plaintext.
+                let check = heads[i].map_or(InputCheck::PlaintextDigest, |(len, sha256)| {
+                    InputCheck::Head(SealedHead { len, sha256 })
+                });
+                let plan = ResealPlan {
+                    threads: Threads::Calling,
+                    plaintext_len: doc.size,
+                    check,
+                };
+                let (resealed, _) =
+                    crypto::reseal_sized(plan, keys.identity(), &recipient, input, sink, sized)
+                        .map_err(|e| stream_failure(e, Streamed::Stored(&doc_label(i))))?;
+                let digest_differs = resealed
+                    .sha256
+                    .is_some_and(|sha256| hex::encode(sha256) != doc.sha256);
+                if resealed.size != doc.size || digest_differs {
+                    return Err(VaultError::Integrity(format!(
+                        "document {} does not match its recorded SHA-256",
+                        doc.id
+                    )));
+                }
+                let _ = done.send(doc.size);
+                Ok(())
+            },
+        )?;
+        let (envelope, envelope_sha256) =
+            bundle.finish(&manifest.bundle_id, Utc::now(), source, target, |bytes| {
+                crypto::sign(&keys, bytes)
+            })?;
+        let size = fs::metadata(&out)?.len();
+        Ok((envelope, envelope_sha256, size))
+    }
+}
+
+impl Vault {
+    /// Records what a bundle carried, to check its answer against later.
+    fn record_sent(
+        &self,
+        bundle_id: &str,
+        child: ChildId,
+        destination: &str,
+        envelope_sha256: String,
+        documents: &[crate::domain::Document],
+        created_at: chrono::DateTime<Utc>,
+    ) -> Result<(), VaultError> {
+        self.db.record_sent_bundle(&SentBundle {
+            bundle_id: bundle_id.to_string(),
+            child_id: child,
+            destination: destination.to_string(),
+            envelope_sha256,
+            documents: documents
+                .iter()
+                .enumerate()
+                .map(|(i, d)| SentDocument {
+                    path: document_entry(i + 1),
+                    document_id: d.id,
+                    size: d.size,
+                    sha256: d.sha256.clone(),
+                })
+                .collect(),
+            created_at,
+            answer: None,
+        })?;
+        Ok(())
     }
 }
 

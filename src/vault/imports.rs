@@ -195,18 +195,7 @@ impl Vault {
             let key = BlobKey::for_document(id);
             self.db.begin_blob(&key, Utc::now())?;
             stored.push((
-                Document {
-                    id,
-                    child_id: child.id,
-                    kind: doc.kind,
-                    title: doc.title.clone(),
-                    file_name: doc.file_name.clone(),
-                    media_type: doc.media_type,
-                    size: doc.size,
-                    sha256: doc.sha256.clone(),
-                    added_by: child.created_by.clone(),
-                    added_at: now,
-                },
+                doc.to_document(id, child.id, child.created_by.clone(), now),
                 key.clone(),
             ));
             let (writer, keys, handle) = (
