@@ -135,15 +135,7 @@ impl Vault {
             ));
         }
         if !view.checklist.is_complete() && reason.is_none() {
-            return Err(VaultError::ChecklistIncomplete {
-                child: view.child.id.to_string(),
-                missing: view
-                    .checklist
-                    .missing
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect(),
-            });
+            return Err(view.incomplete());
         }
         if view.documents.len() > bundle::MAX_DOCUMENTS {
             return Err(VaultError::TooManyDocuments {

@@ -20,6 +20,21 @@ pub struct ChildView {
     pub checklist: Checklist,
 }
 
+impl ChildView {
+    /// The refusal of a step that needs this child's checklist complete.
+    pub(super) fn incomplete(&self) -> VaultError {
+        VaultError::ChecklistIncomplete {
+            child: self.child.id.to_string(),
+            missing: self
+                .checklist
+                .missing
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+        }
+    }
+}
+
 impl Vault {
     /// Takes a new child in; only the name is required.
     pub fn add_child(

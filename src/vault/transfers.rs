@@ -100,15 +100,7 @@ impl Vault {
         if let TransferStep::Submit { override_reason } = &step {
             let view = self.view_of(child, Purpose::Restoration)?;
             if override_reason.is_none() && !view.checklist.is_complete() {
-                return Err(VaultError::ChecklistIncomplete {
-                    child: t.child.to_string(),
-                    missing: view
-                        .checklist
-                        .missing
-                        .iter()
-                        .map(|k| k.to_string())
-                        .collect(),
-                });
+                return Err(view.incomplete());
             }
         }
         t.take(step, actor.label(), Utc::now())
