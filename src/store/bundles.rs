@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
-use super::children::{child_params, malformed, parse_time};
+use super::children::{child_params, malformed};
+use super::columns::Time;
 use super::documents::insert_document;
 use super::{BlobKey, Db, StoreError};
 use crate::domain::{AnswerOutcome, Child, ChildId, Document, DocumentId};
@@ -92,7 +93,7 @@ impl Db {
                 b.destination,
                 b.envelope_sha256,
                 documents,
-                b.created_at.to_rfc3339()
+                Time(b.created_at)
             ],
         )?;
         Ok(())
@@ -111,14 +112,14 @@ impl Db {
                     Ok((
                         (
                             r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
+                            r.get::<_, ChildId>(1)?,
                             r.get::<_, String>(2)?,
                             r.get::<_, String>(3)?,
                         ),
                         r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
+                        r.get::<_, Time>(5)?,
                         (
-                            r.get::<_, Option<String>>(6)?,
+                            r.get::<_, Option<Time>>(6)?,
                             r.get::<_, Option<String>>(7)?,
                             r.get::<_, Option<String>>(8)?,
                         ),
@@ -157,17 +158,17 @@ impl Db {
                     .map_or(Some(AnswerOutcome::Delivered), AnswerOutcome::parse)
                     .ok_or_else(|| malformed("answer"))?,
                 file,
-                at: parse_time(&at)?,
+                at: at.0,
             }),
             _ => None,
         };
         Ok(Some(SentBundle {
             bundle_id,
-            child_id: child.parse().map_err(|_| malformed("child id"))?,
+            child_id: child,
             destination,
             envelope_sha256,
             documents,
-            created_at: parse_time(&created)?,
+            created_at: created.0,
             answer,
         }))
     }
@@ -180,7 +181,7 @@ impl Db {
              WHERE bundle_id = ?1 AND answer IS NULL AND delivered_at IS NULL",
             params![
                 bundle_id,
-                answer.at.to_rfc3339(),
+                Time(answer.at),
                 answer.file,
                 answer.outcome.as_str()
             ],
@@ -198,7 +199,7 @@ impl Db {
                 r.source,
                 r.envelope_sha256,
                 r.refusal,
-                r.refused_at.to_rfc3339()
+                Time(r.refused_at)
             ],
         )?;
         Ok(changed == 1)
@@ -218,21 +219,20 @@ impl Db {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
+                        r.get::<_, Time>(4)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(bundle_id, source, envelope_sha256, refusal, at)| {
-            Ok(RefusedBundle {
+        Ok(row.map(
+            |(bundle_id, source, envelope_sha256, refusal, at)| RefusedBundle {
                 bundle_id,
                 source,
                 envelope_sha256,
                 refusal,
-                refused_at: parse_time(&at)?,
-            })
-        })
-        .transpose()
+                refused_at: at.0,
+            },
+        ))
     }
 
     /// A bundle imported before, if any.
@@ -246,11 +246,11 @@ impl Db {
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
+                        r.get::<_, ChildId>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
+                        r.get::<_, Time>(5)?,
                     ))
                 },
             )
@@ -258,11 +258,11 @@ impl Db {
         row.map(|(bundle_id, child, source, envelope_sha256, receipt, at)| {
             Ok(ImportedBundle {
                 bundle_id,
-                child_id: child.parse().map_err(|_| malformed("child id"))?,
+                child_id: child,
                 source,
                 envelope_sha256,
                 receipt,
-                imported_at: parse_time(&at)?,
+                imported_at: at.0,
             })
         })
         .transpose()
@@ -295,7 +295,7 @@ impl Db {
                 imported.source,
                 imported.envelope_sha256,
                 imported.receipt,
-                imported.imported_at.to_rfc3339()
+                Time(imported.imported_at)
             ],
         )?;
         tx.commit()?;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
+use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::{CaseRecord, Child, ChildId};
 
@@ -31,7 +32,7 @@ impl Db {
             serde_json::to_string(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let n = self.conn().execute(
             "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), json, at.to_rfc3339()],
+            params![id.to_string(), json, Time(at)],
         )?;
         Ok(n == 1)
     }
@@ -52,7 +53,7 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
-            params![child.id.to_string(), json, child.updated_at.to_rfc3339()],
+            params![child.id.to_string(), json, Time(child.updated_at)],
         )?;
         tx.execute(
             "INSERT INTO child_moves (id, child_id, from_institution, from_district,
@@ -67,7 +68,7 @@ impl Db {
                 child.record.district,
                 reason,
                 by,
-                child.updated_at.to_rfc3339()
+                Time(child.updated_at)
             ],
         )?;
         tx.commit()?;
@@ -108,38 +109,32 @@ pub(super) fn child_params(child: &Child) -> Result<[Box<dyn rusqlite::ToSql>; 6
     Ok([
         Box::new(child.id.to_string()),
         Box::new(record),
-        Box::new(child.created_at.to_rfc3339()),
+        Box::new(Time(child.created_at)),
         Box::new(child.created_by.clone()),
-        Box::new(child.updated_at.to_rfc3339()),
+        Box::new(Time(child.updated_at)),
         Box::new(origin),
     ])
 }
 
 fn row_to_child(row: &Row<'_>) -> rusqlite::Result<Result<Child, StoreError>> {
-    let id: String = row.get(0)?;
+    let id = row.get(0)?;
     let record: String = row.get(1)?;
-    let created_at: String = row.get(2)?;
+    let created_at: Time = row.get(2)?;
     let created_by: String = row.get(3)?;
-    let updated_at: String = row.get(4)?;
+    let updated_at: Time = row.get(4)?;
     let origin: Option<String> = row.get(5)?;
     Ok((|| {
         Ok(Child {
-            id: id.parse().map_err(|_| malformed("child id"))?,
+            id,
             record: serde_json::from_str(&record).map_err(|_| malformed("case record"))?,
-            created_at: parse_time(&created_at)?,
+            created_at: created_at.0,
             created_by,
-            updated_at: parse_time(&updated_at)?,
+            updated_at: updated_at.0,
             origin: origin
                 .map(|o| serde_json::from_str(&o).map_err(|_| malformed("origin")))
                 .transpose()?,
         })
     })())
-}
-
-pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| malformed("timestamp"))
 }
 
 pub(super) fn malformed(what: &str) -> StoreError {

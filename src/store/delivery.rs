@@ -1,10 +1,10 @@
 //! Rows of the `inbox` (bundles received, waiting for a decision) and
 //! `outbox` (pushes to other nodes still to make) tables.
 
-use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::children::{malformed, parse_time};
+use super::children::malformed;
+use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::{InboxItem, InboxState, OutboxItem, OutboxKind};
 
@@ -24,11 +24,11 @@ impl Db {
                 item.source,
                 item.size as i64,
                 item.documents as i64,
-                item.created_at.to_rfc3339(),
-                item.received_at.to_rfc3339(),
+                Time(item.created_at),
+                Time(item.received_at),
                 item.state.as_str(),
                 item.decided_by,
-                item.decided_at.map(|t| t.to_rfc3339()),
+                item.decided_at.map(Time),
                 item.reason,
                 item.child_id.map(|c| c.to_string()),
             ],
@@ -45,7 +45,7 @@ impl Db {
                 item.bundle_id,
                 item.state.as_str(),
                 item.decided_by,
-                item.decided_at.map(|t| t.to_rfc3339()),
+                item.decided_at.map(Time),
                 item.reason,
                 item.child_id.map(|c| c.to_string()),
             ],
@@ -87,12 +87,12 @@ impl Db {
                 item.kind.as_str(),
                 item.bundle_id,
                 item.destination,
-                item.queued_at.to_rfc3339(),
+                Time(item.queued_at),
                 item.attempts,
-                item.next_attempt_at.to_rfc3339(),
+                Time(item.next_attempt_at),
                 item.last_error,
-                item.done_at.map(|t| t.to_rfc3339()),
-                item.gave_up_at.map(|t| t.to_rfc3339()),
+                item.done_at.map(Time),
+                item.gave_up_at.map(Time),
             ],
         )?;
         Ok(())
@@ -106,10 +106,10 @@ impl Db {
             params![
                 OutboxItem::key(item.kind, &item.bundle_id),
                 item.attempts,
-                item.next_attempt_at.to_rfc3339(),
+                Time(item.next_attempt_at),
                 item.last_error,
-                item.done_at.map(|t| t.to_rfc3339()),
-                item.gave_up_at.map(|t| t.to_rfc3339()),
+                item.done_at.map(Time),
+                item.gave_up_at.map(Time),
             ],
         )?;
         Ok(())
@@ -127,26 +127,21 @@ impl Db {
     }
 }
 
-fn time(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    s.as_deref().map(parse_time).transpose()
-}
-
 fn inbox_row(r: &Row<'_>) -> Result<InboxItem, StoreError> {
     let bad = || malformed("inbox item");
     let state: String = r.get(6)?;
-    let child: Option<String> = r.get(10)?;
     Ok(InboxItem {
         bundle_id: r.get(0)?,
         source: r.get(1)?,
         size: r.get::<_, i64>(2)?.try_into().map_err(|_| bad())?,
         documents: r.get::<_, i64>(3)?.try_into().map_err(|_| bad())?,
-        created_at: parse_time(&r.get::<_, String>(4)?)?,
-        received_at: parse_time(&r.get::<_, String>(5)?)?,
+        created_at: r.get::<_, Time>(4)?.0,
+        received_at: r.get::<_, Time>(5)?.0,
         state: InboxState::parse(&state).ok_or_else(bad)?,
         decided_by: r.get(7)?,
-        decided_at: time(r.get(8)?)?,
+        decided_at: r.get::<_, Option<Time>>(8)?.map(|t| t.0),
         reason: r.get(9)?,
-        child_id: child.map(|c| c.parse().map_err(|_| bad())).transpose()?,
+        child_id: r.get(10)?,
     })
 }
 
@@ -156,11 +151,11 @@ fn outbox_row(r: &Row<'_>) -> Result<OutboxItem, StoreError> {
         kind: OutboxKind::parse(&kind).ok_or_else(|| malformed("outbox item"))?,
         bundle_id: r.get(1)?,
         destination: r.get(2)?,
-        queued_at: parse_time(&r.get::<_, String>(3)?)?,
+        queued_at: r.get::<_, Time>(3)?.0,
         attempts: r.get(4)?,
-        next_attempt_at: parse_time(&r.get::<_, String>(5)?)?,
+        next_attempt_at: r.get::<_, Time>(5)?.0,
         last_error: r.get(6)?,
-        done_at: time(r.get(7)?)?,
-        gave_up_at: time(r.get(8)?)?,
+        done_at: r.get::<_, Option<Time>>(7)?.map(|t| t.0),
+        gave_up_at: r.get::<_, Option<Time>>(8)?.map(|t| t.0),
     })
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::children::malformed;
+use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::DepartmentCard;
 
@@ -18,7 +19,7 @@ impl Db {
         self.conn().execute(
             "INSERT INTO departments (id, card, added_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET card = excluded.card, added_at = excluded.added_at",
-            params![card.id, json, at.to_rfc3339()],
+            params![card.id, json, Time(at)],
         )?;
         Ok(())
     }

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::children::{malformed, parse_time};
+use super::children::malformed;
+use super::columns::Time;
 use super::{BlobKey, Db, StoreError};
 use crate::domain::{ChildId, Document, DocumentId, MediaType};
 
@@ -17,7 +18,7 @@ impl Db {
     pub fn begin_blob(&self, key: &BlobKey, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO pending_blobs (blob_key, started_at) VALUES (?1, ?2)",
-            params![key.as_str(), at.to_rfc3339()],
+            params![key.as_str(), Time(at)],
         )?;
         Ok(())
     }
@@ -45,11 +46,11 @@ impl Db {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT blob_key, started_at FROM pending_blobs ORDER BY blob_key")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Time>(1)?)))?;
         let mut old = Vec::new();
         for row in rows {
             let (key, at) = row?;
-            if super::children::parse_time(&at)? < before {
+            if at.0 < before {
                 old.push(BlobKey::from_stored(key));
             }
         }
@@ -151,7 +152,7 @@ pub(super) fn insert_document(
             doc.sha256,
             key.as_str(),
             doc.added_by,
-            doc.added_at.to_rfc3339(),
+            Time(doc.added_at),
         ],
     )?;
     tx.execute(
@@ -162,9 +163,9 @@ pub(super) fn insert_document(
 }
 
 fn row_to_document(row: &Row<'_>) -> rusqlite::Result<Result<(Document, BlobKey), StoreError>> {
-    let id: String = row.get(0)?;
-    let child_id: String = row.get(1)?;
-    let kind: String = row.get(2)?;
+    let id = row.get(0)?;
+    let child_id = row.get(1)?;
+    let kind = row.get(2)?;
     let title: Option<String> = row.get(3)?;
     let file_name: Option<String> = row.get(4)?;
     let media_type: String = row.get(5)?;
@@ -172,19 +173,19 @@ fn row_to_document(row: &Row<'_>) -> rusqlite::Result<Result<(Document, BlobKey)
     let sha256: String = row.get(7)?;
     let blob_key: String = row.get(8)?;
     let added_by: String = row.get(9)?;
-    let added_at: String = row.get(10)?;
+    let added_at: Time = row.get(10)?;
     Ok((|| {
         let doc = Document {
-            id: id.parse().map_err(|_| malformed("document id"))?,
-            child_id: child_id.parse().map_err(|_| malformed("child id"))?,
-            kind: kind.parse().map_err(|_| malformed("document kind"))?,
+            id,
+            child_id,
+            kind,
             title,
             file_name,
             media_type: MediaType::from_mime(&media_type).ok_or_else(|| malformed("media type"))?,
             size: u64::try_from(size).map_err(|_| malformed("size"))?,
             sha256,
             added_by,
-            added_at: parse_time(&added_at)?,
+            added_at: added_at.0,
         };
         Ok((doc, BlobKey::from_stored(blob_key)))
     })())

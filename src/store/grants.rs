@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::children::{malformed, parse_time};
+use super::children::malformed;
+use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::{ChildId, Grant, GrantId, UserId};
 
@@ -20,14 +21,14 @@ impl Db {
                 "INSERT INTO grants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)"
             ),
             params![
-                g.id.to_string(),
-                g.user.to_string(),
-                g.child.to_string(),
+                g.id,
+                g.user,
+                g.child,
                 kinds,
-                g.purpose.as_str(),
-                g.until.to_rfc3339(),
+                g.purpose,
+                Time(g.until),
                 g.granted_by,
-                g.created_at.to_rfc3339()
+                Time(g.created_at)
             ],
         )?;
         Ok(())
@@ -38,7 +39,7 @@ impl Db {
         self.conn()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM grants WHERE id = ?1"),
-                [id.to_string()],
+                [id],
                 |r| Ok(grant_from_row(r)),
             )
             .optional()?
@@ -56,10 +57,7 @@ impl Db {
             "SELECT {COLUMNS} FROM grants WHERE (?1 IS NULL OR user_id = ?1)
              AND (?2 IS NULL OR child_id = ?2) ORDER BY created_at DESC, id"
         ))?;
-        let rows = stmt.query_map(
-            params![user.map(|u| u.to_string()), child.map(|c| c.to_string())],
-            |r| Ok(grant_from_row(r)),
-        )?;
+        let rows = stmt.query_map(params![user, child], |r| Ok(grant_from_row(r)))?;
         rows.map(|r| r?).collect()
     }
 
@@ -67,26 +65,23 @@ impl Db {
     pub fn revoke_grant(&self, id: GrantId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let n = self.conn().execute(
             "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            params![id.to_string(), at.to_rfc3339()],
+            params![id, Time(at)],
         )?;
         Ok(n == 1)
     }
 }
 
 fn grant_from_row(r: &Row<'_>) -> Result<Grant, StoreError> {
-    let text = |i: usize| r.get::<_, String>(i).map_err(StoreError::from);
     Ok(Grant {
-        id: text(0)?.parse().map_err(|_| malformed("grant id"))?,
-        user: text(1)?.parse().map_err(|_| malformed("user id"))?,
-        child: text(2)?.parse().map_err(|_| malformed("child id"))?,
-        kinds: serde_json::from_str(&text(3)?).map_err(|_| malformed("grant kinds"))?,
-        purpose: text(4)?.parse().map_err(|_| malformed("purpose"))?,
-        until: parse_time(&text(5)?)?,
-        granted_by: text(6)?,
-        created_at: parse_time(&text(7)?)?,
-        revoked_at: r
-            .get::<_, Option<String>>(8)?
-            .map(|t| parse_time(&t))
-            .transpose()?,
+        id: r.get(0)?,
+        user: r.get(1)?,
+        child: r.get(2)?,
+        kinds: serde_json::from_str(&r.get::<_, String>(3)?)
+            .map_err(|_| malformed("grant kinds"))?,
+        purpose: r.get(4)?,
+        until: r.get::<_, Time>(5)?.0,
+        granted_by: r.get(6)?,
+        created_at: r.get::<_, Time>(7)?.0,
+        revoked_at: r.get::<_, Option<Time>>(8)?.map(|t| t.0),
     })
 }

@@ -6,6 +6,7 @@
 mod blobs;
 mod bundles;
 mod children;
+mod columns;
 mod db;
 mod delivery;
 mod departments;

@@ -5,6 +5,7 @@ use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
 
 use super::children::malformed;
+use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::{ChildId, Transfer, TransferId};
 
@@ -24,7 +25,7 @@ impl Db {
                 t.state.as_str(),
                 t.bundle_id,
                 json,
-                t.created_at.to_rfc3339(),
+                Time(t.created_at),
                 Utc::now().to_rfc3339()
             ],
         )?;

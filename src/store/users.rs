@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::children::{malformed, parse_time};
+use super::children::malformed;
+use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::{OversightEvent, OversightKind, TokenId, TokenInfo, User, UserId};
 
@@ -35,7 +36,7 @@ impl Db {
                 user.scope.to_string(),
                 password_hash,
                 user.disabled,
-                user.created_at.to_rfc3339(),
+                Time(user.created_at),
                 user.must_change_password,
                 created_by,
             ],
@@ -86,8 +87,8 @@ impl Db {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                r.get::<_, UserId>(2)?,
+                r.get::<_, Time>(3)?,
             ))
         })?;
         rows.map(|r| {
@@ -95,8 +96,8 @@ impl Db {
             Ok(OversightEvent {
                 kind: OversightKind::parse(&kind).ok_or_else(|| malformed("oversight kind"))?,
                 actor,
-                target: target.parse().map_err(|_| malformed("user id"))?,
-                at: parse_time(&at)?,
+                target,
+                at: at.0,
             })
         })
         .collect()
@@ -179,7 +180,7 @@ impl Db {
         let revoked = tx.execute(
             "UPDATE tokens SET revoked_at = ?2
              WHERE user_id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR id != ?3)",
-            params![id.to_string(), at.to_rfc3339(), keep.map(|k| k.to_string())],
+            params![id.to_string(), Time(at), keep.map(|k| k.to_string())],
         )?;
         if let Some(actor) = reset_by {
             insert_oversight(&tx, OversightKind::PasswordReset, actor, id, at)?;
@@ -196,8 +197,8 @@ impl Db {
                 row.id.to_string(),
                 row.user.to_string(),
                 hash,
-                row.created_at.to_rfc3339(),
-                row.expires_at.to_rfc3339()
+                Time(row.created_at),
+                Time(row.expires_at)
             ],
         )?;
         Ok(())
@@ -230,7 +231,7 @@ impl Db {
     pub fn revoke_token(&self, id: TokenId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let n = self.conn().execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            params![id.to_string(), at.to_rfc3339()],
+            params![id.to_string(), Time(at)],
         )?;
         Ok(n == 1)
     }
@@ -240,7 +241,7 @@ impl Db {
 fn revoke_all(tx: &Transaction<'_>, user: UserId, at: DateTime<Utc>) -> Result<usize, StoreError> {
     Ok(tx.execute(
         "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        params![user.to_string(), at.to_rfc3339()],
+        params![user.to_string(), Time(at)],
     )?)
 }
 
@@ -253,7 +254,7 @@ fn insert_oversight(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO oversight_events (kind, actor, target, at) VALUES (?1, ?2, ?3, ?4)",
-        params![kind.as_str(), actor, target.to_string(), at.to_rfc3339()],
+        params![kind.as_str(), actor, target.to_string(), Time(at)],
     )?;
     Ok(())
 }
@@ -261,27 +262,23 @@ fn insert_oversight(
 fn user_from_row(r: &Row<'_>) -> Result<User, StoreError> {
     let text = |i: usize| r.get::<_, String>(i).map_err(StoreError::from);
     Ok(User {
-        id: text(0)?.parse().map_err(|_| malformed("user id"))?,
+        id: r.get(0)?,
         name: text(1)?,
-        role: text(2)?.parse().map_err(|_| malformed("role"))?,
-        scope: text(3)?.parse().map_err(|_| malformed("scope"))?,
+        role: r.get(2)?,
+        scope: r.get(3)?,
         has_password: r.get(4)?,
         disabled: r.get(5)?,
-        created_at: parse_time(&text(6)?)?,
+        created_at: r.get::<_, Time>(6)?.0,
         must_change_password: r.get(7)?,
     })
 }
 
 fn token_from_row(r: &Row<'_>) -> Result<TokenInfo, StoreError> {
-    let text = |i: usize| r.get::<_, String>(i).map_err(StoreError::from);
     Ok(TokenInfo {
-        id: text(0)?.parse().map_err(|_| malformed("token id"))?,
-        user: text(1)?.parse().map_err(|_| malformed("user id"))?,
-        created_at: parse_time(&text(2)?)?,
-        expires_at: parse_time(&text(3)?)?,
-        revoked_at: r
-            .get::<_, Option<String>>(4)?
-            .map(|t| parse_time(&t))
-            .transpose()?,
+        id: r.get(0)?,
+        user: r.get(1)?,
+        created_at: r.get::<_, Time>(2)?.0,
+        expires_at: r.get::<_, Time>(3)?.0,
+        revoked_at: r.get::<_, Option<Time>>(4)?.map(|t| t.0),
     })
 }
