@@ -7,14 +7,17 @@
 //! `cargo bench --bench api_load [-- CLIENTS DOCS_PER_CLIENT BIG_MIB]`
 //! (defaults 50 4 1024). Synthetic documents only.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+#[path = "common/mod.rs"]
+mod common;
 
 struct Server {
     process: Child,
@@ -24,38 +27,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut process = Command::new(env!("CARGO_BIN_EXE_handover"))
-            .args(["--data-dir", data.to_str().unwrap(), "serve", "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
-            .env("HANDOVER_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-        let mut admin_password = String::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            // The first run names the file holding the one-time password.
-            if let Some(p) = line.strip_prefix("    ") {
-                admin_password = std::fs::read_to_string(p.trim())
-                    .unwrap()
-                    .trim()
-                    .to_string();
-            }
-            if line.contains("listening on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
+        let started = common::start(env!("CARGO_BIN_EXE_handover"), data, &[]);
         Server {
-            process,
-            base: format!("http://127.0.0.1:{port}"),
-            admin_password,
+            process: started.process,
+            base: format!("http://127.0.0.1:{}", started.port),
+            admin_password: started.admin_password,
         }
     }
 

@@ -15,13 +15,14 @@
 //! prints each failed heavy request; `BENCH_ONLY=0|1|2` makes every heavy
 //! client download, list or log in. Synthetic documents only.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
+#[path = "common/mod.rs"]
+mod common;
 use serde_json::{json, Value};
 
 /// A body of `len` bytes that is a PDF to intake, made as it is read.
@@ -75,35 +76,18 @@ fn main() {
         std::env::var("HANDOVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_handover").into());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("node");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(&bin)
-        .args(["--data-dir", data.to_str().unwrap(), "serve", "--bind"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("HANDOVER_LOG", "warn")
-        .env(
+    let common::Started {
+        process: mut server,
+        port,
+        admin_password: password,
+    } = common::start(
+        &bin,
+        &data,
+        &[(
             "HANDOVER_MAX_DOCUMENT_BYTES",
             ((big_mib + 1) << 20).to_string(),
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut password = String::new();
-    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(p) = line.strip_prefix("    ") {
-            password = std::fs::read_to_string(p.trim())
-                .unwrap()
-                .trim()
-                .to_string();
-        }
-        if line.contains("listening on") {
-            break;
-        }
-    }
+        )],
+    );
     let root = format!("http://127.0.0.1:{port}");
     let base = format!("{root}/api/v1");
     let c = Client::builder()

@@ -8,15 +8,17 @@
 //!
 //! `cargo bench --bench slow_clients [-- SLOW ROUNDS]` (defaults 50 10).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
+
+#[path = "common/mod.rs"]
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -27,31 +29,11 @@ fn main() {
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("node");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_handover"))
-        .args(["--data-dir", data.to_str().unwrap(), "serve", "--bind"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("HANDOVER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut password = String::new();
-    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(p) = line.strip_prefix("    ") {
-            password = std::fs::read_to_string(p.trim())
-                .unwrap()
-                .trim()
-                .to_string();
-        }
-        if line.contains("listening on") {
-            break;
-        }
-    }
+    let common::Started {
+        process: mut server,
+        port,
+        admin_password: password,
+    } = common::start(env!("CARGO_BIN_EXE_handover"), &data, &[]);
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let c = Client::builder()
         .timeout(Duration::from_secs(300))

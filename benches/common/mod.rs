@@ -1,0 +1,54 @@
+//! What the benches share: starting a real `handover serve` on a free
+//! loopback port with a first run, and reading the one-time admin password
+//! it writes.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A server started by [`start`].
+pub struct Started {
+    pub process: Child,
+    pub port: u16,
+    /// The first admin's one-time password (from the file the first run names).
+    pub admin_password: String,
+}
+
+/// Starts `bin serve` on a free port with the data directory `data` and
+/// extra environment `env`; returns once it listens.
+pub fn start(bin: &str, data: &Path, env: &[(&str, String)]) -> Started {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut process = Command::new(bin)
+        .args(["--data-dir", data.to_str().unwrap(), "serve", "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("HANDOVER_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let mut admin_password = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        // The first run names the file holding the one-time password.
+        if let Some(p) = line.strip_prefix("    ") {
+            admin_password = std::fs::read_to_string(p.trim())
+                .unwrap()
+                .trim()
+                .to_string();
+        }
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Started {
+        process,
+        port,
+        admin_password,
+    }
+}
