@@ -136,6 +136,13 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
     let _ = pusher.await;
     let _ = sweeper.await;
     drop(state);
+    // Work already handed to the blocking pools (a download's decryption
+    // whose client went away, say) still holds the vault: give it the
+    // grace period to end.
+    let waited = std::time::Instant::now();
+    while Arc::strong_count(&vault) > 1 && waited.elapsed() < GRACE {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The last reference: closing the vault writes the audit checkpoint.
     match Arc::try_unwrap(vault) {
         Ok(vault) => drop(vault),
