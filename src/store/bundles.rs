@@ -89,7 +89,7 @@ impl Db {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 b.bundle_id,
-                b.child_id.to_string(),
+                b.child_id,
                 b.destination,
                 b.envelope_sha256,
                 documents,
@@ -291,7 +291,7 @@ impl Db {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 imported.bundle_id,
-                imported.child_id.to_string(),
+                imported.child_id,
                 imported.source,
                 imported.envelope_sha256,
                 imported.receipt,

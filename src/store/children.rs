@@ -32,7 +32,7 @@ impl Db {
             serde_json::to_string(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let n = self.conn().execute(
             "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), json, Time(at)],
+            params![id, json, Time(at)],
         )?;
         Ok(n == 1)
     }
@@ -53,7 +53,7 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
-            params![child.id.to_string(), json, Time(child.updated_at)],
+            params![child.id, json, Time(child.updated_at)],
         )?;
         tx.execute(
             "INSERT INTO child_moves (id, child_id, from_institution, from_district,
@@ -61,7 +61,7 @@ impl Db {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 move_id,
-                child.id.to_string(),
+                child.id,
                 from.0,
                 from.1,
                 child.record.institution,
@@ -80,7 +80,7 @@ impl Db {
         self.conn()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM children WHERE id = ?1"),
-                [id.to_string()],
+                [id],
                 row_to_child,
             )
             .optional()?
@@ -107,7 +107,7 @@ pub(super) fn child_params(child: &Child) -> Result<[Box<dyn rusqlite::ToSql>; 6
         .transpose()
         .map_err(|e| StoreError::Malformed(e.to_string()))?;
     Ok([
-        Box::new(child.id.to_string()),
+        Box::new(child.id),
         Box::new(record),
         Box::new(Time(child.created_at)),
         Box::new(child.created_by.clone()),

@@ -30,7 +30,7 @@ impl Db {
                 item.decided_by,
                 item.decided_at.map(Time),
                 item.reason,
-                item.child_id.map(|c| c.to_string()),
+                item.child_id,
             ],
         )?;
         Ok(n == 1)
@@ -47,7 +47,7 @@ impl Db {
                 item.decided_by,
                 item.decided_at.map(Time),
                 item.reason,
-                item.child_id.map(|c| c.to_string()),
+                item.child_id,
             ],
         )?;
         Ok(n == 1)

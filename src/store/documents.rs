@@ -71,11 +71,7 @@ impl Db {
         insert_document(&tx, doc, key)?;
         tx.execute(
             "INSERT INTO sealed_heads (document_id, length, sha256) VALUES (?1, ?2, ?3)",
-            params![
-                doc.id.to_string(),
-                sealed_head.0 as i64,
-                hex::encode(sealed_head.1)
-            ],
+            params![doc.id, sealed_head.0 as i64, hex::encode(sealed_head.1)],
         )?;
         tx.commit()?;
         Ok(())
@@ -88,7 +84,7 @@ impl Db {
             .conn()
             .query_row(
                 "SELECT length, sha256 FROM sealed_heads WHERE document_id = ?1",
-                [id.to_string()],
+                [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
@@ -107,7 +103,7 @@ impl Db {
         self.conn()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
-                [id.to_string()],
+                [id],
                 row_to_document,
             )
             .optional()?
@@ -120,7 +116,7 @@ impl Db {
         let mut stmt = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM documents WHERE child_id = ?1 ORDER BY added_at, id"
         ))?;
-        let rows = stmt.query_map([child.to_string()], row_to_document)?;
+        let rows = stmt.query_map([child], row_to_document)?;
         rows.map(|r| r?.map(|(d, _)| d)).collect()
     }
 
@@ -142,8 +138,8 @@ pub(super) fn insert_document(
     tx.execute(
         &format!("INSERT INTO documents ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"),
         params![
-            doc.id.to_string(),
-            doc.child_id.to_string(),
+            doc.id,
+            doc.child_id,
             doc.kind.as_str(),
             doc.title,
             doc.file_name,

@@ -19,8 +19,8 @@ impl Db {
              ON CONFLICT(id) DO UPDATE SET state = excluded.state, bundle_id = excluded.bundle_id,
                record = excluded.record, updated_at = excluded.updated_at",
             params![
-                t.id.to_string(),
-                t.child.to_string(),
+                t.id,
+                t.child,
                 t.to,
                 t.state.as_str(),
                 t.bundle_id,
@@ -61,7 +61,7 @@ impl Db {
         let mut stmt = conn.prepare(
             "SELECT record FROM transfers WHERE ?1 IS NULL OR child_id = ?1 ORDER BY created_at DESC, id",
         )?;
-        let rows = stmt.query_map([child.map(|c| c.to_string())], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map([child], |r| r.get::<_, String>(0))?;
         rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("transfer")))
             .collect()
     }

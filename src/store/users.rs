@@ -30,7 +30,7 @@ impl Db {
                                 must_change_password, created_by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(name) DO NOTHING",
             params![
-                user.id.to_string(),
+                user.id,
                 user.name,
                 user.role.as_str(),
                 user.scope.to_string(),
@@ -63,11 +63,7 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "UPDATE users SET role = ?2, scope = ?3 WHERE id = ?1",
-            params![
-                user.id.to_string(),
-                user.role.as_str(),
-                user.scope.to_string()
-            ],
+            params![user.id, user.role.as_str(), user.scope.to_string()],
         )?;
         let revoked = revoke_all(&tx, user.id, at)?;
         if let Some(kind) = oversight {
@@ -116,7 +112,7 @@ impl Db {
         self.conn()
             .query_row(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                [id.to_string()],
+                [id],
                 |r| Ok(user_from_row(r)),
             )
             .optional()?
@@ -148,7 +144,7 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "UPDATE users SET disabled = ?2 WHERE id = ?1",
-            params![id.to_string(), disabled],
+            params![id, disabled],
         )?;
         let revoked = if disabled {
             revoke_all(&tx, id, at)?
@@ -175,12 +171,12 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
-            params![id.to_string(), hash, reset_by.is_some()],
+            params![id, hash, reset_by.is_some()],
         )?;
         let revoked = tx.execute(
             "UPDATE tokens SET revoked_at = ?2
              WHERE user_id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR id != ?3)",
-            params![id.to_string(), Time(at), keep.map(|k| k.to_string())],
+            params![id, Time(at), keep],
         )?;
         if let Some(actor) = reset_by {
             insert_oversight(&tx, OversightKind::PasswordReset, actor, id, at)?;
@@ -194,8 +190,8 @@ impl Db {
         self.conn().execute(
             "INSERT INTO tokens (id, user_id, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
-                row.id.to_string(),
-                row.user.to_string(),
+                row.id,
+                row.user,
                 hash,
                 Time(row.created_at),
                 Time(row.expires_at)
@@ -223,7 +219,7 @@ impl Db {
             "SELECT id, user_id, created_at, expires_at, revoked_at FROM tokens
              WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_at DESC, id",
         )?;
-        let rows = stmt.query_map([user.map(|u| u.to_string())], |r| Ok(token_from_row(r)))?;
+        let rows = stmt.query_map([user], |r| Ok(token_from_row(r)))?;
         rows.map(|r| r?).collect()
     }
 
@@ -231,7 +227,7 @@ impl Db {
     pub fn revoke_token(&self, id: TokenId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let n = self.conn().execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            params![id.to_string(), Time(at)],
+            params![id, Time(at)],
         )?;
         Ok(n == 1)
     }
@@ -241,7 +237,7 @@ impl Db {
 fn revoke_all(tx: &Transaction<'_>, user: UserId, at: DateTime<Utc>) -> Result<usize, StoreError> {
     Ok(tx.execute(
         "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        params![user.to_string(), Time(at)],
+        params![user, Time(at)],
     )?)
 }
 
@@ -254,7 +250,7 @@ fn insert_oversight(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO oversight_events (kind, actor, target, at) VALUES (?1, ?2, ?3, ?4)",
-        params![kind.as_str(), actor, target.to_string(), Time(at)],
+        params![kind.as_str(), actor, target, Time(at)],
     )?;
     Ok(())
 }
