@@ -218,7 +218,7 @@ pub async fn revoke_token(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_id(&state, &actor, &id, "token")?;
+    let id = parse_id(&state, &actor, &id, "token").await?;
     state.run(move |v| v.revoke_token(&actor, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -244,7 +244,7 @@ pub async fn add_grant(
     Caller(actor): Caller,
     JsonBody(new): JsonBody<NewGrant>,
 ) -> ApiResult<(StatusCode, Json<Grant>)> {
-    let child = parse_id(&state, &actor, &new.child_id, "child")?;
+    let child = parse_id(&state, &actor, &new.child_id, "child").await?;
     let until = parse_until(new.until.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let grant = state
         .run(move |v| v.add_grant(&actor, new.to.trim(), child, new.kinds, new.purpose, until))
@@ -267,11 +267,10 @@ pub async fn list_grants(
     Caller(actor): Caller,
     QueryParams(q): QueryParams<GrantQuery>,
 ) -> ApiResult<Json<Vec<Grant>>> {
-    let child = q
-        .child
-        .as_deref()
-        .map(|c| parse_id(&state, &actor, c, "child"))
-        .transpose()?;
+    let child = match q.child.as_deref() {
+        Some(c) => Some(parse_id(&state, &actor, c, "child").await?),
+        None => None,
+    };
     Ok(Json(
         state.run(move |v| v.list_grants(&actor, child)).await?,
     ))
@@ -286,7 +285,7 @@ pub async fn revoke_grant(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Grant>> {
-    let id: GrantId = parse_id(&state, &actor, &id, "grant")?;
+    let id: GrantId = parse_id(&state, &actor, &id, "grant").await?;
     Ok(Json(state.run(move |v| v.revoke_grant(&actor, id)).await?))
 }
 

@@ -55,7 +55,7 @@ pub async fn show(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<PurposeQuery>,
 ) -> ApiResult<Json<ChildView>> {
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     let purpose = purpose(q.purpose.as_deref())?;
     Ok(Json(
         state
@@ -74,7 +74,7 @@ pub async fn edit(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<CaseRecordPatch>,
 ) -> ApiResult<Json<Child>> {
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     Ok(Json(
         state.run(move |v| v.edit_child(&actor, id, patch)).await?,
     ))
@@ -104,7 +104,7 @@ pub async fn move_child(
     Path(id): Path<String>,
     JsonBody(m): JsonBody<Move>,
 ) -> ApiResult<Json<Child>> {
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     Ok(Json(
         state
             .run(move |v| v.move_child(&actor, id, m.institution, m.district, &m.reason))
@@ -122,7 +122,7 @@ pub async fn checklist(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<PurposeQuery>,
 ) -> ApiResult<Json<crate::vault::Checklist>> {
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     let purpose = purpose(q.purpose.as_deref())?;
     Ok(Json(
         state
@@ -141,7 +141,7 @@ pub async fn documents(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Document>>> {
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     Ok(Json(
         state.run(move |v| v.list_documents(&actor, id)).await?,
     ))
@@ -185,7 +185,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Stored>)> {
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     // Header values are taken as UTF-8 (a title in Devanagari); one that
     // is not UTF-8 is refused rather than dropped.
     let mut undecodable = None;
@@ -277,7 +277,7 @@ pub async fn access_log(
     Path(id): Path<String>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let id: ChildId = parse_id(&state, &actor, &id, "child")?;
+    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
     // A long history is read and turned into JSON on the heavy pool, not
     // on the runtime's workers.
     let json = state

@@ -28,7 +28,7 @@ pub async fn metadata(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Document>> {
-    let id: DocumentId = parse_id(&state, &actor, &id, "document")?;
+    let id: DocumentId = parse_id(&state, &actor, &id, "document").await?;
     Ok(Json(state.run(move |v| v.document(&actor, id)).await?))
 }
 
@@ -45,7 +45,7 @@ pub async fn content(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let id: DocumentId = parse_id(&state, &actor, &id, "document")?;
+    let id: DocumentId = parse_id(&state, &actor, &id, "document").await?;
     let range = match headers.get(header::RANGE) {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(RangeSpec::parse).ok_or_else(|| {

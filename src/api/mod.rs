@@ -143,24 +143,27 @@ impl Created {
 }
 
 /// Parses an opaque id from a path or body; a malformed one reads like an
-/// unknown one, and is audited like a refused lookup.
-fn parse_id<T: std::str::FromStr>(
+/// unknown one, and is audited like a refused lookup (on the blocking
+/// pool: the audit append waits for its fsync).
+async fn parse_id<T: std::str::FromStr>(
     state: &AppState,
     actor: &crate::domain::Principal,
     s: &str,
     what: &'static str,
 ) -> Result<T, ApiError> {
-    s.trim().parse().map_err(|_| {
-        if let Err(e) = state.vault.refuse_malformed_id(actor, what) {
-            return ApiError::from(e);
-        }
-        ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            format!("no {what} with this id"),
-        )
-    })
+    if let Ok(id) = s.trim().parse() {
+        return Ok(id);
+    }
+    let actor = actor.clone();
+    state
+        .run(move |v| v.refuse_malformed_id(&actor, what))
+        .await?;
+    Err(ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no {what} with this id"),
+    ))
 }
 
 /// All routes, with limits, timeouts, request metrics and security

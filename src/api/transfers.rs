@@ -32,7 +32,7 @@ pub async fn create(
     Caller(actor): Caller,
     JsonBody(new): JsonBody<NewTransfer>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    let child: ChildId = parse_id(&state, &actor, &new.child_id, "child")?;
+    let child: ChildId = parse_id(&state, &actor, &new.child_id, "child").await?;
     let t = state
         .run(move |v| v.create_transfer(&actor, child, new.to.trim()))
         .await?;
@@ -54,11 +54,10 @@ pub async fn list(
     Caller(actor): Caller,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Transfer>>> {
-    let child = q
-        .child
-        .as_deref()
-        .map(|c| parse_id(&state, &actor, c, "child"))
-        .transpose()?;
+    let child = match q.child.as_deref() {
+        Some(c) => Some(parse_id(&state, &actor, c, "child").await?),
+        None => None,
+    };
     Ok(Json(
         state.run(move |v| v.list_transfers(&actor, child)).await?,
     ))
@@ -73,7 +72,7 @@ pub async fn show(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Transfer>> {
-    let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, &id, "transfer").await?;
     Ok(Json(state.run(move |v| v.transfer(&actor, id)).await?))
 }
 
@@ -194,7 +193,7 @@ async fn step(
     id: &str,
     step: TransferStep,
 ) -> ApiResult<Json<Transfer>> {
-    let id: TransferId = parse_id(state, actor, id, "transfer")?;
+    let id: TransferId = parse_id(state, actor, id, "transfer").await?;
     let name = step.name();
     let actor = actor.clone();
     let t = state
@@ -228,7 +227,7 @@ pub async fn send(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Sent>> {
-    let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, &id, "transfer").await?;
     let (transfer, created, pushed) = state.vault.send_transfer_to_outbox(&actor, id).await?;
     metrics::counter!("handover_transfer_steps_total", "step" => "send").increment(1);
     if pushed {
@@ -253,7 +252,7 @@ pub async fn bundle(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id: TransferId = parse_id(&state, &actor, &id, "transfer")?;
+    let id: TransferId = parse_id(&state, &actor, &id, "transfer").await?;
     let path = state.vault.transfer_bundle(&actor, id).await?;
     let file = tokio::fs::File::open(&path)
         .await
