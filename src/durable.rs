@@ -41,25 +41,6 @@ pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     commit_synced(&aside, path)
 }
 
-/// Moves `partial` (a file the caller wrote, or a directory) into place at
-/// `dest`: syncs it first (every file in it, for a directory), renames, then
-/// syncs the directory of `dest`.
-pub fn commit(partial: &Path, dest: &Path) -> io::Result<()> {
-    sync_tree(partial)?;
-    crash_point(dest, "synced");
-    commit_synced(partial, dest)
-}
-
-/// Syncs a file, or a directory with everything in it.
-fn sync_tree(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
-        for entry in fs::read_dir(path)? {
-            sync_tree(&entry?.path())?;
-        }
-    }
-    File::open(path)?.sync_all()
-}
-
 /// Syncs a directory, so that entries created, renamed or removed in it
 /// survive a power cut.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -130,17 +111,5 @@ mod tests {
         fs::create_dir(aside(&path)).unwrap();
         assert!(replace(&path, b"new").is_err());
         assert_eq!(fs::read(&path).unwrap(), b"old");
-    }
-
-    #[test]
-    fn commits_a_directory_with_its_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let partial = dir.path().join("out.partial");
-        fs::create_dir(&partial).unwrap();
-        fs::write(partial.join("a"), b"1").unwrap();
-        let out = dir.path().join("out");
-        commit(&partial, &out).unwrap();
-        assert_eq!(fs::read(out.join("a")).unwrap(), b"1");
-        assert!(!partial.exists());
     }
 }

@@ -281,7 +281,7 @@ impl Vault {
                     ],
                 )?;
             }
-            // Deliberately less than `durable::commit`: the files are not
+            // Deliberately less than `durable::replace`: the files are not
             // synced (the bundle stays the durable original), only the rename.
             crate::durable::commit_synced(&partial_c, &out_c)?;
             Ok(OpenedBundle {

@@ -695,11 +695,7 @@ impl<'a> Parser<'a> {
                 b')' => {
                     depth -= 1;
                     if depth == 0 {
-                        return if self.i <= self.b.len() {
-                            Ok(Val::Other)
-                        } else {
-                            Err(self.short())
-                        };
+                        return Ok(Val::Other);
                     }
                 }
                 _ => {}
