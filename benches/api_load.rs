@@ -16,6 +16,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+// Only `start` is used here: this bench's clients are async.
+#[allow(dead_code)]
 #[path = "common/mod.rs"]
 mod common;
 

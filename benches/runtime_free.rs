@@ -94,22 +94,10 @@ fn main() {
         .timeout(Duration::from_secs(3600))
         .build()
         .unwrap();
-    let session = {
-        let (c, base) = (c.clone(), base.clone());
-        move |name: &str, pw: &str, new: Option<&str>| -> String {
-            let mut body = json!({"name": name, "password": pw});
-            if let Some(n) = new {
-                body["new_password"] = json!(n);
-            }
-            let r = c
-                .post(format!("{base}/session"))
-                .json(&body)
-                .send()
-                .unwrap();
-            assert_eq!(r.status(), 201, "login");
-            let v: Value = r.json().unwrap();
-            v["token"].as_str().unwrap().to_string()
-        }
+    let session = |name: &str, pw: &str, new: Option<&str>| {
+        let (status, token) = common::session(&c, &base, name, pw, new);
+        assert_eq!(status, 201, "login");
+        token
     };
     let admin = session("admin", &password, Some("bench-admin-passphrase"));
     let r = c

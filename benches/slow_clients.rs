@@ -39,20 +39,8 @@ fn main() {
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap();
-    let session = |name: &str, pw: &str, new: Option<&str>| -> (u16, String) {
-        let mut body = json!({"name": name, "password": pw});
-        if let Some(n) = new {
-            body["new_password"] = json!(n);
-        }
-        let r = c
-            .post(format!("{base}/session"))
-            .json(&body)
-            .send()
-            .unwrap();
-        let status = r.status().as_u16();
-        let v: Value = r.json().unwrap_or(Value::Null);
-        (status, v["token"].as_str().unwrap_or("").to_string())
-    };
+    let session =
+        |name: &str, pw: &str, new: Option<&str>| common::session(&c, &base, name, pw, new);
     let (_, admin) = session("admin", &password, Some("bench-admin-passphrase"));
     let r = c
         .post(format!("{base}/users"))

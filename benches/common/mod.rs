@@ -52,3 +52,26 @@ pub fn start(bin: &str, data: &Path, env: &[(&str, String)]) -> Started {
         admin_password,
     }
 }
+
+/// `POST {base}/session` as `name`, setting `new` as the new password if
+/// given: the status and the token (empty if refused).
+pub fn session(
+    c: &reqwest::blocking::Client,
+    base: &str,
+    name: &str,
+    password: &str,
+    new: Option<&str>,
+) -> (u16, String) {
+    let mut body = serde_json::json!({"name": name, "password": password});
+    if let Some(n) = new {
+        body["new_password"] = serde_json::json!(n);
+    }
+    let r = c
+        .post(format!("{base}/session"))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let v: serde_json::Value = r.json().unwrap_or(serde_json::Value::Null);
+    (status, v["token"].as_str().unwrap_or("").to_string())
+}
