@@ -170,7 +170,7 @@ fn input_cut_off_midway_is_refused() {
         .code(1)
         .stderr(contains("incomplete"));
     // Same for a JPEG and a PNG cut short.
-    let scans = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+    let scans = common::scans_dir();
     for name in ["scan-gps.jpg", "scan-meta.png", "scan-meta.webp"] {
         let bytes = std::fs::read(scans.join(name)).unwrap();
         node.cmd()

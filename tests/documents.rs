@@ -160,7 +160,7 @@ fn after_sos(b: &[u8]) -> &[u8] {
 fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
     let node = Node::init();
     let child = node.add_child("Test Child");
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+    let fixtures = common::scans_dir();
 
     let jpeg_in = std::fs::read(fixtures.join("scan-gps.jpg")).unwrap();
     assert!(
@@ -227,11 +227,7 @@ fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
         assert_eq!(node.doc_meta(&child, &id)["media_type"], media);
     }
 
-    // exiftool is installed by .ci/run; its absence is a failure, not a skip.
-    assert!(
-        common::have("exiftool"),
-        "exiftool is needed (libimage-exiftool-perl)"
-    );
+    common::require_exiftool();
     {
         for f in ["scan.jpg", "scan-meta.png", "scan-meta.webp"] {
             let o = std::process::Command::new("exiftool")
@@ -382,13 +378,10 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn every_jpeg_app_segment_and_png_ancillary_chunk_that_decoding_does_not_need_is_removed() {
-    assert!(
-        common::have("exiftool"),
-        "exiftool is needed (libimage-exiftool-perl)"
-    );
+    common::require_exiftool();
     let node = Node::init();
     let child = node.add_child("Test Child");
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+    let fixtures = common::scans_dir();
     let marker = b"ZqLocationMarker 26.8467N 80.9462E";
     // The GPS fixture, with vendor segments carrying a location-like marker:
     // APP2 (FlashPix, not ICC), APP11, APP15; and an ICC APP2 that stays.
@@ -516,14 +509,10 @@ fn pdf_with_image(jpeg: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_pdf_loses_its_information_dictionary_xmp_and_the_gps_of_its_images() {
-    // exiftool is installed by .ci/run; its absence is a failure, not a skip.
-    assert!(
-        common::have("exiftool"),
-        "exiftool is needed (libimage-exiftool-perl)"
-    );
+    common::require_exiftool();
     let node = Node::init();
     let child = node.add_child("Test Child");
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans");
+    let fixtures = common::scans_dir();
     let jpeg = std::fs::read(fixtures.join("scan-gps.jpg")).unwrap();
     let base = pdf_with_image(&jpeg);
     let input = node.file("scan.pdf", &base);

@@ -222,3 +222,17 @@ pub fn have(tool: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// Fails the test unless exiftool is installed (`.ci/run` installs it):
+/// the metadata checks never pass by being skipped.
+pub fn require_exiftool() {
+    assert!(
+        have("exiftool"),
+        "exiftool is needed (libimage-exiftool-perl)"
+    );
+}
+
+/// The synthetic scans under `fixtures/scans/`.
+pub fn scans_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scans")
+}
