@@ -32,6 +32,18 @@ fn node(env: &[(&str, &str)]) -> (TempDir, Server, String) {
     (tmp, s, admin)
 }
 
+/// A shelter staff user of `home-1` and a child they took in.
+fn staff_and_child(s: &Server, admin: &str) -> (String, String) {
+    let staff = s.user(admin, "staff", "shelter_staff", "institution:home-1");
+    let child = s.create(
+        &staff,
+        "/api/v1/children",
+        json!({"name": "Synthetic"}),
+        201,
+    );
+    (staff, child)
+}
+
 /// POST /api/v1/session from the client `ip`.
 fn login_from(s: &Server, ip: &str, name: &str, password: &str) -> reqwest::blocking::Response {
     client()
@@ -735,13 +747,7 @@ fn names_and_titles_with_controls_overrides_or_nothing_visible_are_refused() {
 #[test]
 fn script_passed_off_as_text_is_refused_and_text_is_served_as_text() {
     let (_tmp, s, admin) = node(&[]);
-    let staff = s.user(&admin, "staff", "shelter_staff", "institution:home-1");
-    let child = s.create(
-        &staff,
-        "/api/v1/children",
-        json!({"name": "Synthetic"}),
-        201,
-    );
+    let (staff, child) = staff_and_child(&s, &admin);
     let upload = |body: &[u8]| {
         s.post(&staff, &format!("/api/v1/children/{child}/documents"))
             .header("X-Handover-Kind", "other")
@@ -793,13 +799,7 @@ fn script_passed_off_as_text_is_refused_and_text_is_served_as_text() {
 #[test]
 fn an_upload_whose_client_hangs_up_leaves_no_blob_while_the_server_runs() {
     let (_tmp, s, admin) = node(&[("HANDOVER_REQUEST_TIMEOUT_SECS", "2")]);
-    let staff = s.user(&admin, "staff", "shelter_staff", "institution:home-1");
-    let child = s.create(
-        &staff,
-        "/api/v1/children",
-        json!({"name": "Synthetic"}),
-        201,
-    );
+    let (staff, child) = staff_and_child(&s, &admin);
     let pdf = common::pdf(1_000_000, "hang-up");
     let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     write!(
@@ -823,13 +823,7 @@ fn an_upload_whose_client_hangs_up_leaves_no_blob_while_the_server_runs() {
 #[test]
 fn one_byte_range_is_served_and_others_are_refused() {
     let (_tmp, s, admin) = node(&[]);
-    let staff = s.user(&admin, "staff", "shelter_staff", "institution:home-1");
-    let child = s.create(
-        &staff,
-        "/api/v1/children",
-        json!({"name": "Synthetic"}),
-        201,
-    );
+    let (staff, child) = staff_and_child(&s, &admin);
     let doc = common::pdf(10_000, "range");
     let r = s
         .post(&staff, &format!("/api/v1/children/{child}/documents"))
