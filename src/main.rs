@@ -84,7 +84,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `serve` starts the API face; every other command is the command line's.
+/// `serve` starts the API face with the web pages beside it; every other
+/// command is the command line's.
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let Command::Serve(args) = &cli.command else {
         return Ok(cli::run(cli).await?);
@@ -97,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         department: args.department.clone(),
         name: args.name.clone(),
         passphrase,
+        pages: Some(handover::web::router),
     };
     handover::api::serve(cli.settings()?, options).await?;
     Ok(())

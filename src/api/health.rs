@@ -118,6 +118,11 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = method_label(req.method()).to_string();
     let started = Instant::now();
     let response = next.run(req).await;
+    // A page's route template comes back in its response (`web::guard`).
+    let route = match response.extensions().get::<MatchedPath>() {
+        Some(p) if route == "unmatched" => p.as_str().to_string(),
+        _ => route,
+    };
     let status = response.status().as_u16().to_string();
     let elapsed = started.elapsed().as_secs_f64();
     tracing::info!(%method, %route, %status, ms = (elapsed * 1000.0) as u64, "request");

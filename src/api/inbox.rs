@@ -97,7 +97,6 @@ pub async fn accept(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Accepted>> {
     let (inbox, receipt) = state.vault.accept_inbox(&actor, id.trim()).await?;
-    state.pushes.notify_one();
     metrics::counter!("handover_inbox_decisions_total", "decision" => "accept").increment(1);
     let receipt = serde_json::from_slice(&receipt)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&receipt).into()));
@@ -136,7 +135,6 @@ pub async fn refuse(
         .vault
         .refuse_inbox(&actor, id.trim(), &body.reason)
         .await?;
-    state.pushes.notify_one();
     metrics::counter!("handover_inbox_decisions_total", "decision" => "refuse").increment(1);
     let refusal = serde_json::from_slice(&refusal)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&refusal).into()));

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -35,7 +35,7 @@ use crate::vault::{Vault, VaultError};
 
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
-pub use server::{serve, ServeError, ServeOptions};
+pub use server::{serve, Pages, ServeError, ServeOptions};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -43,8 +43,6 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// The trusted header naming the client's address (behind a proxy).
     client_header: Option<axum::http::HeaderName>,
-    /// Wakes the push worker when something was queued.
-    pushes: Arc<Notify>,
     metrics: PrometheusHandle,
     /// When set, `/metrics` needs this bearer token.
     metrics_token: Option<String>,
@@ -89,7 +87,6 @@ impl AppState {
                 .client_address_header
                 .as_deref()
                 .and_then(|h| axum::http::HeaderName::try_from(h.trim()).ok()),
-            pushes: Arc::new(Notify::new()),
             metrics: health::recorder(),
             metrics_token: settings.metrics_token.clone().filter(|t| !t.is_empty()),
             stop,
@@ -168,8 +165,10 @@ async fn parse_id<T: std::str::FromStr>(
 
 /// All routes, with limits, timeouts, request metrics and security
 /// headers. `max_concurrent_requests` is one limit for the whole node (a
-/// semaphore shared by every route), not one per route.
-pub fn router(state: AppState, settings: &Settings) -> Router {
+/// semaphore shared by every route), not one per route. With `pages`,
+/// every path outside `/api/` and the health routes goes to them (an
+/// unknown `/api/` path stays a problem+json 404).
+pub fn router(state: AppState, settings: &Settings, pages: Option<Router>) -> Router {
     let node_wide = Arc::new(Semaphore::new(settings.max_concurrent_requests.max(1)));
     let streamed = Router::new()
         .route(
@@ -243,13 +242,22 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/api/v1/departments/self", get(admin::own_card))
         .route("/api/v1/status", get(admin::status))
         .layer(DefaultBodyLimit::max(settings.max_json_bytes));
-    Router::new()
+    let routes = Router::new()
         .merge(api)
         .merge(streamed)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .fallback(|| async { ApiError::not_found() })
+        .route("/metrics", get(health::metrics));
+    let routes = match pages {
+        Some(pages) => routes
+            .route(
+                "/api/{*rest}",
+                axum::routing::any(|| async { ApiError::not_found() }),
+            )
+            .fallback_service(pages),
+        None => routes.fallback(|| async { ApiError::not_found() }),
+    };
+    routes
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::pace_bodies,

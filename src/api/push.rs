@@ -84,7 +84,7 @@ pub async fn run(state: AppState, backoff: Backoff, stop: CancellationToken) {
         }
         let wait = next_wait(&state);
         tokio::select! {
-            _ = state.pushes.notified() => {}
+            _ = state.vault.outbox_queued() => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return,
         }

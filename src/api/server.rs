@@ -30,7 +30,13 @@ pub struct ServeOptions {
     pub name: Option<String>,
     /// The node passphrase, if its secrets are protected (or to protect them on first run).
     pub passphrase: Option<Passphrase>,
+    /// Pages to serve beside the API (the web face, given by `main.rs`):
+    /// every path outside `/api/` goes to them.
+    pub pages: Option<Pages>,
 }
+
+/// Builds the pages' router for an open vault.
+pub type Pages = fn(Arc<Vault>, &Settings) -> axum::Router;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +104,8 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
 
     let stop = CancellationToken::new();
     let state = AppState::new(vault.clone(), &settings, stop.clone());
-    let app = router(state.clone(), &settings);
+    let pages = opts.pages.map(|build| build(vault.clone(), &settings));
+    let app = router(state.clone(), &settings, pages);
     let backoff = Backoff {
         first: chrono::Duration::seconds(settings.push_retry_first_secs.max(1) as i64),
         max: chrono::Duration::seconds(settings.push_retry_max_secs.max(1) as i64),
@@ -117,6 +124,9 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         "handover {} listening on {public_url} ({addr})",
         vault.card().id
     );
+    if opts.pages.is_some() {
+        println!("Open {public_url} in a browser and log in as admin.");
+    }
     tracing::info!(%addr, tls, "listening");
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = if let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) {

@@ -230,9 +230,6 @@ pub async fn send(
     let id: TransferId = parse_id(&state, &actor, &id, "transfer").await?;
     let (transfer, created, pushed) = state.vault.send_transfer_to_outbox(&actor, id).await?;
     metrics::counter!("handover_transfer_steps_total", "step" => "send").increment(1);
-    if pushed {
-        state.pushes.notify_one();
-    }
     Ok(Json(Sent {
         transfer,
         bundle_id: created.bundle_id,

@@ -68,3 +68,4 @@ opaque_id!(UserId, "user");
 opaque_id!(TokenId, "token");
 opaque_id!(GrantId, "grant");
 opaque_id!(TransferId, "transfer");
+opaque_id!(SessionId, "session");

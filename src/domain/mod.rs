@@ -9,9 +9,11 @@ mod document;
 mod error_class;
 mod grant;
 mod ids;
+mod language;
 mod oversight;
 mod principal;
 mod purpose;
+mod session;
 pub mod text;
 mod token;
 mod transfer;
@@ -23,11 +25,13 @@ pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
 pub use error_class::ErrorClass;
 pub use grant::{parse_until, Grant};
-pub use ids::{ChildId, DocumentId, GrantId, InvalidId, TokenId, TransferId, UserId};
+pub use ids::{ChildId, DocumentId, GrantId, InvalidId, SessionId, TokenId, TransferId, UserId};
+pub use language::{Language, UnknownLanguage};
 pub use oversight::{reads_papers, OversightEvent, OversightKind};
 pub use principal::{
     valid_district, valid_place_id, InvalidScope, Principal, Role, Scope, UnknownRole, User,
 };
 pub use purpose::{Purpose, UnknownPurpose};
+pub use session::SessionInfo;
 pub use token::TokenInfo;
 pub use transfer::{Transfer, TransferEvent, TransferState, TransferStep, TransitionError};

@@ -102,7 +102,7 @@ impl Db {
     /// A bundle this node sent.
     pub fn sent_bundle(&self, bundle_id: &str) -> Result<Option<SentBundle>, StoreError> {
         let row = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT bundle_id, child_id, destination, envelope_sha256, documents, created_at,
                         delivered_at, receipt, answer
@@ -208,7 +208,7 @@ impl Db {
     /// The refusal this node signed for a bundle, if any.
     pub fn refused_bundle(&self, bundle_id: &str) -> Result<Option<RefusedBundle>, StoreError> {
         let row = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT bundle_id, source, envelope_sha256, refusal, refused_at
                  FROM refused_bundles WHERE bundle_id = ?1",
@@ -238,7 +238,7 @@ impl Db {
     /// A bundle imported before, if any.
     pub fn imported_bundle(&self, bundle_id: &str) -> Result<Option<ImportedBundle>, StoreError> {
         let row = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT bundle_id, child_id, source, envelope_sha256, receipt, imported_at
                  FROM imported_bundles WHERE bundle_id = ?1",

@@ -77,7 +77,7 @@ impl Db {
 
     /// One child, if known.
     pub fn child(&self, id: ChildId) -> Result<Option<Child>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM children WHERE id = ?1"),
                 [id],
@@ -89,7 +89,7 @@ impl Db {
 
     /// Every child, oldest first.
     pub fn children(&self) -> Result<Vec<Child>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM children ORDER BY id"))?;
         let rows = stmt.query_map([], row_to_child)?;
         rows.map(|r| r?).collect()

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    ChildId, DocKind, DocumentId, GrantId, Purpose, Role, Scope, TokenId, TransferId, UserId,
+    ChildId, DocKind, DocumentId, GrantId, Language, Purpose, Role, Scope, SessionId, TokenId,
+    TransferId, UserId,
 };
 
 /// Stored as `to_string()`, read back with `parse()`; a value that does not
@@ -31,7 +32,8 @@ macro_rules! text_column {
 }
 
 text_column!(
-    ChildId, DocumentId, GrantId, TokenId, TransferId, UserId, DocKind, Purpose, Role, Scope
+    ChildId, DocumentId, GrantId, SessionId, TokenId, TransferId, UserId, DocKind, Purpose, Role,
+    Scope, Language
 );
 
 /// A time in UTC, stored as RFC 3339 text (which sorts as time does).

@@ -55,7 +55,7 @@ impl Db {
 
     /// One inbox item.
     pub fn inbox_item(&self, bundle_id: &str) -> Result<Option<InboxItem>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE bundle_id = ?1"),
                 [bundle_id],
@@ -67,7 +67,7 @@ impl Db {
 
     /// The inbox, newest first.
     pub fn inbox(&self) -> Result<Vec<InboxItem>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!(
             "SELECT {INBOX_COLUMNS} FROM inbox ORDER BY received_at DESC, bundle_id"
         ))?;
@@ -117,7 +117,7 @@ impl Db {
 
     /// Pushes neither done nor given up, soonest first.
     pub fn pending_pushes(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE done_at IS NULL AND gave_up_at IS NULL
              ORDER BY next_attempt_at, id"

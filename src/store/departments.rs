@@ -27,7 +27,7 @@ impl Db {
     /// One department's card.
     pub fn department(&self, id: &str) -> Result<Option<DepartmentCard>, StoreError> {
         let json: Option<String> = self
-            .conn()
+            .read()
             .query_row("SELECT card FROM departments WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
@@ -38,7 +38,7 @@ impl Db {
 
     /// Every department's card, by id.
     pub fn departments(&self) -> Result<Vec<DepartmentCard>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare("SELECT card FROM departments ORDER BY id")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("department card")))

@@ -34,7 +34,7 @@ impl Db {
 
     /// Blobs whose writing began but never became a document.
     pub fn pending_blobs(&self) -> Result<Vec<BlobKey>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare("SELECT blob_key FROM pending_blobs ORDER BY blob_key")?;
         let keys = stmt.query_map([], |r| r.get::<_, String>(0))?;
         keys.map(|k| Ok(BlobKey::from_stored(k?)))
@@ -43,7 +43,7 @@ impl Db {
 
     /// Pending blobs whose writing began before `before`.
     pub fn pending_blobs_before(&self, before: DateTime<Utc>) -> Result<Vec<BlobKey>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt =
             conn.prepare("SELECT blob_key, started_at FROM pending_blobs ORDER BY blob_key")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Time>(1)?)))?;
@@ -81,7 +81,7 @@ impl Db {
     /// this node sealed it since heads are recorded.
     pub fn sealed_head(&self, id: DocumentId) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         let row: Option<(i64, String)> = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT length, sha256 FROM sealed_heads WHERE document_id = ?1",
                 [id],
@@ -100,7 +100,7 @@ impl Db {
 
     /// One document and its blob key.
     pub fn document(&self, id: DocumentId) -> Result<Option<(Document, BlobKey)>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
                 [id],
@@ -112,7 +112,7 @@ impl Db {
 
     /// A child's documents, oldest first.
     pub fn documents_of(&self, child: ChildId) -> Result<Vec<Document>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM documents WHERE child_id = ?1 ORDER BY added_at, id"
         ))?;
@@ -122,7 +122,7 @@ impl Db {
 
     /// Every document with its blob key.
     pub fn all_documents(&self) -> Result<Vec<(Document, BlobKey)>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM documents ORDER BY id"))?;
         let rows = stmt.query_map([], row_to_document)?;
         rows.map(|r| r?).collect()

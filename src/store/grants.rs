@@ -36,7 +36,7 @@ impl Db {
 
     /// One grant.
     pub fn grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM grants WHERE id = ?1"),
                 [id],
@@ -52,7 +52,7 @@ impl Db {
         user: Option<UserId>,
         child: Option<ChildId>,
     ) -> Result<Vec<Grant>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM grants WHERE (?1 IS NULL OR user_id = ?1)
              AND (?2 IS NULL OR child_id = ?2) ORDER BY created_at DESC, id"

@@ -207,6 +207,21 @@ const STEPS: &[&str] = &[
         moved_at         TEXT NOT NULL
     );
     "#,
+    // 10: sessions of people at browsers (the web pages): only a digest of
+    // each session's secret, its user, its start and its last use; and the
+    // language each user chose for the pages.
+    r#"
+    CREATE TABLE sessions (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users(id),
+        hash       TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_seen  TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+    ALTER TABLE users ADD COLUMN language TEXT
+        CHECK (language IS NULL OR language IN ('en', 'hi'));
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -13,6 +13,7 @@ mod departments;
 mod documents;
 mod grants;
 mod migrations;
+mod sessions;
 mod transfers;
 mod users;
 

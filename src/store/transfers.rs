@@ -44,7 +44,7 @@ impl Db {
 
     fn transfer_where(&self, column: &str, value: &str) -> Result<Option<Transfer>, StoreError> {
         let json: Option<String> = self
-            .conn()
+            .read()
             .query_row(
                 &format!("SELECT record FROM transfers WHERE {column} = ?1"),
                 [value],
@@ -57,7 +57,7 @@ impl Db {
 
     /// Transfers of one child, or all, newest first.
     pub fn transfers(&self, child: Option<ChildId>) -> Result<Vec<Transfer>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT record FROM transfers WHERE ?1 IS NULL OR child_id = ?1 ORDER BY created_at DESC, id",
         )?;

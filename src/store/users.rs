@@ -76,7 +76,7 @@ impl Db {
     /// What administrators did that a second person should see: how many
     /// acts of each kind, and the latest.
     pub fn oversight(&self) -> Result<Vec<OversightEvent>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt =
             conn.prepare("SELECT kind, actor, target, at FROM oversight_events ORDER BY seq DESC")?;
         let rows = stmt.query_map([], |r| {
@@ -101,7 +101,7 @@ impl Db {
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
         let rows = stmt.query_map([], |r| Ok(user_from_row(r)))?;
         rows.map(|r| r?).collect()
@@ -109,7 +109,7 @@ impl Db {
 
     /// A user by id.
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
                 [id],
@@ -121,7 +121,7 @@ impl Db {
 
     /// A user by login name, with the password hash if one is set.
     pub fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?1"),
                 [name],
@@ -157,8 +157,9 @@ impl Db {
 
     /// Replaces a user's password hash. A password set by someone else
     /// (`reset_by`) must be changed at first use, and revokes every token
-    /// of the user; the user's own change keeps the token of the session
-    /// it starts (`keep`) and revokes the others. One transaction.
+    /// and ends every browser session of the user; the user's own change
+    /// keeps the token it is made with (`keep`) and revokes the others.
+    /// One transaction.
     pub fn set_password_hash(
         &self,
         id: UserId,
@@ -178,6 +179,7 @@ impl Db {
              WHERE user_id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR id != ?3)",
             params![id, Time(at), keep],
         )?;
+        super::sessions::end_sessions(&tx, id)?;
         if let Some(actor) = reset_by {
             insert_oversight(&tx, OversightKind::PasswordReset, actor, id, at)?;
         }
@@ -202,7 +204,7 @@ impl Db {
 
     /// The token whose digest is `hash`.
     pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
-        self.conn()
+        self.read()
             .query_row(
                 "SELECT id, user_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1",
                 [hash],
@@ -214,7 +216,7 @@ impl Db {
 
     /// Tokens, newest first, of one user or of everyone.
     pub fn tokens(&self, user: Option<UserId>) -> Result<Vec<TokenInfo>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT id, user_id, created_at, expires_at, revoked_at FROM tokens
              WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_at DESC, id",
@@ -233,8 +235,9 @@ impl Db {
     }
 }
 
-/// Revokes every live token of `user`.
+/// Revokes every live token of `user`, and ends their browser sessions.
 fn revoke_all(tx: &Transaction<'_>, user: UserId, at: DateTime<Utc>) -> Result<usize, StoreError> {
+    super::sessions::end_sessions(tx, user)?;
     Ok(tx.execute(
         "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
         params![user, Time(at)],

@@ -295,6 +295,27 @@ impl Vault {
         )
     }
 
+    /// Audits a request whose browser session was refused: `unknown`,
+    /// `ended` (idle or past its absolute limit) or `user-disabled` (then
+    /// with the session's id).
+    pub(super) fn record_refused_session(
+        &self,
+        state: &str,
+        id: Option<crate::domain::SessionId>,
+    ) -> Result<(), VaultError> {
+        let target = match id {
+            Some(id) => format!("session:{id}:{state}"),
+            None => format!("session:{state}"),
+        };
+        self.record_event(
+            "anonymous".into(),
+            "none",
+            "authenticate",
+            false,
+            Some(target),
+        )
+    }
+
     /// Audits an act of a user on an account (their own token, their own
     /// password) that no policy decides.
     pub(super) fn record_account_event(
@@ -347,7 +368,7 @@ impl Vault {
     }
 
     /// An audit entry that no policy decided and that names no child.
-    fn record_event(
+    pub(super) fn record_event(
         &self,
         who: String,
         role: &str,

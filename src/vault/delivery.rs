@@ -373,8 +373,15 @@ impl Vault {
                 done_at: None,
                 gave_up_at: None,
             })?;
+            self.outbox.notify_one();
         }
         Ok(has_url)
+    }
+
+    /// Resolves when something was queued to push since the last call
+    /// (for the worker that pushes the outbox).
+    pub async fn outbox_queued(&self) {
+        self.outbox.notified().await
     }
 
     /// Pushes due at `now`, with their URL and body. A push whose

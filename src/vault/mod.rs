@@ -1,9 +1,9 @@
 //! The use cases of a node: set it up, keep children's case records, store
 //! and read documents, hand them over in bundles, take bundles in, manage
-//! users, tokens and grants, check and collect the store. Composes
+//! users, tokens, browser sessions and grants, check and collect the store. Composes
 //! `policy`, `audit`, `store`, `crypto` and `bundle`; holds no HTTP or
 //! command-line types and speaks no face's vocabulary. Every face (the
-//! command line, the API) goes through here, and every use case through
+//! command line, the API, the web pages) goes through here, and every use case through
 //! `decide` (policy, then audit). Plain `fn`s block (faces on the runtime
 //! call them on the blocking pool); `async fn`s stream and move their heavy
 //! parts off the runtime themselves (docs/ARCHITECTURE.md).
@@ -28,11 +28,13 @@ mod need_to_know;
 mod node;
 mod oversight;
 mod passwords;
+mod sessions;
 mod setup;
 mod staging;
 mod throttle;
 mod transfers;
 mod users;
+mod views;
 
 pub use crate::bundle::Answer;
 pub use crate::crypto::Passphrase;
@@ -53,3 +55,7 @@ pub use node::{InitOptions, Vault};
 pub use oversight::{NodeStatus, OversightCount};
 pub use setup::{FirstRun, FIRST_PASSWORD_FILE, FIRST_RUN_DEPARTMENT};
 pub use users::{WeakPassword, MAX_TOKEN_DAYS, MIN_PASSWORD_CHARS};
+pub use views::{
+    AccessRecord, ChildAbilities, ChildSummary, DistrictOverview, GrantSummary, NodeHealth,
+    TransferSummary, UNDELIVERED_DAYS,
+};

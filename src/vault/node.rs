@@ -52,6 +52,8 @@ pub struct Vault {
     pub(super) staging: super::staging::Staging,
     /// What "now" is for tokens, sessions and grants.
     pub(super) clock: super::clock::VaultClock,
+    /// Wakes whoever pushes the outbox when something was queued.
+    pub(super) outbox: tokio::sync::Notify,
     card: DepartmentCard,
     lock: File,
 }
@@ -152,6 +154,7 @@ impl Vault {
             logins: super::throttle::LoginThrottle::new(settings_login_attempts),
             staging: Default::default(),
             clock: Default::default(),
+            outbox: tokio::sync::Notify::new(),
             card,
             lock,
         };

@@ -43,7 +43,7 @@ fn valid_user_name(s: &str) -> bool {
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
 }
 
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -280,6 +280,27 @@ impl Vault {
         client: IpAddr,
         lifetime: std::time::Duration,
     ) -> Result<(TokenInfo, SecretString), VaultError> {
+        let lifetime = Duration::from_std(lifetime).map_err(|_| VaultError::TokenLifetime {
+            max_days: MAX_TOKEN_DAYS,
+        })?;
+        let (user, principal) = self.sign_in(name, password, new_password, client)?;
+        let (row, token) = self.new_token(user.id, lifetime)?;
+        self.record_login(Some(&principal), "ok")?;
+        Ok((row, token))
+    }
+
+    /// Checks a login by name and password (throttled, one Argon2 check
+    /// whatever the name), and changes the password on the way when
+    /// `new_password` is given; the user and principal on success. Every
+    /// refusal is audited here; the caller audits the success once it has
+    /// made what the login gives.
+    pub(super) fn sign_in(
+        &self,
+        name: &str,
+        password: &SecretString,
+        new_password: Option<&SecretString>,
+        client: IpAddr,
+    ) -> Result<(User, Principal), VaultError> {
         let attempt = match self.logins.begin(name, client) {
             Ok(a) => a,
             Err(t) => {
@@ -308,9 +329,6 @@ impl Vault {
             }
         };
         attempt.succeeded();
-        let lifetime = Duration::from_std(lifetime).map_err(|_| VaultError::TokenLifetime {
-            max_days: MAX_TOKEN_DAYS,
-        })?;
         match new_password {
             Some(new) => {
                 if new.expose_secret() == password.expose_secret() {
@@ -334,12 +352,10 @@ impl Vault {
             }
             None => {}
         }
-        let (row, token) = self.new_token(user.id, lifetime)?;
-        self.record_login(Some(&principal), "ok")?;
-        Ok((row, token))
+        Ok((user, principal))
     }
 
-    fn enabled_user(&self, id: UserId) -> Result<Principal, VaultError> {
+    pub(super) fn enabled_user(&self, id: UserId) -> Result<Principal, VaultError> {
         match self.db.user(id)? {
             Some(u) if !u.disabled => Ok(Principal::User(u)),
             _ => Err(VaultError::Unauthenticated),

@@ -1,0 +1,220 @@
+//! Administration in pages: users (add one with a role and a scope,
+//! disable and enable, reset a password, list and revoke tokens), the
+//! department directory (add a card by pasting or uploading it, with
+//! fingerprints large enough to read aloud over the phone), and the
+//! node's status and health.
+
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::page::{Chrome, Page};
+use super::session::Visitor;
+use super::WebState;
+use crate::domain::{DepartmentCard, Role, Scope, TokenId, TokenInfo, User};
+use crate::vault::{DirectoryEntry, NodeHealth, NodeStatus};
+
+#[derive(askama::Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    c: Chrome,
+    users: Vec<(User, Vec<TokenInfo>)>,
+    roles: [Role; 6],
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET /admin/users`.
+pub async fn users(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    let loaded = state
+        .run(move |vault| {
+            let users = vault.list_users(&who)?;
+            let tokens = vault.list_tokens(&who, None)?;
+            Ok(users
+                .into_iter()
+                .map(|u| {
+                    let mine = tokens.iter().filter(|t| t.user == u.id).cloned().collect();
+                    (u, mine)
+                })
+                .collect())
+        })
+        .await;
+    match loaded {
+        Ok(users) => Page(UsersPage {
+            c: v.chrome().titled("users-title"),
+            users,
+            roles: Role::ALL,
+            now: chrono::Utc::now(),
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    name: String,
+    role: String,
+    scope_kind: String,
+    scope: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /admin/users`: adds a user; a password given here must be
+/// changed at the first login.
+pub async fn add_user(
+    State(state): State<WebState>,
+    v: Visitor,
+    Form(f): Form<NewUserForm>,
+) -> Response {
+    let Ok(role) = f.role.parse::<Role>() else {
+        return v.bad_form("form-bad-role");
+    };
+    let Ok(scope) = format!("{}:{}", f.scope_kind.trim(), f.scope.trim()).parse::<Scope>() else {
+        return v.bad_form("form-bad-scope");
+    };
+    let password = Some(f.password.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .map(SecretString::from);
+    let who = v.who.clone();
+    match state
+        .run_heavy(move |vault| vault.add_user(&who, f.name.trim(), role, scope, password.as_ref()))
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/users").into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UserStepForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /admin/users/{name}/{step}`: `disable`, `enable`, `password`
+/// (a reset, with the new password) or `revoke-token` (with its id).
+pub async fn user_step(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path((name, step)): Path<(String, String)>,
+    Form(f): Form<UserStepForm>,
+) -> Response {
+    let who = v.who.clone();
+    let done = match step.as_str() {
+        "disable" | "enable" => {
+            let disabled = step == "disable";
+            state
+                .run(move |vault| vault.set_user_disabled(&who, &name, disabled).map(|_| ()))
+                .await
+        }
+        "password" => {
+            let password = SecretString::from(f.password);
+            state
+                .run_heavy(move |vault| vault.set_password(&who, &name, &password))
+                .await
+        }
+        "revoke-token" => {
+            let Ok(id) = f.token.parse::<TokenId>() else {
+                return v.not_found();
+            };
+            state.run(move |vault| vault.revoke_token(&who, id)).await
+        }
+        _ => return v.not_found(),
+    };
+    match done {
+        Ok(()) => Redirect::to("/admin/users").into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "departments.html")]
+struct DepartmentsPage {
+    c: Chrome,
+    entries: Vec<DirectoryEntry>,
+    action: String,
+}
+
+/// `GET /admin/departments`.
+pub async fn departments(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    match state.run(move |vault| vault.list_departments(&who)).await {
+        Ok(entries) => Page(DepartmentsPage {
+            c: v.chrome().titled("departments-title"),
+            action: format!("/admin/departments?csrf={}", v.csrf),
+            entries,
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+/// Longest card accepted, in bytes.
+const MAX_CARD_BYTES: usize = 16 * 1024;
+
+/// `POST /admin/departments` (multipart: `card` pasted, or `card_file`).
+pub async fn add_department(
+    State(state): State<WebState>,
+    v: Visitor,
+    mut form: Multipart,
+) -> Response {
+    let mut text = String::new();
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or("").to_string();
+        let Ok(bytes) = field.bytes().await else {
+            return v.bad_form("error-card");
+        };
+        if bytes.len() > MAX_CARD_BYTES {
+            return v.bad_form("error-card");
+        }
+        let value = String::from_utf8_lossy(&bytes).trim().to_string();
+        if (name == "card" || name == "card_file") && !value.is_empty() {
+            text = value;
+        }
+    }
+    let Ok(card) = serde_json::from_str::<DepartmentCard>(&text) else {
+        return v.bad_form("error-card");
+    };
+    let who = v.who.clone();
+    match state
+        .run(move |vault| vault.add_department(&who, card, false))
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/departments").into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    c: Chrome,
+    status: NodeStatus,
+    health: NodeHealth,
+    undelivered_days: u64,
+}
+
+/// `GET /admin/status`: health, the audit chain, disk, queues, and the
+/// oversight counts.
+pub async fn status(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    let loaded = state
+        .run_heavy(move |vault| Ok((vault.status(&who)?, vault.node_health(&who)?)))
+        .await;
+    match loaded {
+        Ok((status, health)) => Page(StatusPage {
+            c: v.chrome().titled("status-title"),
+            status,
+            health,
+            undelivered_days: crate::vault::UNDELIVERED_DAYS as u64,
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}

@@ -1,0 +1,244 @@
+//! Grants in pages. A home-state officer gives a support person access
+//! to some kinds of one child's papers, for a purpose, until a day at
+//! most a year ahead; lists the grants made and revokes them; and reads a
+//! child's access history. A support person sees the grants made to
+//! them, and inside each, only the papers it covers.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::page::{Chrome, Page};
+use super::session::Visitor;
+use super::WebState;
+use crate::domain::{parse_until, ChildId, DocKind, Grant, GrantId, Purpose};
+use crate::vault::{AccessRecord, ChildView, GrantSummary};
+
+#[derive(askama::Template)]
+#[template(path = "grants.html")]
+struct GrantsPage {
+    c: Chrome,
+    grants: Vec<GrantSummary>,
+    now: chrono::DateTime<Utc>,
+}
+
+/// `GET /grants`: the grants on children the visitor may grant access to.
+pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    match state.run(move |vault| vault.grants_given(&who)).await {
+        Ok(grants) => Page(GrantsPage {
+            c: v.chrome().titled("grants-title"),
+            grants,
+            now: Utc::now(),
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewQuery {
+    child: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "grant_new.html")]
+struct NewGrantPage {
+    c: Chrome,
+    child: ChildId,
+    people: Vec<String>,
+    kinds: Vec<DocKind>,
+    purposes: Vec<Purpose>,
+    /// The latest end date allowed, and tomorrow (the earliest), YYYY-MM-DD.
+    max_day: String,
+    min_day: String,
+}
+
+/// `GET /grants/new?child=ID`: the form to give access.
+pub async fn new_form(
+    State(state): State<WebState>,
+    v: Visitor,
+    Query(q): Query<NewQuery>,
+) -> Response {
+    let Some(child) = q.child.and_then(|c| c.parse::<ChildId>().ok()) else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    let people = match state
+        .run(move |vault| vault.support_persons(&who, child))
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return v.failure(e),
+    };
+    let today = Utc::now().date_naive();
+    Page(NewGrantPage {
+        c: v.chrome().titled("grant-new-title"),
+        child,
+        people,
+        kinds: DocKind::ALL.to_vec(),
+        purposes: Purpose::ALL.to_vec(),
+        max_day: (today + chrono::Duration::days(365))
+            .format("%Y-%m-%d")
+            .to_string(),
+        min_day: (today + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string(),
+    })
+    .into_response()
+}
+
+/// `POST /grants` (`child`, `to`, `kind` repeated, `purpose`, `until`):
+/// gives access, then shows the child's page.
+pub async fn add(State(state): State<WebState>, v: Visitor, body: Bytes) -> Response {
+    let mut child = None;
+    let mut to = String::new();
+    let mut kinds = Vec::new();
+    let mut purpose = None;
+    let mut until = None;
+    for (k, val) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "child" => child = val.parse::<ChildId>().ok(),
+            "to" => to = val.trim().to_string(),
+            "kind" => {
+                if let Ok(kind) = val.parse::<DocKind>() {
+                    kinds.push(kind);
+                }
+            }
+            "purpose" => purpose = val.parse::<Purpose>().ok(),
+            "until" => until = parse_until(val.trim()).ok(),
+            _ => {}
+        }
+    }
+    let Some(child) = child else {
+        return v.not_found();
+    };
+    let (Some(purpose), Some(until)) = (purpose, until) else {
+        return v.bad_form("grant-form-incomplete");
+    };
+    if to.is_empty() {
+        return v.bad_form("grant-form-incomplete");
+    }
+    let who = v.who.clone();
+    match state
+        .run(move |vault| vault.add_grant(&who, &to, child, kinds, purpose, until))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/children/{child}")).into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+/// `POST /grants/{id}/revoke`: ends the grant at once.
+pub async fn revoke(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<GrantId>() else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    match state.run(move |vault| vault.revoke_grant(&who, id)).await {
+        Ok(g) => Redirect::to(&format!("/children/{}", g.child)).into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "shared.html")]
+struct SharedPage {
+    c: Chrome,
+    grants: Vec<GrantSummary>,
+}
+
+/// `GET /shared`: the papers shared with a support person, by grant.
+pub async fn shared(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    match state.run(move |vault| vault.grants_to_me(&who)).await {
+        Ok(grants) => Page(SharedPage {
+            c: v.chrome().titled("shared-title"),
+            grants,
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "shared_papers.html")]
+struct SharedPapersPage {
+    c: Chrome,
+    grant: Grant,
+    /// The child and the papers the grant covers, while it is live.
+    view: Option<ChildView>,
+}
+
+/// `GET /shared/{grant}`: inside one grant, the papers it covers (only
+/// while it is live; afterwards the page says it has ended).
+pub async fn shared_papers(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<GrantId>() else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    let loaded = state
+        .run(move |vault| {
+            let Some(g) = vault
+                .grants_to_me(&who)?
+                .into_iter()
+                .find(|g| g.grant.id == id)
+            else {
+                return Err(crate::vault::VaultError::UnknownGrant(id.to_string()));
+            };
+            let view = if g.grant.is_active(Utc::now()) {
+                Some(vault.show_child(&who, g.grant.child, g.grant.purpose)?)
+            } else {
+                None
+            };
+            Ok((g.grant, view))
+        })
+        .await;
+    match loaded {
+        Ok((grant, view)) => Page(SharedPapersPage {
+            c: v.chrome().titled("shared-papers-title"),
+            grant,
+            view,
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "access.html")]
+struct AccessPage {
+    c: Chrome,
+    child: ChildId,
+    records: Vec<AccessRecord>,
+}
+
+/// `GET /children/{id}/access`: who read which paper, when and why.
+pub async fn access_history(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(child) = id.parse::<ChildId>() else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    match state
+        .run_heavy(move |vault| vault.access_history(&who, child))
+        .await
+    {
+        Ok(records) => Page(AccessPage {
+            c: v.chrome().titled("access-title"),
+            child,
+            records,
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}

@@ -1,0 +1,90 @@
+//! The inbox of a home-state department: the bundles other departments
+//! sent, each with its source, when it came, how many papers and how big,
+//! and that its signature was verified on arrival (a bundle whose
+//! signature fails never reaches the inbox). The officer accepts one (the
+//! child and papers are imported, and a signed receipt goes back) or
+//! refuses it with a reason (a signed refusal goes back).
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::page::{Chrome, Page};
+use super::session::Visitor;
+use super::WebState;
+use crate::domain::InboxItem;
+
+/// One inbox row with its source's name.
+pub struct Row {
+    pub item: InboxItem,
+    pub source: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    c: Chrome,
+    waiting: Vec<Row>,
+    decided: Vec<Row>,
+}
+
+/// `GET /inbox`.
+pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    let loaded = state
+        .run(move |vault| {
+            let items = vault.list_inbox(&who)?;
+            let departments = vault.list_departments(&who)?;
+            Ok((items, departments))
+        })
+        .await;
+    let (items, departments) = match loaded {
+        Ok(x) => x,
+        Err(e) => return v.failure(e),
+    };
+    let rows = items.into_iter().map(|item| Row {
+        source: departments
+            .iter()
+            .find(|d| d.card.id == item.source)
+            .map_or_else(|| item.source.clone(), |d| d.card.name.clone()),
+        item,
+    });
+    let (waiting, decided) = rows.partition(|r| r.item.state == crate::domain::InboxState::Waiting);
+    Page(InboxPage {
+        c: v.chrome().titled("inbox-title"),
+        waiting,
+        decided,
+    })
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /inbox/{id}/accept` and `POST /inbox/{id}/refuse` (with a reason).
+pub async fn decide(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path((id, step)): Path<(String, String)>,
+    Form(f): Form<DecideForm>,
+) -> Response {
+    let id = id.trim().to_string();
+    match step.as_str() {
+        "accept" => match state.vault.accept_inbox(&v.who, &id).await {
+            Ok((item, _)) => match item.child_id {
+                Some(child) => Redirect::to(&format!("/children/{child}")).into_response(),
+                None => Redirect::to("/inbox").into_response(),
+            },
+            Err(e) => v.failure(e),
+        },
+        "refuse" => match state.vault.refuse_inbox(&v.who, &id, &f.reason).await {
+            Ok(_) => Redirect::to("/inbox").into_response(),
+            Err(e) => v.failure(e),
+        },
+        _ => v.not_found(),
+    }
+}

@@ -1,0 +1,218 @@
+//! The transfer workflow in pages: staff draft a transfer to a department
+//! of the directory and submit it; the CWC reviews the record, the papers
+//! and the checklist gaps, then approves with the restoration order
+//! number, rejects with a reason, or submits over the gaps with a
+//! recorded reason; staff send an approved transfer (its bundle is pushed
+//! to the destination), and the page follows it to `delivered`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::page::{Chrome, Page};
+use super::session::Visitor;
+use super::WebState;
+use crate::domain::{ChildId, Principal, Role, TransferId, TransferState, TransferStep};
+use crate::vault::{ChildAbilities, ChildView, DirectoryEntry, Purpose, TransferSummary};
+
+#[derive(askama::Template)]
+#[template(path = "transfer_new.html")]
+struct DraftPage {
+    c: Chrome,
+    child: ChildId,
+    departments: Vec<DirectoryEntry>,
+}
+
+/// `GET /children/{id}/transfers`: choose the department to send to.
+pub async fn draft_form(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(child) = id.parse::<ChildId>() else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    let loaded = state
+        .run(move |vault| {
+            let may = vault.child_abilities(&who, child)?;
+            let departments = vault.list_departments(&who)?;
+            Ok((may, departments))
+        })
+        .await;
+    match loaded {
+        Ok((may, _)) if !may.create_transfer => v.not_found(),
+        Ok((_, departments)) => Page(DraftPage {
+            c: v.chrome().titled("transfer-new-title"),
+            child,
+            departments: departments.into_iter().filter(|d| !d.this_node).collect(),
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DraftForm {
+    to: String,
+}
+
+/// `POST /children/{id}/transfers`: drafts the transfer.
+pub async fn draft(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<DraftForm>,
+) -> Response {
+    let Ok(child) = id.parse::<ChildId>() else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    match state
+        .run(move |vault| vault.create_transfer(&who, child, f.to.trim()))
+        .await
+    {
+        Ok(t) => Redirect::to(&format!("/transfers/{}", t.id)).into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "transfers.html")]
+struct ListPage {
+    c: Chrome,
+    waiting: Vec<TransferSummary>,
+    others: Vec<TransferSummary>,
+    for_committee: bool,
+}
+
+/// `GET /transfers`: for a CWC member, the transfers waiting for the
+/// committee first; for staff, their transfers; then all others visible.
+pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
+    let who = v.who.clone();
+    let all = match state
+        .run(move |vault| vault.transfers_visible(&who, None))
+        .await
+    {
+        Ok(all) => all,
+        Err(e) => return v.failure(e),
+    };
+    let for_committee = matches!(&v.who, Principal::User(u) if u.role == Role::CwcMember);
+    let waiting_state = if for_committee {
+        TransferState::Submitted
+    } else {
+        TransferState::Approved
+    };
+    let (waiting, others) = all
+        .into_iter()
+        .partition(|t| t.transfer.state == waiting_state);
+    Page(ListPage {
+        c: v.chrome().titled("transfers-title"),
+        waiting,
+        others,
+        for_committee,
+    })
+    .into_response()
+}
+
+#[derive(askama::Template)]
+#[template(path = "transfer.html")]
+struct TransferPage {
+    c: Chrome,
+    t: crate::domain::Transfer,
+    view: ChildView,
+    may: ChildAbilities,
+    department: String,
+}
+
+/// `GET /transfers/{id}`: where the transfer stands, its history, and the
+/// child's record, papers and gaps (the committee's review).
+pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<TransferId>() else {
+        return v.not_found();
+    };
+    let who = v.who.clone();
+    let loaded = state
+        .run(move |vault| {
+            let t = vault.transfer(&who, id)?;
+            let view = vault.show_child(&who, t.child, Purpose::Restoration)?;
+            let may = vault.child_abilities(&who, t.child)?;
+            let department = vault
+                .list_departments(&who)?
+                .into_iter()
+                .find(|d| d.card.id == t.to)
+                .map_or_else(|| t.to.clone(), |d| d.card.name);
+            Ok((t, view, may, department))
+        })
+        .await;
+    match loaded {
+        Ok((t, view, may, department)) => Page(TransferPage {
+            c: v.chrome().titled("transfer-title"),
+            t,
+            view,
+            may,
+            department,
+        })
+        .into_response(),
+        Err(e) => v.failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StepForm {
+    #[serde(default)]
+    order_number: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /transfers/{id}/{step}`: `submit`, `override` (submit over the
+/// checklist's gaps, with a reason), `approve` (with the order number),
+/// `reject` (with a reason), `revoke` or `send`.
+pub async fn step(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path((id, step)): Path<(String, String)>,
+    Form(f): Form<StepForm>,
+) -> Response {
+    let Ok(id) = id.parse::<TransferId>() else {
+        return v.not_found();
+    };
+    let reason = f.reason.trim().to_string();
+    let step = match step.as_str() {
+        "submit" => TransferStep::Submit {
+            override_reason: None,
+        },
+        "override" => TransferStep::Submit {
+            override_reason: Some(reason),
+        },
+        "approve" => {
+            let order_number = f.order_number.trim().to_string();
+            if order_number.is_empty() {
+                return v.bad_form("transfer-order-required");
+            }
+            TransferStep::Approve { order_number }
+        }
+        "reject" => TransferStep::Reject { reason },
+        "revoke" => TransferStep::Revoke,
+        "send" => TransferStep::Send,
+        _ => return v.not_found(),
+    };
+    let who = v.who.clone();
+    let done = if step == TransferStep::Send {
+        state
+            .vault
+            .send_transfer_to_outbox(&who, id)
+            .await
+            .map(|_| ())
+    } else {
+        state
+            .run(move |vault| vault.transfer_step(&who, id, step).map(|_| ()))
+            .await
+    };
+    match done {
+        Ok(()) => Redirect::to(&format!("/transfers/{id}")).into_response(),
+        Err(e) => v.failure(e),
+    }
+}
