@@ -98,12 +98,12 @@ pub struct Settings {
     /// When set, `GET /metrics` answers only `Authorization: Bearer` this
     /// token (`HANDOVER_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
-    /// A web page session ends after this many minutes without a request
-    /// (shelter phones are shared).
-    pub session_idle_minutes: u64,
-    /// A web page session ends this many hours after its login, whatever
-    /// its use.
-    pub session_max_hours: u64,
+    /// A web page session ends after this many seconds without a request
+    /// (30 minutes: shelter phones are shared).
+    pub session_idle_secs: u64,
+    /// A web page session ends this many seconds after its login, whatever
+    /// its use (8 hours).
+    pub session_max_secs: u64,
 }
 
 impl Default for Settings {
@@ -135,8 +135,8 @@ impl Default for Settings {
             login_attempts: 5,
             client_address_header: None,
             metrics_token: None,
-            session_idle_minutes: 30,
-            session_max_hours: 8,
+            session_idle_secs: 30 * 60,
+            session_max_secs: 8 * 3600,
         }
     }
 }
@@ -181,9 +181,9 @@ impl Settings {
                 "tls_cert and tls_key go together: set both or neither".into(),
             ));
         }
-        if settings.session_idle_minutes == 0 || settings.session_max_hours == 0 {
+        if settings.session_idle_secs == 0 || settings.session_max_secs == 0 {
             return Err(ConfigError(
-                "session_idle_minutes and session_max_hours must be above 0".into(),
+                "session_idle_secs and session_max_secs must be above 0".into(),
             ));
         }
         if settings.max_document_bytes == 0 {

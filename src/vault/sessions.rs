@@ -1,8 +1,8 @@
 //! Sessions of people at a browser: a login by name and password (the
 //! same throttling, Argon2 check and forced password change as a token
 //! login) starts one; only the SHA-256 of its 256-bit secret is stored.
-//! A session ends after `session_idle_minutes` without use and
-//! `session_max_hours` after its login, at logout, and when the account's
+//! A session ends after `session_idle_secs` without use and
+//! `session_max_secs` after its login, at logout, and when the account's
 //! password, role or state changes. The secret travels in whatever the
 //! face chooses (the web pages use a cookie); the vault never sees how.
 
@@ -19,16 +19,17 @@ use crate::domain::{Language, Principal, SessionId, SessionInfo};
 
 const SESSION_PREFIX: &str = "hos_";
 
-/// Uses closer together than this do not rewrite the last-use time, so
-/// reading pages does not write to the database at every request; a
-/// session may so end up to this much before its idle limit.
+/// Uses closer together than this (or a quarter of the idle limit, if
+/// less) do not rewrite the last-use time, so reading pages does not
+/// write to the database at every request; a session may so end up to
+/// this much before its idle limit.
 const TOUCH_EVERY_SECS: i64 = 30;
 
 impl Vault {
     fn session_limits(&self) -> (Duration, Duration) {
         (
-            Duration::minutes(self.settings.session_idle_minutes as i64),
-            Duration::hours(self.settings.session_max_hours as i64),
+            Duration::seconds(self.settings.session_idle_secs as i64),
+            Duration::seconds(self.settings.session_max_secs as i64),
         )
     }
 
@@ -94,7 +95,8 @@ impl Vault {
             }
             Err(e) => return Err(e),
         };
-        if now - session.last_seen >= Duration::seconds(TOUCH_EVERY_SECS) {
+        let every = Duration::seconds(TOUCH_EVERY_SECS).min(idle / 4);
+        if now - session.last_seen >= every {
             self.db.touch_session(session.id, now)?;
             session.last_seen = now;
         }

@@ -11,6 +11,7 @@ use tempfile::TempDir;
 
 pub mod bundles;
 pub mod server;
+pub mod web;
 
 pub const DEPT: &str = "test-dcpu";
 
