@@ -1112,6 +1112,17 @@ async fn a_support_person_sees_only_what_the_grant_needs() {
     let full = v.show_child(&swd, t, Purpose::Restoration).unwrap();
     assert!(full.child.record.notes.is_some());
     assert_eq!(full.documents.len(), 2);
+    // Not even the metadata (the title) of a kind outside the grant.
+    let medical = full
+        .documents
+        .iter()
+        .find(|d| d.kind == DocKind::MedicalReport)
+        .unwrap();
+    assert!(matches!(
+        v.document(&ngo, medical.id),
+        Err(VaultError::UnknownDocument(_))
+    ));
+    assert_eq!(v.document(&ngo, docs[0].id).unwrap().kind, DocKind::Fir);
 }
 
 /// A clock the test moves by hand.

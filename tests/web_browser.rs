@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::{Browser, Driver};
-use common::server::{free_port, introduce, wait_for, Server};
+use common::server::{free_port, introduce, Server};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -166,7 +166,7 @@ async fn intake(b: &Browser, p: &Pair, name: &str, lang: &str, shots: bool) -> S
         .await
         .unwrap();
     input.send_keys(gps_jpeg().to_str().unwrap()).await.unwrap();
-    b.click("form[data-upload] button").await;
+    b.tick("form[data-upload] button").await;
     // The script posts the form and shows the server's answer page.
     wait_for_selector(b, ".outcomes li.ok").await;
     check_page(b, "upload outcome").await;
@@ -209,7 +209,7 @@ async fn through_the_committee(
         .click(&format!("a[href='/children/{child}/transfers']"))
         .await;
     check_page(staff, "transfer draft form").await;
-    staff.click(&format!("input[value='{DST}']")).await;
+    staff.tick(&format!("input[value='{DST}']")).await;
     staff
         .click(&format!(
             "form[action='/children/{child}/transfers'] button"
@@ -293,8 +293,8 @@ fn the_whole_hand_over_is_done_by_people_through_pages() {
         swd.click(&format!("a[href='/grants/new?child={b_child}']")).await;
         check_page(&swd, "grant form").await;
         swd.select("#to", "helper").await;
-        swd.click("input[name='kind'][value='identity']").await;
-        swd.click("input[name='kind'][value='fir']").await;
+        swd.tick("input[name='kind'][value='identity']").await;
+        swd.tick("input[name='kind'][value='fir']").await;
         swd.select("#purpose", "compensation_claim").await;
         let until = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d");
         swd.script(&format!("document.querySelector('#until').value = '{until}';")).await;

@@ -115,9 +115,14 @@ impl Vault {
             self.refuse_unknown(actor, Action::ReadRecord, None, Some(id))?;
             return Err(unknown());
         };
-        // Metadata is part of the child's record.
+        // Metadata is part of the child's record; a support person sees
+        // only that of the kinds their grant covers.
         match self.authorize_child(actor, Action::ReadRecord, doc.child_id, Note::default()) {
-            Ok(_) => Ok(doc),
+            Ok(child) => self
+                .need_to_know(actor, child, vec![doc])?
+                .1
+                .pop()
+                .ok_or_else(unknown),
             Err(VaultError::UnknownChild(_)) => Err(unknown()),
             Err(e) => Err(e),
         }

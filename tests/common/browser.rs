@@ -130,12 +130,50 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let e = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no {css}"));
+        let e = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css}"));
         e.clear().await.unwrap();
         e.send_keys(value).await.unwrap();
     }
 
+    /// Clicks what `css` finds (a link, a form's button) and waits until
+    /// the page it loads has loaded.
     pub async fn click(&self, css: &str) {
+        self.script("window.__handover_old_page = true;").await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css}"))
+            .click()
+            .await
+            .unwrap();
+        // Loading a page replaces the window, and the mark with it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = self
+                .client
+                .execute(
+                    "return [window.__handover_old_page === true, document.readyState];",
+                    vec![],
+                )
+                .await;
+            if matches!(state, Ok(v) if v[0] == false && v[1] == "complete") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page after clicking {css} did not load"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks what `css` finds, for what loads no page (a checkbox, a
+    /// radio button, a button a script handles).
+    pub async fn tick(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -260,7 +298,10 @@ impl Browser {
 
 /// Where axe-core's script is: `AXE_CORE_JS`, or where `.ci/run` puts it.
 pub fn axe_path() -> PathBuf {
-    std::env::var_os("AXE_CORE_JS").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js")
-    })
+    std::env::var_os("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/axe/node_modules/axe-core/axe.min.js")
+        })
 }

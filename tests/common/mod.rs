@@ -9,6 +9,7 @@ use assert_cmd::Command;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+pub mod browser;
 pub mod bundles;
 pub mod server;
 pub mod web;
