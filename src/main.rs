@@ -99,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         name: args.name.clone(),
         passphrase,
         pages: Some(handover::web::router),
+        demo: args.demo,
     };
     handover::api::serve(cli.settings()?, options).await?;
     Ok(())

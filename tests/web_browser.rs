@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::browser::{Browser, Driver};
 use common::server::{free_port, introduce, Server};
+use handover::web::i18n::Tr;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -255,68 +256,97 @@ fn doc_of_kind(server: &Server, token: &str, child: &str, kind: &str) -> Value {
 
 #[test]
 fn the_whole_hand_over_is_done_by_people_through_pages() {
+    whole_hand_over("en");
+}
+
+#[test]
+fn the_whole_hand_over_reads_in_hindi_on_every_page() {
+    whole_hand_over("hi");
+}
+
+/// Checks a page: accessible, fits a phone, and in Hindi wholly Hindi.
+async fn look(b: &Browser, what: &str, lang: &str, english: &[String]) {
+    check_page(b, what).await;
+    if lang == "hi" {
+        check_hindi(b, what, english).await;
+    }
+}
+
+/// The eight steps of the issue, each by the person whose step it is.
+fn whole_hand_over(lang: &str) {
     common::require_exiftool();
+    let tr = Tr::new(lang.parse().unwrap());
+    let english = english_phrases();
     let p = pair(&[]);
     let driver = Driver::start();
     runtime().block_on(async {
-        let staff = driver.open(true, "en").await;
+        let staff = driver.open(true, lang).await;
         staff.goto(&p.src.url("/login")).await;
-        check_page(&staff, "login").await;
-        staff.screenshot("login-en").await;
+        look(&staff, "login", lang, &english).await;
+        staff.screenshot(&format!("login-{lang}")).await;
         // 1. Intake, with the GPS photo from the file input.
-        let child = intake(&staff, &p, "Asha Synthetic", "en", true).await;
+        let child = intake(&staff, &p, "Asha Synthetic", lang, true).await;
+        look(&staff, "child page", lang, &english).await;
         staff.goto(&p.src.url("/children")).await;
-        check_page(&staff, "children").await;
+        look(&staff, "children", lang, &english).await;
+        let all_papers = tr.args("papers-present", &[("have", "8".into()), ("of", "8".into())]);
         assert!(staff.main_text().await.contains("Asha Synthetic"));
-        assert!(staff.main_text().await.contains("8 of 8 papers"));
-        staff.screenshot("children-en").await;
+        assert!(staff.main_text().await.contains(&all_papers));
+        staff.screenshot(&format!("children-{lang}")).await;
         staff.goto(&p.src.url(&format!("/children/{child}"))).await;
         // 2-3. Draft, submit, approve, send.
-        let cwc = driver.open(true, "en").await;
-        let transfer = through_the_committee(&staff, &cwc, &p, &child, "en", true).await;
-        check_page(&staff, "transfer page").await;
+        let cwc = driver.open(true, lang).await;
+        let transfer = through_the_committee(&staff, &cwc, &p, &child, lang, true).await;
+        look(&cwc, "the committee's review", lang, &english).await;
+        look(&staff, "transfer page", lang, &english).await;
         // 4. The push arrives; the SWD officer accepts it.
-        let swd = driver.open(true, "en").await;
+        let swd = driver.open(true, lang).await;
         login(&swd, &p.dst, "swd").await;
-        reload_until(&swd, &p.dst.url("/inbox"), "Verified").await;
-        check_page(&swd, "inbox").await;
+        reload_until(&swd, &p.dst.url("/inbox"), &tr.t("inbox-signature-verified")).await;
+        look(&swd, "inbox", lang, &english).await;
         assert!(swd.main_text().await.contains("Test department"));
-        swd.screenshot("inbox-en").await;
+        swd.screenshot(&format!("inbox-{lang}")).await;
         swd.click("form[action$='/accept'] button").await;
         let b_child = swd.path().await.trim_start_matches("/children/").to_string();
         assert!(swd.main_text().await.contains("Asha Synthetic"));
-        check_page(&swd, "transferred-in child").await;
+        look(&swd, "transferred-in child", lang, &english).await;
         // 5. The source shows delivered.
-        reload_until(&staff, &transfer, "Delivered").await;
-        staff.screenshot("transfer-en").await;
+        reload_until(&staff, &transfer, &tr.t("state-delivered")).await;
+        look(&staff, "delivered transfer", lang, &english).await;
+        staff.screenshot(&format!("transfer-{lang}")).await;
         // 6. The SWD officer grants a support person two kinds.
         swd.click(&format!("a[href='/grants/new?child={b_child}']")).await;
-        check_page(&swd, "grant form").await;
+        look(&swd, "grant form", lang, &english).await;
         swd.select("#to", "helper").await;
         swd.tick("input[name='kind'][value='identity']").await;
         swd.tick("input[name='kind'][value='fir']").await;
         swd.select("#purpose", "compensation_claim").await;
         let until = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d");
         swd.script(&format!("document.querySelector('#until').value = '{until}';")).await;
-        swd.screenshot("grant-new-en").await;
+        swd.screenshot(&format!("grant-new-{lang}")).await;
         swd.click("form[action='/grants'] button").await;
-        assert!(swd.main_text().await.contains("Ends in"), "{}", swd.main_text().await);
+        let ends = [tr.count("grant-ends-in", 29u64), tr.count("grant-ends-in", 30u64)];
+        let text = swd.main_text().await;
+        assert!(ends.iter().any(|e| text.contains(e.as_str())), "{text}");
+        swd.goto(&p.dst.url("/grants")).await;
+        look(&swd, "grants given", lang, &english).await;
         // 7. The support person sees exactly those two, and downloads one.
-        let helper = driver.open(true, "en").await;
+        let helper = driver.open(true, lang).await;
         login(&helper, &p.dst, "helper").await;
         assert_eq!(helper.path().await, "/shared");
-        check_page(&helper, "shared with me").await;
-        helper.screenshot("shared-en").await;
+        look(&helper, "shared with me", lang, &english).await;
+        helper.screenshot(&format!("shared-{lang}")).await;
         let text = helper.main_text().await;
-        assert!(text.contains("Asha Synthetic") && text.contains("Victim compensation claim"));
-        assert!(text.contains("Ends in 29 days") || text.contains("Ends in 30 days"), "{text}");
+        assert!(text.contains("Asha Synthetic"));
+        assert!(text.contains(&tr.t("purpose-compensation_claim")));
+        assert!(ends.iter().any(|e| text.contains(e.as_str())), "{text}");
         let grant_link = helper
             .script("return document.querySelector('a.card').getAttribute('href');")
             .await;
         let grant_link = grant_link.as_str().unwrap().to_string();
         helper.goto(&p.dst.url(&grant_link)).await;
-        check_page(&helper, "shared papers").await;
-        helper.screenshot("shared-papers-en").await;
+        look(&helper, "shared papers", lang, &english).await;
+        helper.screenshot(&format!("shared-papers-{lang}")).await;
         let links = helper
             .script("return [...document.querySelectorAll('ul.docs a')].map(a => a.getAttribute('href'));")
             .await;
@@ -329,8 +359,11 @@ fn the_whole_hand_over_is_done_by_people_through_pages() {
         });
         let identity = blocking(|| doc_of_kind(&p.dst, &swd_token, &b_child, "identity"));
         let medical = blocking(|| doc_of_kind(&p.dst, &swd_token, &b_child, "medical_report"));
+        let identity_id = identity["id"].as_str().unwrap().to_string();
+        helper.goto(&p.dst.url(&format!("/documents/{identity_id}"))).await;
+        look(&helper, "a shared paper", lang, &english).await;
         let (status, bytes) = helper
-            .fetch_bytes(&format!("/documents/{}/content?download=1", identity["id"].as_str().unwrap()))
+            .fetch_bytes(&format!("/documents/{identity_id}/content?download=1"))
             .await;
         assert_eq!(status, 200);
         let src_identity = blocking(|| doc_of_kind(&p.src, &src_staff, &child, "identity"));
@@ -353,10 +386,12 @@ fn the_whole_hand_over_is_done_by_people_through_pages() {
             .arg(&file)
             .output()
             .unwrap();
+        assert!(gps.status.success());
         assert!(String::from_utf8_lossy(&gps.stdout).trim().is_empty(), "GPS left: {gps:?}");
         // Another kind reads as not found.
         helper.goto(&p.dst.url(&format!("/documents/{}", medical["id"].as_str().unwrap()))).await;
-        assert!(helper.main_text().await.contains("does not exist"));
+        assert!(helper.main_text().await.contains(&tr.t("error-not-found")));
+        look(&helper, "a paper outside the grant", lang, &english).await;
         let (status, _) = helper
             .fetch_bytes(&format!("/documents/{}/content", medical["id"].as_str().unwrap()))
             .await;
@@ -365,34 +400,41 @@ fn the_whole_hand_over_is_done_by_people_through_pages() {
         swd.goto(&p.dst.url(&format!("/children/{b_child}"))).await;
         swd.click("form[action$='/revoke'] button").await;
         helper.goto(&p.dst.url(&grant_link)).await;
-        assert!(helper.main_text().await.contains("This access was revoked"));
+        assert!(helper.main_text().await.contains(&tr.t("shared-revoked")));
+        look(&helper, "a revoked grant", lang, &english).await;
         let (status, _) = helper
-            .fetch_bytes(&format!("/documents/{}/content", identity["id"].as_str().unwrap()))
+            .fetch_bytes(&format!("/documents/{identity_id}/content"))
             .await;
         assert_eq!(status, 404);
-        // The district overview and the administration pages.
-        let dcpu = driver.open(true, "en").await;
+        // The access history, the district overview and the administration.
+        swd.goto(&p.dst.url(&format!("/children/{b_child}/access"))).await;
+        look(&swd, "access history", lang, &english).await;
+        assert!(swd.main_text().await.contains("helper"), "the support person's reads are listed");
+        let dcpu = driver.open(true, lang).await;
         login(&dcpu, &p.src, "dcpu").await;
         assert_eq!(dcpu.path().await, "/district");
-        check_page(&dcpu, "district overview").await;
+        look(&dcpu, "district overview", lang, &english).await;
         assert!(dcpu.exists("svg.chart rect.have").await);
         assert!(!dcpu.main_text().await.contains("Asha"), "the overview names no child");
-        dcpu.screenshot("district-en").await;
-        let admin = driver.open(true, "en").await;
+        dcpu.screenshot(&format!("district-{lang}")).await;
+        let admin = driver.open(true, lang).await;
         admin.goto(&p.src.url("/login")).await;
         admin.fill("#name", "admin").await;
         admin.fill("#password", common::server::ADMIN_PASSWORD).await;
         admin.click("form[action='/login'] button").await;
         for (path, shot) in [
-            ("/admin/users", "users-en"),
-            ("/admin/departments", "departments-en"),
-            ("/admin/status", "status-en"),
+            ("/admin/users", "users"),
+            ("/admin/departments", "departments"),
+            ("/admin/status", "status"),
+            ("/account", "account"),
         ] {
             admin.goto(&p.src.url(path)).await;
-            check_page(&admin, path).await;
-            admin.screenshot(shot).await;
+            look(&admin, path, lang, &english).await;
+            admin.screenshot(&format!("{shot}-{lang}")).await;
         }
-        assert!(admin.main_text().await.contains("Verified up to checkpoint"));
+        admin.goto(&p.src.url("/admin/status")).await;
+        assert!(admin.main_text().await.contains(&tr.t("status-audit")));
+        assert!(!admin.main_text().await.contains(&tr.t("status-audit-broken")));
         for b in [staff, cwc, swd, helper, dcpu, admin] {
             b.client.close().await.unwrap();
         }
@@ -442,46 +484,44 @@ async fn check_hindi(b: &Browser, what: &str, english: &[String]) {
 }
 
 #[test]
-fn a_refusal_in_hindi_reaches_the_senders_page() {
+fn a_refusal_reaches_the_senders_page_with_its_reason() {
     let p = pair(&[]);
     let driver = Driver::start();
-    let english = english_phrases();
+    let tr = Tr::new(handover::domain::Language::En);
     runtime().block_on(async {
-        let staff = driver.open(true, "hi").await;
-        staff.goto(&p.src.url("/login")).await;
-        check_hindi(&staff, "login", &english).await;
-        staff.screenshot("login-hi").await;
-        let child = intake(&staff, &p, "Sunita Synthetic", "hi", true).await;
-        check_hindi(&staff, "child page", &english).await;
-        staff.goto(&p.src.url("/children")).await;
-        check_hindi(&staff, "children", &english).await;
-        check_page(&staff, "children (hi)").await;
-        staff.screenshot("children-hi").await;
-        staff.goto(&p.src.url(&format!("/children/{child}"))).await;
-        let cwc = driver.open(true, "hi").await;
-        let transfer = through_the_committee(&staff, &cwc, &p, &child, "hi", true).await;
-        check_hindi(&cwc, "review", &english).await;
-        check_hindi(&staff, "transfer", &english).await;
-        let swd = driver.open(true, "hi").await;
+        let staff = driver.open(true, "en").await;
+        let child = intake(&staff, &p, "Sunita Synthetic", "en", false).await;
+        let cwc = driver.open(true, "en").await;
+        let transfer = through_the_committee(&staff, &cwc, &p, &child, "en", false).await;
+        let swd = driver.open(true, "en").await;
         login(&swd, &p.dst, "swd").await;
-        reload_until(&swd, &p.dst.url("/inbox"), "सत्यापित").await;
-        check_hindi(&swd, "inbox", &english).await;
-        check_page(&swd, "inbox (hi)").await;
-        swd.screenshot("inbox-hi").await;
-        swd.fill("textarea[name='reason']", "चिकित्सा रिपोर्ट पढ़ी नहीं जा सकती")
-            .await;
+        reload_until(
+            &swd,
+            &p.dst.url("/inbox"),
+            &tr.t("inbox-signature-verified"),
+        )
+        .await;
+        swd.fill(
+            "textarea[name='reason']",
+            "The medical report cannot be read",
+        )
+        .await;
         swd.click("form[action$='/refuse'] button").await;
         assert_eq!(swd.path().await, "/inbox");
-        check_hindi(&swd, "inbox after refusal", &english).await;
-        reload_until(&staff, &transfer, "प्राप्त करने वाले विभाग ने अस्वीकार किया").await;
+        assert!(swd.main_text().await.contains(&tr.t("inbox-state-refused")));
+        check_page(&swd, "inbox after a refusal").await;
+        reload_until(&staff, &transfer, &tr.t("state-refused")).await;
         let text = staff.main_text().await;
         assert!(
-            text.contains("चिकित्सा रिपोर्ट पढ़ी नहीं जा सकती"),
+            text.contains("The medical report cannot be read"),
             "the reason shows: {text}"
         );
-        check_hindi(&staff, "refused transfer", &english).await;
         check_page(&staff, "refused transfer").await;
-        staff.screenshot("transfer-refused-hi").await;
+        staff.screenshot("transfer-refused-en").await;
+        // Nothing was imported at the destination.
+        let token = blocking(|| p.dst.login("swd", "swd-password-long"));
+        let children = blocking(|| p.dst.get_json(&token, "/api/v1/children"));
+        assert_eq!(children.as_array().unwrap().len(), 0);
         for b in [staff, cwc, swd] {
             b.client.close().await.unwrap();
         }

@@ -17,6 +17,17 @@ pub struct Started {
 /// Starts `bin serve` on a free port with the data directory `data` and
 /// extra environment `env`; returns once it listens.
 pub fn start(bin: &str, data: &Path, env: &[(&str, String)]) -> Started {
+    start_with(bin, data, env, &[]).0
+}
+
+/// [`start`] with more arguments to `serve`; also returns every line the
+/// server printed before it listened.
+pub fn start_with(
+    bin: &str,
+    data: &Path,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> (Started, Vec<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,6 +36,7 @@ pub fn start(bin: &str, data: &Path, env: &[(&str, String)]) -> Started {
     let mut process = Command::new(bin)
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--bind"])
         .arg(format!("127.0.0.1:{port}"))
+        .args(args)
         .env("HANDOVER_LOG", "warn")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
@@ -32,25 +44,34 @@ pub fn start(bin: &str, data: &Path, env: &[(&str, String)]) -> Started {
         .unwrap();
     let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
     let mut admin_password = String::new();
+    let mut printed = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
         // The first run names the file holding the one-time password.
-        if let Some(p) = line.strip_prefix("    ") {
+        if let Some(p) = line
+            .strip_prefix("    ")
+            .filter(|p| p.trim().starts_with('/'))
+        {
             admin_password = std::fs::read_to_string(p.trim())
                 .unwrap()
                 .trim()
                 .to_string();
         }
-        if line.contains("listening on") {
+        let done = line.contains("listening on");
+        printed.push(line);
+        if done {
             break;
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    Started {
-        process,
-        port,
-        admin_password,
-    }
+    (
+        Started {
+            process,
+            port,
+            admin_password,
+        },
+        printed,
+    )
 }
 
 /// `POST {base}/session` as `name`, setting `new` as the new password if

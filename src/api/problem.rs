@@ -286,8 +286,11 @@ impl From<VaultError> for ApiError {
                 "integrity-failure",
                 "Stored data failed verification",
             ),
+            // Set-up refusals of the command line and `serve`; no route
+            // returns them.
             VaultError::NotANode(_)
             | VaultError::AlreadyInitialised(_)
+            | VaultError::HoldsRealData
             | VaultError::OutputExists(_)
             | VaultError::OutputUnwritable { .. }
             | VaultError::Store(_)

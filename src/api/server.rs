@@ -33,6 +33,8 @@ pub struct ServeOptions {
     /// Pages to serve beside the API (the web face, given by `main.rs`):
     /// every path outside `/api/` goes to them.
     pub pages: Option<Pages>,
+    /// Set up demo users and synthetic children on a new node (`--demo`).
+    pub demo: bool,
 }
 
 /// Builds the pages' router for an open vault.
@@ -100,6 +102,9 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
             file.display()
         );
     }
+    if opts.demo {
+        show_demo(&vault, first).await?;
+    }
     vault.prepare_logins();
 
     let stop = CancellationToken::new();
@@ -162,7 +167,32 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
     served.map_err(ServeError::Io)
 }
 
-/// Sets up a node when the data directory holds none; true if it did.
+/// `--demo`: on a new node, adds the demo users and children and prints
+/// the users' one-time passwords; on a demo node, says it is one; on any
+/// other node, refuses.
+async fn show_demo(vault: &Vault, first: bool) -> Result<(), VaultError> {
+    if !first {
+        if !vault.is_demo()? {
+            return Err(VaultError::HoldsRealData);
+        }
+        println!("DEMO NODE: synthetic data only (set up earlier with --demo).");
+        return Ok(());
+    }
+    let users = vault.set_up_demo().await?;
+    println!("DEMO NODE: synthetic children and scans, not real data. Demo users and");
+    println!("their one-time passwords (each must choose a new one at the first login):\n");
+    for u in &users {
+        println!(
+            "    {:<14} {:<16} {}",
+            u.name,
+            u.role.as_str(),
+            secrecy::ExposeSecret::expose_secret(&u.password)
+        );
+    }
+    println!();
+    Ok(())
+}
+
 /// A connection that sends no complete request head for `body_idle_secs`
 /// is closed (HTTP/1; the request bodies have their own pace limit).
 fn patient_headers(

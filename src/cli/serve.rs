@@ -14,4 +14,9 @@ pub struct ServeArgs {
     /// On first run: the department's name
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Set up a demo node: one user of each role (their one-time passwords
+    /// are printed) and a few synthetic children with synthetic scans.
+    /// Only on a new node (or one set up with --demo before).
+    #[arg(long)]
+    pub demo: bool,
 }

@@ -22,6 +22,10 @@ pub enum VaultError {
     NotANode(PathBuf),
     #[error("{0} already holds a handover node; refusing to touch it")]
     AlreadyInitialised(PathBuf),
+    /// Demo data was asked for on a node that holds children or users of
+    /// its own.
+    #[error("this node holds data of its own: demo data is added only to a new node")]
+    HoldsRealData,
     #[error("no child with id {0}")]
     UnknownChild(String),
     #[error("no document with id {0}")]
@@ -237,6 +241,7 @@ impl VaultError {
             | VaultError::Config(_)
             | VaultError::Busy(_)
             | VaultError::Denied(_)
+            | VaultError::HoldsRealData
             | VaultError::Unauthenticated
             | VaultError::Throttled { .. }
             | VaultError::PasswordChangeRequired
