@@ -198,6 +198,15 @@ struct StatusPage {
     status: NodeStatus,
     health: NodeHealth,
     undelivered_days: u64,
+    /// Department names by id.
+    names: std::collections::BTreeMap<String, String>,
+}
+
+impl StatusPage {
+    /// A department's name (its id if it is not in the directory).
+    fn department<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
+    }
 }
 
 /// `GET /admin/status`: health, the audit chain, disk, queues, and the
@@ -205,10 +214,20 @@ struct StatusPage {
 pub async fn status(State(state): State<WebState>, v: Visitor) -> Response {
     let who = v.who.clone();
     let loaded = state
-        .run_heavy(move |vault| Ok((vault.status(&who)?, vault.node_health(&who)?)))
+        .run_heavy(move |vault| {
+            Ok((
+                vault.status(&who)?,
+                vault.node_health(&who)?,
+                vault.list_departments(&who)?,
+            ))
+        })
         .await;
     match loaded {
-        Ok((status, health)) => Page(StatusPage {
+        Ok((status, health, departments)) => Page(StatusPage {
+            names: departments
+                .into_iter()
+                .map(|d| (d.card.id, d.card.name))
+                .collect(),
             c: v.chrome().titled("status-title"),
             status,
             health,

@@ -40,9 +40,23 @@ struct OverviewPage {
 /// `GET /district`.
 pub async fn overview(State(state): State<WebState>, v: Visitor) -> Response {
     let who = v.who.clone();
-    let o = match state.run(move |vault| vault.district_overview(&who)).await {
-        Ok(o) => o,
+    let loaded = state
+        .run(move |vault| {
+            Ok((
+                vault.district_overview(&who)?,
+                vault.list_departments(&who)?,
+            ))
+        })
+        .await;
+    let (o, departments) = match loaded {
+        Ok(x) => x,
         Err(e) => return v.failure(e),
+    };
+    let name_of = |id: &str| {
+        departments
+            .iter()
+            .find(|d| d.card.id == id)
+            .map_or_else(|| id.to_string(), |d| d.card.name.clone())
     };
     let most = o.children.max(1);
     let bars: Vec<Bar> = o
@@ -61,7 +75,10 @@ pub async fn overview(State(state): State<WebState>, v: Visitor) -> Response {
     let transfer_rows = o
         .transfers
         .iter()
-        .flat_map(|(to, states)| states.iter().map(move |(s, n)| (to.clone(), *s, *n)))
+        .flat_map(|(to, states)| {
+            let to = name_of(to);
+            states.iter().map(move |(s, n)| (to.clone(), *s, *n))
+        })
         .collect();
     Page(OverviewPage {
         c: v.chrome().titled("district-title"),
