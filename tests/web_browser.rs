@@ -81,6 +81,19 @@ async fn check_page(b: &Browser, what: &str) {
     let found = b.axe().await;
     assert!(found.is_empty(), "{what}: axe-core found {found:#?}");
     assert!(!b.scrolls_sideways().await, "{what} scrolls sideways");
+    let small = b
+        .script(
+            "return [...document.querySelectorAll('a, button, select, textarea, input:not([type=hidden]):not([type=radio]):not([type=checkbox])')]
+               .filter(e => e.offsetParent !== null && !e.classList.contains('skip'))
+               .filter(e => { const r = e.getBoundingClientRect(); return r.height < 44 || r.width < 44; })
+               .map(e => e.outerHTML.slice(0, 80));",
+        )
+        .await;
+    assert_eq!(
+        small,
+        serde_json::json!([]),
+        "{what}: touch targets under 44 px"
+    );
     let title = b.title().await;
     assert!(
         !title.contains("Synthetic"),

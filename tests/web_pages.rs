@@ -469,3 +469,48 @@ fn serve_demo_sets_up_one_user_per_role_and_synthetic_children_only_on_a_new_nod
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("holds data of its own"), "{err}");
 }
+
+#[test]
+fn logins_through_the_page_are_throttled_like_the_api() {
+    let (_dir, server, _) = node(&[]);
+    let mut web = Web::new(&server.url(""));
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(web.login("staff", "not the password at all").status);
+    }
+    assert_eq!(&statuses[..5], &[401, 401, 401, 401, 401], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let page = web.login("staff", "not the password at all");
+    assert!(
+        page.body.contains("Too many failed attempts"),
+        "{}",
+        page.body
+    );
+    // The API counts the same attempts.
+    let r = common::server::client()
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"name": "staff", "password": "staff-password-long"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429, "the name is throttled for the API too");
+}
+
+#[test]
+fn the_server_log_keeps_route_templates_never_paths_or_names() {
+    let (_dir, server, _) = node(&[]);
+    let mut web = staff(&server);
+    let child = add_child(&mut web, "Zqlogmarker Synthetic");
+    assert_eq!(web.get(&child).status, 200);
+    web.post("/children", &[("q", "Zqlogmarker")]);
+    let log = std::fs::read_to_string(server.log_path()).unwrap();
+    assert!(
+        log.contains("route=/children/{id}"),
+        "route templates are logged"
+    );
+    let id = child.trim_start_matches("/children/");
+    assert!(
+        !log.contains(&format!("/children/{id}")),
+        "a path in the log"
+    );
+    assert!(!log.contains("Zqlogmarker"), "a child's name in the log");
+}
