@@ -174,11 +174,7 @@ async fn intake(b: &Browser, p: &Pair, name: &str, lang: &str, shots: bool) -> S
     if shots {
         b.screenshot(&format!("upload-{lang}")).await;
     }
-    let input = b
-        .client
-        .find(fantoccini::Locator::Css("#file"))
-        .await
-        .unwrap();
+    let input = b.find("#file").await;
     input.send_keys(gps_jpeg().to_str().unwrap()).await.unwrap();
     b.tick("form[data-upload] button").await;
     // The script posts the form and shows the server's answer page.

@@ -282,17 +282,7 @@ impl Vault {
         state: &str,
         id: Option<TokenId>,
     ) -> Result<(), VaultError> {
-        let target = match id {
-            Some(id) => format!("token:{id}:{state}"),
-            None => format!("token:{state}"),
-        };
-        self.record_event(
-            "anonymous".into(),
-            "none",
-            "authenticate",
-            false,
-            Some(target),
-        )
+        self.record_refused_credential("token", state, id.map(|i| i.to_string()))
     }
 
     /// Audits a request whose browser session was refused: `unknown`,
@@ -303,9 +293,20 @@ impl Vault {
         state: &str,
         id: Option<crate::domain::SessionId>,
     ) -> Result<(), VaultError> {
+        self.record_refused_credential("session", state, id.map(|i| i.to_string()))
+    }
+
+    /// Audits a refused credential of `kind` (`token`, `session`): its
+    /// state, and its id when it is known.
+    fn record_refused_credential(
+        &self,
+        kind: &str,
+        state: &str,
+        id: Option<String>,
+    ) -> Result<(), VaultError> {
         let target = match id {
-            Some(id) => format!("session:{id}:{state}"),
-            None => format!("session:{state}"),
+            Some(id) => format!("{kind}:{id}:{state}"),
+            None => format!("{kind}:{state}"),
         };
         self.record_event(
             "anonymous".into(),

@@ -11,7 +11,7 @@ use axum::Form;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::page::{weak_password_message, Chrome, Page};
+use super::page::{weak_password_message, Chrome, Page, PageResult};
 use super::session::{self, Visitor};
 use super::WebState;
 use crate::domain::{Language, Principal};
@@ -94,16 +94,9 @@ pub async fn choose_language(
     State(state): State<WebState>,
     v: Visitor,
     Form(f): Form<LanguageForm>,
-) -> Response {
-    let Ok(language) = f.language.parse::<Language>() else {
-        return v.bad_form("error-refused");
-    };
-    let who = v.who.clone();
-    match state
-        .run(move |vault| vault.set_language(&who, language))
-        .await
-    {
-        Ok(()) => Redirect::to("/account").into_response(),
-        Err(e) => v.failure(e),
-    }
+) -> PageResult {
+    let language: Language = v.id(&f.language)?;
+    v.ask(&state, move |vault, who| vault.set_language(who, language))
+        .await?;
+    Ok(Redirect::to("/account").into_response())
 }

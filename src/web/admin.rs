@@ -5,12 +5,12 @@
 //! node's status and health.
 
 use axum::extract::{Multipart, Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::page::{Chrome, Page};
+use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{DepartmentCard, Role, Scope, TokenId, TokenInfo, User};
@@ -26,12 +26,11 @@ struct UsersPage {
 }
 
 /// `GET /admin/users`.
-pub async fn users(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
-            let users = vault.list_users(&who)?;
-            let tokens = vault.list_tokens(&who, None)?;
+pub async fn users(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let users = v
+        .ask(&state, |vault, who| {
+            let users = vault.list_users(who)?;
+            let tokens = vault.list_tokens(who, None)?;
             Ok(users
                 .into_iter()
                 .map(|u| {
@@ -40,17 +39,14 @@ pub async fn users(State(state): State<WebState>, v: Visitor) -> Response {
                 })
                 .collect())
         })
-        .await;
-    match loaded {
-        Ok(users) => Page(UsersPage {
-            c: v.chrome().titled("users-title"),
-            users,
-            roles: Role::ALL,
-            now: chrono::Utc::now(),
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+        .await?;
+    Ok(Page(UsersPage {
+        c: v.chrome().titled("users-title"),
+        users,
+        roles: Role::ALL,
+        now: chrono::Utc::now(),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -69,24 +65,19 @@ pub async fn add_user(
     State(state): State<WebState>,
     v: Visitor,
     Form(f): Form<NewUserForm>,
-) -> Response {
-    let Ok(role) = f.role.parse::<Role>() else {
-        return v.bad_form("form-bad-role");
-    };
-    let Ok(scope) = format!("{}:{}", f.scope_kind.trim(), f.scope.trim()).parse::<Scope>() else {
-        return v.bad_form("form-bad-scope");
-    };
+) -> PageResult {
+    let role: Role = f.role.parse().map_err(|_| v.bad_form("form-bad-role"))?;
+    let scope: Scope = format!("{}:{}", f.scope_kind.trim(), f.scope.trim())
+        .parse()
+        .map_err(|_| v.bad_form("form-bad-scope"))?;
     let password = Some(f.password.trim().to_string())
         .filter(|p| !p.is_empty())
         .map(SecretString::from);
-    let who = v.who.clone();
-    match state
-        .run_heavy(move |vault| vault.add_user(&who, f.name.trim(), role, scope, password.as_ref()))
-        .await
-    {
-        Ok(_) => Redirect::to("/admin/users").into_response(),
-        Err(e) => v.failure(e),
-    }
+    v.ask_heavy(&state, move |vault, who| {
+        vault.add_user(who, f.name.trim(), role, scope, password.as_ref())
+    })
+    .await?;
+    Ok(Redirect::to("/admin/users").into_response())
 }
 
 #[derive(Deserialize)]
@@ -104,33 +95,30 @@ pub async fn user_step(
     v: Visitor,
     Path((name, step)): Path<(String, String)>,
     Form(f): Form<UserStepForm>,
-) -> Response {
-    let who = v.who.clone();
-    let done = match step.as_str() {
+) -> PageResult {
+    match step.as_str() {
         "disable" | "enable" => {
             let disabled = step == "disable";
-            state
-                .run(move |vault| vault.set_user_disabled(&who, &name, disabled).map(|_| ()))
-                .await
+            v.ask(&state, move |vault, who| {
+                vault.set_user_disabled(who, &name, disabled)
+            })
+            .await?;
         }
         "password" => {
             let password = SecretString::from(f.password);
-            state
-                .run_heavy(move |vault| vault.set_password(&who, &name, &password))
-                .await
+            v.ask_heavy(&state, move |vault, who| {
+                vault.set_password(who, &name, &password)
+            })
+            .await?;
         }
         "revoke-token" => {
-            let Ok(id) = f.token.parse::<TokenId>() else {
-                return v.not_found();
-            };
-            state.run(move |vault| vault.revoke_token(&who, id)).await
+            let id: TokenId = v.id(&f.token)?;
+            v.ask(&state, move |vault, who| vault.revoke_token(who, id))
+                .await?;
         }
-        _ => return v.not_found(),
-    };
-    match done {
-        Ok(()) => Redirect::to("/admin/users").into_response(),
-        Err(e) => v.failure(e),
+        _ => return Err(v.not_found()),
     }
+    Ok(Redirect::to("/admin/users").into_response())
 }
 
 #[derive(askama::Template)]
@@ -142,17 +130,16 @@ struct DepartmentsPage {
 }
 
 /// `GET /admin/departments`.
-pub async fn departments(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    match state.run(move |vault| vault.list_departments(&who)).await {
-        Ok(entries) => Page(DepartmentsPage {
-            c: v.chrome().titled("departments-title"),
-            action: format!("/admin/departments?csrf={}", v.csrf),
-            entries,
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+pub async fn departments(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let entries = v
+        .ask(&state, |vault, who| vault.list_departments(who))
+        .await?;
+    Ok(Page(DepartmentsPage {
+        c: v.chrome().titled("departments-title"),
+        action: format!("/admin/departments?csrf={}", v.csrf),
+        entries,
+    })
+    .into_response())
 }
 
 /// Longest card accepted, in bytes.
@@ -163,32 +150,25 @@ pub async fn add_department(
     State(state): State<WebState>,
     v: Visitor,
     mut form: Multipart,
-) -> Response {
+) -> PageResult {
     let mut text = String::new();
     while let Ok(Some(field)) = form.next_field().await {
         let name = field.name().unwrap_or("").to_string();
-        let Ok(bytes) = field.bytes().await else {
-            return v.bad_form("error-card");
-        };
+        let bytes = field.bytes().await.map_err(|_| v.bad_form("error-card"))?;
         if bytes.len() > MAX_CARD_BYTES {
-            return v.bad_form("error-card");
+            return Err(v.bad_form("error-card"));
         }
         let value = String::from_utf8_lossy(&bytes).trim().to_string();
         if (name == "card" || name == "card_file") && !value.is_empty() {
             text = value;
         }
     }
-    let Ok(card) = serde_json::from_str::<DepartmentCard>(&text) else {
-        return v.bad_form("error-card");
-    };
-    let who = v.who.clone();
-    match state
-        .run(move |vault| vault.add_department(&who, card, false))
-        .await
-    {
-        Ok(_) => Redirect::to("/admin/departments").into_response(),
-        Err(e) => v.failure(e),
-    }
+    let card: DepartmentCard = serde_json::from_str(&text).map_err(|_| v.bad_form("error-card"))?;
+    v.ask(&state, move |vault, who| {
+        vault.add_department(who, card, false)
+    })
+    .await?;
+    Ok(Redirect::to("/admin/departments").into_response())
 }
 
 #[derive(askama::Template)]
@@ -211,29 +191,25 @@ impl StatusPage {
 
 /// `GET /admin/status`: health, the audit chain, disk, queues, and the
 /// oversight counts.
-pub async fn status(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    let loaded = state
-        .run_heavy(move |vault| {
+pub async fn status(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let (status, health, departments) = v
+        .ask_heavy(&state, |vault, who| {
             Ok((
-                vault.status(&who)?,
-                vault.node_health(&who)?,
-                vault.list_departments(&who)?,
+                vault.status(who)?,
+                vault.node_health(who)?,
+                vault.list_departments(who)?,
             ))
         })
-        .await;
-    match loaded {
-        Ok((status, health, departments)) => Page(StatusPage {
-            names: departments
-                .into_iter()
-                .map(|d| (d.card.id, d.card.name))
-                .collect(),
-            c: v.chrome().titled("status-title"),
-            status,
-            health,
-            undelivered_days: crate::vault::UNDELIVERED_DAYS as u64,
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+        .await?;
+    Ok(Page(StatusPage {
+        names: departments
+            .into_iter()
+            .map(|d| (d.card.id, d.card.name))
+            .collect(),
+        c: v.chrome().titled("status-title"),
+        status,
+        health,
+        undelivered_days: crate::vault::UNDELIVERED_DAYS as u64,
+    })
+    .into_response())
 }

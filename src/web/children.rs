@@ -9,7 +9,7 @@ use axum::Form;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::page::{Chrome, Page};
+use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{
@@ -48,7 +48,7 @@ pub async fn list(
     State(state): State<WebState>,
     v: Visitor,
     Query(p): Query<PageQuery>,
-) -> Response {
+) -> PageResult {
     render_list(&state, v, String::new(), p.page.unwrap_or(1)).await
 }
 
@@ -58,19 +58,16 @@ pub async fn search(
     State(state): State<WebState>,
     v: Visitor,
     Form(f): Form<SearchForm>,
-) -> Response {
+) -> PageResult {
     render_list(&state, v, f.q.trim().to_string(), f.page.unwrap_or(1)).await
 }
 
-async fn render_list(state: &WebState, v: Visitor, q: String, page: usize) -> Response {
-    let who = v.who.clone();
-    let all = match state
-        .run(move |vault| vault.children_overview(&who, Purpose::Restoration))
-        .await
-    {
-        Ok(all) => all,
-        Err(e) => return v.failure(e),
-    };
+async fn render_list(state: &WebState, v: Visitor, q: String, page: usize) -> PageResult {
+    let all = v
+        .ask(state, |vault, who| {
+            vault.children_overview(who, Purpose::Restoration)
+        })
+        .await?;
     let needle = q.to_lowercase();
     let matching: Vec<ChildSummary> = all
         .into_iter()
@@ -84,7 +81,7 @@ async fn render_list(state: &WebState, v: Visitor, q: String, page: usize) -> Re
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
         .collect();
-    Page(ListPage {
+    Ok(Page(ListPage {
         c: v.chrome().titled("children-title"),
         rows,
         q,
@@ -92,7 +89,7 @@ async fn render_list(state: &WebState, v: Visitor, q: String, page: usize) -> Re
         pages,
         total,
     })
-    .into_response()
+    .into_response())
 }
 
 /// The fields of the intake and edit forms, as posted.
@@ -219,19 +216,19 @@ pub async fn new_form(v: Visitor) -> Response {
 }
 
 /// `POST /children/new`: takes the child in, then shows their page.
-pub async fn add(State(state): State<WebState>, v: Visitor, Form(f): Form<RecordForm>) -> Response {
-    let record = match f.record() {
-        Ok(r) => r,
-        Err(BadField(m)) => return v.bad_form(m),
-    };
+pub async fn add(
+    State(state): State<WebState>,
+    v: Visitor,
+    Form(f): Form<RecordForm>,
+) -> PageResult {
+    let record = f.record().map_err(|BadField(m)| v.bad_form(m))?;
     if record.name.is_empty() {
-        return v.bad_form("form-name-required");
+        return Err(v.bad_form("form-name-required"));
     }
-    let who = v.who.clone();
-    match state.run(move |vault| vault.add_child(&who, record)).await {
-        Ok(id) => Redirect::to(&format!("/children/{id}")).into_response(),
-        Err(e) => v.failure(e),
-    }
+    let id = v
+        .ask(&state, |vault, who| vault.add_child(who, record))
+        .await?;
+    Ok(Redirect::to(&format!("/children/{id}")).into_response())
 }
 
 /// The papers of one kind on a child's page.
@@ -255,34 +252,27 @@ struct ChildPage {
 
 /// `GET /children/{id}`: the record, the papers by kind with an "add"
 /// for each missing kind, the transfers and grants, and the next steps.
-pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
-            let view = vault.show_child(&who, id, Purpose::Restoration)?;
-            let may = vault.child_abilities(&who, id)?;
+pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> PageResult {
+    let id: ChildId = v.id(&id)?;
+    let (view, may, transfers, grants) = v
+        .ask(&state, move |vault, who| {
+            let view = vault.show_child(who, id, Purpose::Restoration)?;
+            let may = vault.child_abilities(who, id)?;
             let transfers = if may.create_transfer || may.approve_transfer {
-                vault.list_transfers(&who, Some(id))?
+                vault.list_transfers(who, Some(id))?
             } else {
                 Vec::new()
             };
             let grants = if may.grant_access {
-                vault.list_grants(&who, Some(id))?
+                vault.list_grants(who, Some(id))?
             } else {
                 Vec::new()
             };
             Ok((view, may, transfers, grants))
         })
-        .await;
-    let (view, may, transfers, grants) = match loaded {
-        Ok(x) => x,
-        Err(e) => return v.failure(e),
-    };
+        .await?;
     let groups = group_by_kind(&view);
-    Page(ChildPage {
+    Ok(Page(ChildPage {
         c: v.chrome().titled("child-title"),
         view,
         groups,
@@ -291,7 +281,7 @@ pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<Stri
         grants,
         sexes: SEXES,
     })
-    .into_response()
+    .into_response())
 }
 
 /// Papers grouped by kind, in the design's order: every kind that has
@@ -329,24 +319,18 @@ pub async fn edit(
     v: Visitor,
     Path(id): Path<String>,
     Form(f): Form<RecordForm>,
-) -> Response {
-    let Ok(id) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let saved = state
-        .run(move |vault| {
-            let current = vault.show_child(&who, id, Purpose::Restoration)?;
+) -> PageResult {
+    let id: ChildId = v.id(&id)?;
+    let saved = v
+        .ask(&state, move |vault, who| {
+            let current = vault.show_child(who, id, Purpose::Restoration)?;
             match f.patch(&current.child.record) {
                 Err(bad) => Ok(Err(bad)),
                 Ok(p) if p.is_empty() => Ok(Ok(())),
-                Ok(p) => vault.edit_child(&who, id, p).map(|_| Ok(())),
+                Ok(p) => vault.edit_child(who, id, p).map(|_| Ok(())),
             }
         })
-        .await;
-    match saved {
-        Ok(Ok(())) => Redirect::to(&format!("/children/{id}")).into_response(),
-        Ok(Err(BadField(m))) => v.bad_form(m),
-        Err(e) => v.failure(e),
-    }
+        .await?;
+    saved.map_err(|BadField(m)| v.bad_form(m))?;
+    Ok(Redirect::to(&format!("/children/{id}")).into_response())
 }

@@ -5,9 +5,9 @@
 //! only: no names, no document contents.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 
-use super::page::{Chrome, Page};
+use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{DocKind, TransferState};
@@ -38,20 +38,12 @@ struct OverviewPage {
 }
 
 /// `GET /district`.
-pub async fn overview(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
-            Ok((
-                vault.district_overview(&who)?,
-                vault.list_departments(&who)?,
-            ))
+pub async fn overview(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let (o, departments) = v
+        .ask(&state, |vault, who| {
+            Ok((vault.district_overview(who)?, vault.list_departments(who)?))
         })
-        .await;
-    let (o, departments) = match loaded {
-        Ok(x) => x,
-        Err(e) => return v.failure(e),
-    };
+        .await?;
     let name_of = |id: &str| {
         departments
             .iter()
@@ -80,12 +72,12 @@ pub async fn overview(State(state): State<WebState>, v: Visitor) -> Response {
             states.iter().map(move |(s, n)| (to.clone(), *s, *n))
         })
         .collect();
-    Page(OverviewPage {
+    Ok(Page(OverviewPage {
         c: v.chrome().titled("district-title"),
         chart_height: bars.len() as u64 * ROW,
         bars,
         o,
         transfer_rows,
     })
-    .into_response()
+    .into_response())
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::page::{explain, Chrome, Page};
+use super::page::{explain, Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType};
@@ -65,27 +65,22 @@ pub async fn upload_form(
     v: Visitor,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
-) -> Response {
-    let Ok(id) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let view = match state
-        .run(move |vault| vault.show_child(&who, id, Purpose::Restoration))
-        .await
-    {
-        Ok(view) => view,
-        Err(e) => return v.failure(e),
-    };
+) -> PageResult {
+    let id: ChildId = v.id(&id)?;
+    let view = v
+        .ask(&state, move |vault, who| {
+            vault.show_child(who, id, Purpose::Restoration)
+        })
+        .await?;
     let action = format!("/children/{id}/scans?csrf={}", v.csrf);
-    Page(UploadPage {
+    Ok(Page(UploadPage {
         c: v.chrome().titled("upload-title"),
         view,
         kinds: DocKind::ALL.to_vec(),
         chosen: q.kind.and_then(|k| k.parse().ok()),
         action,
     })
-    .into_response()
+    .into_response())
 }
 
 /// What became of one uploaded file.
@@ -135,10 +130,8 @@ pub async fn upload(
     v: Visitor,
     Path(id): Path<String>,
     mut form: Multipart,
-) -> Response {
-    let Ok(child) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
+) -> PageResult {
+    let child: ChildId = v.id(&id)?;
     let mut kind: Option<DocKind> = None;
     let mut title: Option<String> = None;
     let mut outcomes = Vec::new();
@@ -172,7 +165,7 @@ pub async fn upload(
                 }
                 let number = outcomes.len() + 1;
                 let Some(kind) = kind else {
-                    return v.bad_form("upload-kind-required");
+                    return Err(v.bad_form("upload-kind-required"));
                 };
                 let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
                 let new = NewDocument {
@@ -223,7 +216,7 @@ pub async fn upload(
                     Err(e) => {
                         let (status, message, _) = explain(v.tr, &e);
                         if status.is_server_error() || message == "error-not-found" {
-                            return v.failure(e);
+                            return Err(v.failure(e));
                         }
                         Outcome {
                             number,
@@ -237,10 +230,10 @@ pub async fn upload(
         }
     }
     if outcomes.is_empty() {
-        return v.bad_form("upload-no-file");
+        return Err(v.bad_form("upload-no-file"));
     }
     let refused = outcomes.iter().any(|o| o.stored.is_none());
-    Page(UploadedPage {
+    Ok(Page(UploadedPage {
         c: v.chrome().titled("uploaded-title"),
         child,
         outcomes,
@@ -249,7 +242,7 @@ pub async fn upload(
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
-    })
+    }))
 }
 
 /// What intake did to a stored file of this type, in plain words.
@@ -275,22 +268,18 @@ fn shows_inline(m: MediaType) -> bool {
 }
 
 /// `GET /documents/{id}`: what the paper is, and the paper itself.
-pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<DocumentId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let doc = match state.run(move |vault| vault.document(&who, id)).await {
-        Ok(d) => d,
-        Err(e) => return v.failure(e),
-    };
-    Page(DocumentPage {
+pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> PageResult {
+    let id: DocumentId = v.id(&id)?;
+    let doc = v
+        .ask(&state, move |vault, who| vault.document(who, id))
+        .await?;
+    Ok(Page(DocumentPage {
         c: v.chrome().titled("document-title"),
         inline_image: matches!(doc.media_type, MediaType::Jpeg | MediaType::Png),
         inline: shows_inline(doc.media_type),
         doc,
     })
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -323,10 +312,8 @@ pub async fn content(
     v: Visitor,
     Path(id): Path<String>,
     Query(q): Query<ContentQuery>,
-) -> Response {
-    let Ok(id) = id.parse::<DocumentId>() else {
-        return v.not_found();
-    };
+) -> PageResult {
+    let id: DocumentId = v.id(&id)?;
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let (head_tx, head_rx) = oneshot::channel::<Document>();
     let vault = state.vault.clone();
@@ -348,10 +335,10 @@ pub async fn content(
         result
     });
     let Ok(doc) = head_rx.await else {
-        return match task.await {
+        return Err(match task.await {
             Ok(Err(e)) => v.failure(e),
             _ => v.not_found(),
-        };
+        });
     };
     let inline = q.download.is_none() && shows_inline(doc.media_type);
     let disposition = format!(
@@ -372,12 +359,12 @@ pub async fn content(
     } else {
         "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
     };
-    Response::builder()
+    Ok(Response::builder()
         .header(header::CONTENT_TYPE, media)
         .header(header::CONTENT_LENGTH, doc.size)
         .header(header::CONTENT_DISPOSITION, disposition)
         .header(header::CONTENT_SECURITY_POLICY, csp)
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::from_stream(ReceiverStream::new(rx)))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }

@@ -6,11 +6,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::page::{Chrome, Page};
+use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{parse_until, ChildId, DocKind, Grant, GrantId, Purpose};
@@ -25,17 +25,14 @@ struct GrantsPage {
 }
 
 /// `GET /grants`: the grants on children the visitor may grant access to.
-pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    match state.run(move |vault| vault.grants_given(&who)).await {
-        Ok(grants) => Page(GrantsPage {
-            c: v.chrome().titled("grants-title"),
-            grants,
-            now: Utc::now(),
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let grants = v.ask(&state, |vault, who| vault.grants_given(who)).await?;
+    Ok(Page(GrantsPage {
+        c: v.chrome().titled("grants-title"),
+        grants,
+        now: Utc::now(),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -61,38 +58,32 @@ pub async fn new_form(
     State(state): State<WebState>,
     v: Visitor,
     Query(q): Query<NewQuery>,
-) -> Response {
-    let Some(child) = q.child.and_then(|c| c.parse::<ChildId>().ok()) else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let people = match state
-        .run(move |vault| vault.support_persons(&who, child))
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return v.failure(e),
-    };
+) -> PageResult {
+    let child: ChildId = v.id(q.child.as_deref().unwrap_or(""))?;
+    let people = v
+        .ask(&state, move |vault, who| vault.support_persons(who, child))
+        .await?;
     let today = Utc::now().date_naive();
-    Page(NewGrantPage {
+    let day = |days| {
+        (today + chrono::Duration::days(days))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    Ok(Page(NewGrantPage {
         c: v.chrome().titled("grant-new-title"),
         child,
         people,
         kinds: DocKind::ALL.to_vec(),
         purposes: Purpose::ALL.to_vec(),
-        max_day: (today + chrono::Duration::days(365))
-            .format("%Y-%m-%d")
-            .to_string(),
-        min_day: (today + chrono::Duration::days(1))
-            .format("%Y-%m-%d")
-            .to_string(),
+        max_day: day(365),
+        min_day: day(1),
     })
-    .into_response()
+    .into_response())
 }
 
 /// `POST /grants` (`child`, `to`, `kind` repeated, `purpose`, `until`):
 /// gives access, then shows the child's page.
-pub async fn add(State(state): State<WebState>, v: Visitor, body: Bytes) -> Response {
+pub async fn add(State(state): State<WebState>, v: Visitor, body: Bytes) -> PageResult {
     let mut child = None;
     let mut to = String::new();
     let mut kinds = Vec::new();
@@ -113,34 +104,29 @@ pub async fn add(State(state): State<WebState>, v: Visitor, body: Bytes) -> Resp
         }
     }
     let Some(child) = child else {
-        return v.not_found();
+        return Err(v.not_found());
     };
-    let (Some(purpose), Some(until)) = (purpose, until) else {
-        return v.bad_form("grant-form-incomplete");
+    let (Some(purpose), Some(until), false) = (purpose, until, to.is_empty()) else {
+        return Err(v.bad_form("grant-form-incomplete"));
     };
-    if to.is_empty() {
-        return v.bad_form("grant-form-incomplete");
-    }
-    let who = v.who.clone();
-    match state
-        .run(move |vault| vault.add_grant(&who, &to, child, kinds, purpose, until))
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/children/{child}")).into_response(),
-        Err(e) => v.failure(e),
-    }
+    v.ask(&state, move |vault, who| {
+        vault.add_grant(who, &to, child, kinds, purpose, until)
+    })
+    .await?;
+    Ok(Redirect::to(&format!("/children/{child}")).into_response())
 }
 
 /// `POST /grants/{id}/revoke`: ends the grant at once.
-pub async fn revoke(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<GrantId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    match state.run(move |vault| vault.revoke_grant(&who, id)).await {
-        Ok(g) => Redirect::to(&format!("/children/{}", g.child)).into_response(),
-        Err(e) => v.failure(e),
-    }
+pub async fn revoke(
+    State(state): State<WebState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id: GrantId = v.id(&id)?;
+    let g = v
+        .ask(&state, move |vault, who| vault.revoke_grant(who, id))
+        .await?;
+    Ok(Redirect::to(&format!("/children/{}", g.child)).into_response())
 }
 
 #[derive(askama::Template)]
@@ -151,16 +137,13 @@ struct SharedPage {
 }
 
 /// `GET /shared`: the papers shared with a support person, by grant.
-pub async fn shared(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    match state.run(move |vault| vault.grants_to_me(&who)).await {
-        Ok(grants) => Page(SharedPage {
-            c: v.chrome().titled("shared-title"),
-            grants,
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+pub async fn shared(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let grants = v.ask(&state, |vault, who| vault.grants_to_me(who)).await?;
+    Ok(Page(SharedPage {
+        c: v.chrome().titled("shared-title"),
+        grants,
+    })
+    .into_response())
 }
 
 #[derive(askama::Template)]
@@ -178,37 +161,31 @@ pub async fn shared_papers(
     State(state): State<WebState>,
     v: Visitor,
     Path(id): Path<String>,
-) -> Response {
-    let Ok(id) = id.parse::<GrantId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
+) -> PageResult {
+    let id: GrantId = v.id(&id)?;
+    let (grant, view) = v
+        .ask(&state, move |vault, who| {
             let Some(g) = vault
-                .grants_to_me(&who)?
+                .grants_to_me(who)?
                 .into_iter()
                 .find(|g| g.grant.id == id)
             else {
                 return Err(crate::vault::VaultError::UnknownGrant(id.to_string()));
             };
             let view = if g.grant.is_active(Utc::now()) {
-                Some(vault.show_child(&who, g.grant.child, g.grant.purpose)?)
+                Some(vault.show_child(who, g.grant.child, g.grant.purpose)?)
             } else {
                 None
             };
             Ok((g.grant, view))
         })
-        .await;
-    match loaded {
-        Ok((grant, view)) => Page(SharedPapersPage {
-            c: v.chrome().titled("shared-papers-title"),
-            grant,
-            view,
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+        .await?;
+    Ok(Page(SharedPapersPage {
+        c: v.chrome().titled("shared-papers-title"),
+        grant,
+        view,
+    })
+    .into_response())
 }
 
 #[derive(askama::Template)]
@@ -224,21 +201,15 @@ pub async fn access_history(
     State(state): State<WebState>,
     v: Visitor,
     Path(id): Path<String>,
-) -> Response {
-    let Ok(child) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    match state
-        .run_heavy(move |vault| vault.access_history(&who, child))
-        .await
-    {
-        Ok(records) => Page(AccessPage {
-            c: v.chrome().titled("access-title"),
-            child,
-            records,
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+) -> PageResult {
+    let child: ChildId = v.id(&id)?;
+    let records = v
+        .ask_heavy(&state, move |vault, who| vault.access_history(who, child))
+        .await?;
+    Ok(Page(AccessPage {
+        c: v.chrome().titled("access-title"),
+        child,
+        records,
+    })
+    .into_response())
 }

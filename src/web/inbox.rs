@@ -6,11 +6,11 @@
 //! refuses it with a reason (a signed refusal goes back).
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use serde::Deserialize;
 
-use super::page::{Chrome, Page};
+use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::InboxItem;
@@ -30,19 +30,12 @@ struct InboxPage {
 }
 
 /// `GET /inbox`.
-pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
-            let items = vault.list_inbox(&who)?;
-            let departments = vault.list_departments(&who)?;
-            Ok((items, departments))
+pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let (items, departments) = v
+        .ask(&state, |vault, who| {
+            Ok((vault.list_inbox(who)?, vault.list_departments(who)?))
         })
-        .await;
-    let (items, departments) = match loaded {
-        Ok(x) => x,
-        Err(e) => return v.failure(e),
-    };
+        .await?;
     let rows = items.into_iter().map(|item| Row {
         source: departments
             .iter()
@@ -51,12 +44,12 @@ pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
         item,
     });
     let (waiting, decided) = rows.partition(|r| r.item.state == crate::domain::InboxState::Waiting);
-    Page(InboxPage {
+    Ok(Page(InboxPage {
         c: v.chrome().titled("inbox-title"),
         waiting,
         decided,
     })
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -71,20 +64,27 @@ pub async fn decide(
     v: Visitor,
     Path((id, step)): Path<(String, String)>,
     Form(f): Form<DecideForm>,
-) -> Response {
+) -> PageResult {
     let id = id.trim().to_string();
-    match step.as_str() {
-        "accept" => match state.vault.accept_inbox(&v.who, &id).await {
-            Ok((item, _)) => match item.child_id {
-                Some(child) => Redirect::to(&format!("/children/{child}")).into_response(),
-                None => Redirect::to("/inbox").into_response(),
-            },
-            Err(e) => v.failure(e),
-        },
-        "refuse" => match state.vault.refuse_inbox(&v.who, &id, &f.reason).await {
-            Ok(_) => Redirect::to("/inbox").into_response(),
-            Err(e) => v.failure(e),
-        },
-        _ => v.not_found(),
-    }
+    let to = match step.as_str() {
+        "accept" => {
+            let (item, _) = state
+                .vault
+                .accept_inbox(&v.who, &id)
+                .await
+                .map_err(|e| v.failure(e))?;
+            item.child_id
+                .map_or_else(|| "/inbox".to_string(), |c| format!("/children/{c}"))
+        }
+        "refuse" => {
+            state
+                .vault
+                .refuse_inbox(&v.who, &id, &f.reason)
+                .await
+                .map_err(|e| v.failure(e))?;
+            "/inbox".to_string()
+        }
+        _ => return Err(v.not_found()),
+    };
+    Ok(Redirect::to(&to).into_response())
 }

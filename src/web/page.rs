@@ -11,11 +11,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use super::assets;
 use super::i18n::{Count, Tr};
 use super::session::{page_language, Visitor};
+use super::WebState;
 use crate::domain::{
     CaseRecord, DocKind, InboxState, Language, OversightKind, Principal, Purpose, Role, TokenInfo,
     TransferState, TransferStep,
 };
-use crate::vault::{Checklist, ErrorClass, VaultError, WeakPassword};
+use crate::vault::{Checklist, ErrorClass, Vault, VaultError, WeakPassword};
 
 /// One entry of the menu: where it goes and its message id.
 pub struct NavItem {
@@ -459,7 +460,46 @@ pub fn failure(tr: Tr, e: VaultError) -> Response {
     )
 }
 
+/// A page, or the error page that took its place.
+pub type PageResult = Result<Response, Response>;
+
 impl Visitor {
+    /// Runs a use case as this visitor on the blocking pool; a refusal
+    /// becomes its error page.
+    pub async fn ask<T: Send + 'static>(
+        &self,
+        state: &WebState,
+        use_case: impl FnOnce(&Vault, &Principal) -> Result<T, VaultError> + Send + 'static,
+    ) -> Result<T, Response> {
+        let who = self.who.clone();
+        state
+            .run(move |vault| use_case(vault, &who))
+            .await
+            .map_err(|e| self.failure(e))
+    }
+
+    /// [`Visitor::ask`] for heavy work (Argon2, a whole-log read), on the
+    /// vault's low-priority pool.
+    pub async fn ask_heavy<T: Send + 'static>(
+        &self,
+        state: &WebState,
+        use_case: impl FnOnce(&Vault, &Principal) -> Result<T, VaultError> + Send + 'static,
+    ) -> Result<T, Response> {
+        let who = self.who.clone();
+        state
+            .run_heavy(move |vault| use_case(vault, &who))
+            .await
+            .map_err(|e| self.failure(e))
+    }
+
+    /// An id from a path or a form; a malformed one reads as a page that
+    /// does not exist.
+    // The error is the page itself, returned at once as the handler's answer.
+    #[allow(clippy::result_large_err)]
+    pub fn id<T: std::str::FromStr>(&self, s: &str) -> Result<T, Response> {
+        s.trim().parse().map_err(|_| self.not_found())
+    }
+
     /// The error page of a vault refusal, in this visitor's frame.
     pub fn failure(&self, e: VaultError) -> Response {
         if matches!(e, VaultError::Unauthenticated) {

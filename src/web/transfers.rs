@@ -6,11 +6,11 @@
 //! to the destination), and the page follows it to `delivered`.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use serde::Deserialize;
 
-use super::page::{Chrome, Page};
+use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{ChildId, Principal, Role, TransferId, TransferState, TransferStep};
@@ -29,28 +29,25 @@ pub async fn draft_form(
     State(state): State<WebState>,
     v: Visitor,
     Path(id): Path<String>,
-) -> Response {
-    let Ok(child) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
-            let may = vault.child_abilities(&who, child)?;
-            let departments = vault.list_departments(&who)?;
-            Ok((may, departments))
+) -> PageResult {
+    let child: ChildId = v.id(&id)?;
+    let (may, departments) = v
+        .ask(&state, move |vault, who| {
+            Ok((
+                vault.child_abilities(who, child)?,
+                vault.list_departments(who)?,
+            ))
         })
-        .await;
-    match loaded {
-        Ok((may, _)) if !may.create_transfer => v.not_found(),
-        Ok((_, departments)) => Page(DraftPage {
-            c: v.chrome().titled("transfer-new-title"),
-            child,
-            departments: departments.into_iter().filter(|d| !d.this_node).collect(),
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
+        .await?;
+    if !may.create_transfer {
+        return Err(v.not_found());
     }
+    Ok(Page(DraftPage {
+        c: v.chrome().titled("transfer-new-title"),
+        child,
+        departments: departments.into_iter().filter(|d| !d.this_node).collect(),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -64,18 +61,14 @@ pub async fn draft(
     v: Visitor,
     Path(id): Path<String>,
     Form(f): Form<DraftForm>,
-) -> Response {
-    let Ok(child) = id.parse::<ChildId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    match state
-        .run(move |vault| vault.create_transfer(&who, child, f.to.trim()))
-        .await
-    {
-        Ok(t) => Redirect::to(&format!("/transfers/{}", t.id)).into_response(),
-        Err(e) => v.failure(e),
-    }
+) -> PageResult {
+    let child: ChildId = v.id(&id)?;
+    let t = v
+        .ask(&state, move |vault, who| {
+            vault.create_transfer(who, child, f.to.trim())
+        })
+        .await?;
+    Ok(Redirect::to(&format!("/transfers/{}", t.id)).into_response())
 }
 
 #[derive(askama::Template)]
@@ -89,15 +82,10 @@ struct ListPage {
 
 /// `GET /transfers`: for a CWC member, the transfers waiting for the
 /// committee first; for staff, their transfers; then all others visible.
-pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
-    let who = v.who.clone();
-    let all = match state
-        .run(move |vault| vault.transfers_visible(&who, None))
-        .await
-    {
-        Ok(all) => all,
-        Err(e) => return v.failure(e),
-    };
+pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
+    let all = v
+        .ask(&state, |vault, who| vault.transfers_visible(who, None))
+        .await?;
     let for_committee = matches!(&v.who, Principal::User(u) if u.role == Role::CwcMember);
     let waiting_state = if for_committee {
         TransferState::Submitted
@@ -107,13 +95,13 @@ pub async fn list(State(state): State<WebState>, v: Visitor) -> Response {
     let (waiting, others) = all
         .into_iter()
         .partition(|t| t.transfer.state == waiting_state);
-    Page(ListPage {
+    Ok(Page(ListPage {
         c: v.chrome().titled("transfers-title"),
         waiting,
         others,
         for_committee,
     })
-    .into_response()
+    .into_response())
 }
 
 #[derive(askama::Template)]
@@ -128,35 +116,29 @@ struct TransferPage {
 
 /// `GET /transfers/{id}`: where the transfer stands, its history, and the
 /// child's record, papers and gaps (the committee's review).
-pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<TransferId>() else {
-        return v.not_found();
-    };
-    let who = v.who.clone();
-    let loaded = state
-        .run(move |vault| {
-            let t = vault.transfer(&who, id)?;
-            let view = vault.show_child(&who, t.child, Purpose::Restoration)?;
-            let may = vault.child_abilities(&who, t.child)?;
+pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<String>) -> PageResult {
+    let id: TransferId = v.id(&id)?;
+    let (t, view, may, department) = v
+        .ask(&state, move |vault, who| {
+            let t = vault.transfer(who, id)?;
+            let view = vault.show_child(who, t.child, Purpose::Restoration)?;
+            let may = vault.child_abilities(who, t.child)?;
             let department = vault
-                .list_departments(&who)?
+                .list_departments(who)?
                 .into_iter()
                 .find(|d| d.card.id == t.to)
                 .map_or_else(|| t.to.clone(), |d| d.card.name);
             Ok((t, view, may, department))
         })
-        .await;
-    match loaded {
-        Ok((t, view, may, department)) => Page(TransferPage {
-            c: v.chrome().titled("transfer-title"),
-            t,
-            view,
-            may,
-            department,
-        })
-        .into_response(),
-        Err(e) => v.failure(e),
-    }
+        .await?;
+    Ok(Page(TransferPage {
+        c: v.chrome().titled("transfer-title"),
+        t,
+        view,
+        may,
+        department,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -175,10 +157,8 @@ pub async fn step(
     v: Visitor,
     Path((id, step)): Path<(String, String)>,
     Form(f): Form<StepForm>,
-) -> Response {
-    let Ok(id) = id.parse::<TransferId>() else {
-        return v.not_found();
-    };
+) -> PageResult {
+    let id: TransferId = v.id(&id)?;
     let reason = f.reason.trim().to_string();
     let step = match step.as_str() {
         "submit" => TransferStep::Submit {
@@ -190,29 +170,24 @@ pub async fn step(
         "approve" => {
             let order_number = f.order_number.trim().to_string();
             if order_number.is_empty() {
-                return v.bad_form("transfer-order-required");
+                return Err(v.bad_form("transfer-order-required"));
             }
             TransferStep::Approve { order_number }
         }
         "reject" => TransferStep::Reject { reason },
         "revoke" => TransferStep::Revoke,
         "send" => TransferStep::Send,
-        _ => return v.not_found(),
+        _ => return Err(v.not_found()),
     };
-    let who = v.who.clone();
-    let done = if step == TransferStep::Send {
+    if step == TransferStep::Send {
         state
             .vault
-            .send_transfer_to_outbox(&who, id)
+            .send_transfer_to_outbox(&v.who, id)
             .await
-            .map(|_| ())
+            .map_err(|e| v.failure(e))?;
     } else {
-        state
-            .run(move |vault| vault.transfer_step(&who, id, step).map(|_| ()))
-            .await
-    };
-    match done {
-        Ok(()) => Redirect::to(&format!("/transfers/{id}")).into_response(),
-        Err(e) => v.failure(e),
+        v.ask(&state, move |vault, who| vault.transfer_step(who, id, step))
+            .await?;
     }
+    Ok(Redirect::to(&format!("/transfers/{id}")).into_response())
 }

@@ -130,11 +130,7 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let e = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css}"));
+        let e = self.find(css).await;
         e.clear().await.unwrap();
         e.send_keys(value).await.unwrap();
     }
@@ -143,13 +139,7 @@ impl Browser {
     /// the page it loads has loaded.
     pub async fn click(&self, css: &str) {
         self.script("window.__handover_old_page = true;").await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css}"))
-            .click()
-            .await
-            .unwrap();
+        self.tick(css).await;
         // Loading a page replaces the window, and the mark with it.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -174,24 +164,20 @@ impl Browser {
     /// Clicks what `css` finds, for what loads no page (a checkbox, a
     /// radio button, a button a script handles).
     pub async fn tick(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    /// The element `css` finds (the test fails without one).
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|_| panic!("no {css}"))
-            .click()
-            .await
-            .unwrap();
     }
 
     /// Picks `value` in the `<select>` at `css`.
     pub async fn select(&self, css: &str, value: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .select_by_value(value)
-            .await
-            .unwrap();
+        self.find(css).await.select_by_value(value).await.unwrap();
     }
 
     /// The visible text of the page's `<main>`.
@@ -200,13 +186,7 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css}"))
-            .text()
-            .await
-            .unwrap()
+        self.find(css).await.text().await.unwrap()
     }
 
     /// The whole visible text of the page (header and menu included).
