@@ -561,8 +561,20 @@ fn sessions_end_and_other_sites_cannot_post() {
         b.client.back().await.unwrap();
         let text = b.body_text().await;
         assert!(!text.contains("Kiran"), "the back button showed the child: {text}");
-        // A form on another site that posts here is refused.
         login(&b, &p.src, "staff").await;
+        // Names that look like markup show as text, and run nothing.
+        for name in ["<script>window.__x = 1</script>", "\"><img src=x onerror=\"window.__x = 2\">"] {
+            b.goto(&p.src.url("/children/new")).await;
+            b.fill("#name", name).await;
+            b.click("form[action='/children/new'] button").await;
+            assert_eq!(b.text("h1").await, name, "the name shows as text");
+            assert!(!b.exists("main h1 img").await && !b.exists("main h1 script").await);
+            let ran = b.script("return window.__x === undefined;").await;
+            assert_eq!(ran, true, "the name ran as script");
+            assert!(!b.title().await.contains(name));
+            check_page(&b, "a child with a hostile name").await;
+        }
+        // A form on another site that posts here is refused.
         let target = p.src.url("/children/new");
         let html = format!(
             "<form method=post action='{target}'><input name=name value='Forged Synthetic'><input name=csrf value=x><button id=go>go</button></form>"
@@ -576,7 +588,9 @@ fn sessions_end_and_other_sites_cannot_post() {
         b.client.close().await.unwrap();
     });
     let names: Vec<String> = blocking_names(&p);
-    assert_eq!(names, vec!["Kiran Synthetic".to_string()]);
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&"Kiran Synthetic".to_string()));
+    assert!(!names.iter().any(|n| n.contains("Forged")));
 }
 
 fn blocking_names(p: &Pair) -> Vec<String> {

@@ -135,6 +135,7 @@ action-other = Other action
 
 ## Case record fields
 field-name = Child's name
+field-age = Age
 field-sex = Sex
 field-date_of_birth = Date of birth
 field-estimated_age = Age in years (if the date of birth is not known)

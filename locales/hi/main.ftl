@@ -135,6 +135,7 @@ action-other = अन्य कार्य
 
 ## रिकॉर्ड के खाने
 field-name = बच्चे का नाम
+field-age = आयु
 field-sex = लिंग
 field-date_of_birth = जन्म तिथि
 field-estimated_age = आयु वर्षों में (यदि जन्म तिथि ज्ञात न हो)

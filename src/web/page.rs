@@ -113,8 +113,8 @@ impl Chrome {
     }
 
     /// A recorded sex's name.
-    pub fn sex_label(&self, s: &str) -> String {
-        self.tr.t(format!("sex-{s}"))
+    pub fn sex_label(&self, s: impl AsRef<str>) -> String {
+        self.tr.t(format!("sex-{}", s.as_ref()))
     }
 
     /// "6 of 8 papers".
@@ -168,6 +168,11 @@ impl Chrome {
         } else {
             self.tr.arg("size-kb", "n", self.tr.num(b.div_ceil(1024)))
         }
+    }
+
+    /// The form value of a recorded sex (`female`…).
+    pub fn sex_id(&self, s: &crate::domain::Sex) -> String {
+        format!("{s:?}").to_lowercase()
     }
 
     /// Whether the record's sex is `s`.
