@@ -338,6 +338,10 @@ fn an_uploaded_photo_loses_its_location_and_a_refused_file_leaves_nothing() {
         "{}",
         r.body
     );
+    // A PDF with nothing hidden in it is stored as it is, and the page says so.
+    let r = web.upload(&action, "fir", &[("fir.pdf", common::pdf(5_000, "plain"))]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("no hidden data to remove"), "{}", r.body);
     // A file that is not a scan is refused, in plain words, and not stored.
     let r = web.upload(
         &action,
@@ -354,7 +358,11 @@ fn an_uploaded_photo_loses_its_location_and_a_refused_file_leaves_nothing() {
     let id = child.trim_start_matches("/children/");
     let docs = server.get_json(&token, &format!("/api/v1/children/{id}/documents"));
     let docs = docs.as_array().unwrap();
-    assert_eq!(docs.len(), 1, "only the photo was stored: {docs:?}");
+    assert_eq!(
+        docs.len(),
+        2,
+        "only the photo and the PDF were stored: {docs:?}"
+    );
     assert!(
         docs[0].get("file_name").is_none_or(|v| v.is_null()),
         "no file name is kept"

@@ -200,6 +200,7 @@ upload-progress = Upload progress
 upload-submit = Upload
 uploaded-title = Upload finished
 upload-file-number = File { $n }
+upload-stored-clean = Stored. It carried no hidden data to remove.
 upload-stored-as = Stored as
 upload-stored-photo = Location and camera data were removed from the photo.
 upload-stored-pdf = Author, title and other hidden data were removed from the PDF.

@@ -197,6 +197,7 @@ upload-progress = अपलोड की प्रगति
 upload-submit = अपलोड करें
 uploaded-title = अपलोड पूरा हुआ
 upload-file-number = फ़ाइल { $n }
+upload-stored-clean = सहेजी गई। इसमें हटाने लायक कोई छिपी जानकारी नहीं थी।
 upload-stored-as = इस रूप में सहेजी गई:
 upload-stored-photo = फ़ोटो से स्थान और कैमरे की जानकारी हटा दी गई।
 upload-stored-pdf = पीडीएफ़ से लेखक, शीर्षक और अन्य छिपी जानकारी हटा दी गई।

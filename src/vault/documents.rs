@@ -46,6 +46,19 @@ impl Vault {
         new: NewDocument,
         source: Box<dyn Read + Send>,
     ) -> Result<Document, VaultError> {
+        Ok(self.store_document(actor, child_id, new, source).await?.0)
+    }
+
+    /// [`Vault::put_document`], also telling whether intake removed
+    /// metadata from the file (location and camera data from a photo, a
+    /// PDF's document information), for a face that says so.
+    pub async fn store_document(
+        &self,
+        actor: &Principal,
+        child_id: ChildId,
+        new: NewDocument,
+        source: Box<dyn Read + Send>,
+    ) -> Result<(Document, bool), VaultError> {
         super::heavy::inline(|| {
             self.authorize_child(actor, Action::AddDocument, child_id, Note::default())
         })?;
@@ -77,7 +90,7 @@ impl Vault {
                 .map_err(Into::into),
             Err(e) => Err(e),
         };
-        let (media, sealed, head) = match written {
+        let (media, sealed, head, metadata_removed) = match written {
             Ok(done) => done,
             Err(e) => {
                 abandoned.finished();
@@ -105,7 +118,7 @@ impl Vault {
             return Err(e.into());
         }
         tracing::info!(document = %id, child = %child_id, size = doc.size, "document stored");
-        Ok(doc)
+        Ok((doc, metadata_removed))
     }
 
     /// A document's metadata.
@@ -270,7 +283,7 @@ impl Vault {
         kind: DocKind,
         declared_size: Option<u64>,
         source: Box<dyn Read + Send>,
-    ) -> Result<(MediaType, Sealed, SealedHead), VaultError> {
+    ) -> Result<(MediaType, Sealed, SealedHead, bool), VaultError> {
         let writer = self.blobs.writer(key);
         let recipient = self.keys.recipient();
         let limits = Limits {
@@ -299,7 +312,8 @@ impl Vault {
             match sealed {
                 Ok((sealed, head)) => {
                     out.shutdown()?;
-                    Ok((prepared.media, sealed, head))
+                    let removed = prepared.metadata_removed.load(Ordering::Relaxed);
+                    Ok((prepared.media, sealed, head, removed))
                 }
                 Err(e) => {
                     let mut writer = out.into_inner();

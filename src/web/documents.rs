@@ -181,7 +181,9 @@ pub async fn upload(
                     chunk: Bytes::new(),
                 });
                 let stored =
-                    tokio::spawn(async move { vault.put_document(&who, child, new, source).await });
+                    tokio::spawn(
+                        async move { vault.store_document(&who, child, new, source).await },
+                    );
                 // Feed the file's bytes until it ends or the vault stops reading.
                 loop {
                     match field.chunk().await {
@@ -208,9 +210,9 @@ pub async fn upload(
                     Err(e) => Err(e.into()),
                 };
                 outcomes.push(match result {
-                    Ok(doc) => Outcome {
+                    Ok((doc, removed)) => Outcome {
                         number,
-                        message: stored_message(doc.media_type),
+                        message: stored_message(doc.media_type, removed),
                         stored: Some(doc),
                     },
                     Err(e) => {
@@ -245,11 +247,12 @@ pub async fn upload(
     }))
 }
 
-/// What intake did to a stored file of this type, in plain words.
-fn stored_message(media: MediaType) -> &'static str {
-    match media {
-        MediaType::Jpeg | MediaType::Png | MediaType::Webp => "upload-stored-photo",
-        MediaType::Pdf => "upload-stored-pdf",
+/// What intake did to a stored file, in plain words.
+fn stored_message(media: MediaType, removed: bool) -> &'static str {
+    match (media, removed) {
+        (MediaType::Jpeg | MediaType::Png | MediaType::Webp, true) => "upload-stored-photo",
+        (MediaType::Pdf, true) => "upload-stored-pdf",
+        (_, false) => "upload-stored-clean",
         _ => "upload-stored",
     }
 }

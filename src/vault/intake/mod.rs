@@ -11,6 +11,8 @@
 mod pdf;
 
 use std::io::{self, Cursor, Read};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -93,6 +95,9 @@ pub struct Prepared {
     pub media: MediaType,
     /// Yields exactly the bytes to store; fails if the rest of the input breaks a rule.
     pub reader: Box<dyn Read + Send>,
+    /// Once `reader` has ended: whether metadata (EXIF, GPS, XMP, a PDF's
+    /// document information…) was removed from the file.
+    pub metadata_removed: Arc<AtomicBool>,
 }
 
 /// Recognises `source`'s media type and wraps it in the checks for that type.
@@ -144,9 +149,11 @@ pub fn prepare(
                     IntakeError::ImageTooLarge { media, limit: cap }
                 }));
             }
+            let received = all.len();
             let stripped = strip_image_metadata(media, Bytes::from(all)).map_err(Ok)?;
             Ok(Prepared {
                 media,
+                metadata_removed: Arc::new(AtomicBool::new(stripped.len() != received)),
                 reader: Box::new(Cursor::new(stripped)),
             })
         }
@@ -157,12 +164,17 @@ pub fn prepare(
                 limit: limits.max_bytes,
                 check: Completeness::for_media(media),
             };
+            let metadata_removed = Arc::new(AtomicBool::new(false));
             let reader: Box<dyn Read + Send> = if media == MediaType::Pdf {
-                Box::new(pdf::Cleaned::new(guarded))
+                Box::new(pdf::Cleaned::new(guarded, metadata_removed.clone()))
             } else {
                 Box::new(guarded)
             };
-            Ok(Prepared { media, reader })
+            Ok(Prepared {
+                media,
+                reader,
+                metadata_removed,
+            })
         }
     }
 }

@@ -863,16 +863,23 @@ pub(super) struct Cleaned<R> {
     out: Vec<u8>,
     at: usize,
     chunk: Vec<u8>,
+    /// Set at the end of the input when anything was blanked.
+    removed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<R> Cleaned<R> {
-    pub(super) fn new(inner: R) -> Cleaned<R> {
+    /// Cleans `inner`; `removed` is set at its end if metadata was removed.
+    pub(super) fn new(
+        inner: R,
+        removed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Cleaned<R> {
         Cleaned {
             inner,
             cleaner: Some(PdfCleaner::default()),
             out: Vec::new(),
             at: 0,
             chunk: vec![0; 64 * 1024],
+            removed,
         }
     }
 }
@@ -888,9 +895,11 @@ impl<R: std::io::Read> std::io::Read for Cleaned<R> {
             let n = self.inner.read(&mut self.chunk)?;
             if n == 0 {
                 let cleaner = self.cleaner.take().expect("checked above");
-                cleaner
+                let changed = cleaner
                     .finish(&mut self.out)
                     .map_err(IntakeError::into_io)?;
+                self.removed
+                    .store(changed, std::sync::atomic::Ordering::Relaxed);
             } else {
                 cleaner.push(&self.chunk[..n], &mut self.out);
             }
