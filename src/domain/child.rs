@@ -20,6 +20,18 @@ pub enum Sex {
 #[error("expected one of: female, male, transgender, unknown")]
 pub struct UnknownSex;
 
+impl Sex {
+    /// The recorded value (`female`, `male`, `transgender`, `unknown`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Transgender => "transgender",
+            Sex::Unknown => "unknown",
+        }
+    }
+}
+
 impl std::str::FromStr for Sex {
     type Err = UnknownSex;
     fn from_str(s: &str) -> Result<Self, UnknownSex> {

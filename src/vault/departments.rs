@@ -60,6 +60,20 @@ impl Vault {
         Ok(all)
     }
 
+    /// The name of every department this node knows (its own included), by id.
+    pub fn department_names(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>, VaultError> {
+        let mut names: std::collections::BTreeMap<String, String> = self
+            .db
+            .departments()?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        names.insert(self.card().id.clone(), self.card().name.clone());
+        Ok(names)
+    }
+
     /// The card of department `id`: this node's or one from the directory.
     pub fn department_card(&self, id: &str) -> Result<DepartmentCard, VaultError> {
         if id == self.card().id {

@@ -203,7 +203,12 @@ struct NewChildPage {
     sexes: [&'static str; 4],
 }
 
-const SEXES: [&str; 4] = ["female", "male", "transgender", "unknown"];
+const SEXES: [&str; 4] = [
+    Sex::Female.as_str(),
+    Sex::Male.as_str(),
+    Sex::Transgender.as_str(),
+    Sex::Unknown.as_str(),
+];
 
 /// `GET /children/new`: the intake form; only the name is required.
 pub async fn new_form(v: Visitor) -> Response {

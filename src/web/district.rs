@@ -39,17 +39,12 @@ struct OverviewPage {
 
 /// `GET /district`.
 pub async fn overview(State(state): State<WebState>, v: Visitor) -> PageResult {
-    let (o, departments) = v
+    let (o, names) = v
         .ask(&state, |vault, who| {
-            Ok((vault.district_overview(who)?, vault.list_departments(who)?))
+            Ok((vault.district_overview(who)?, vault.department_names()?))
         })
         .await?;
-    let name_of = |id: &str| {
-        departments
-            .iter()
-            .find(|d| d.card.id == id)
-            .map_or_else(|| id.to_string(), |d| d.card.name.clone())
-    };
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let most = o.children.max(1);
     let bars: Vec<Bar> = o
         .by_kind

@@ -31,16 +31,13 @@ struct InboxPage {
 
 /// `GET /inbox`.
 pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
-    let (items, departments) = v
+    let (items, names) = v
         .ask(&state, |vault, who| {
-            Ok((vault.list_inbox(who)?, vault.list_departments(who)?))
+            Ok((vault.list_inbox(who)?, vault.department_names()?))
         })
         .await?;
     let rows = items.into_iter().map(|item| Row {
-        source: departments
-            .iter()
-            .find(|d| d.card.id == item.source)
-            .map_or_else(|| item.source.clone(), |d| d.card.name.clone()),
+        source: names.get(&item.source).unwrap_or(&item.source).clone(),
         item,
     });
     let (waiting, decided) = rows.partition(|r| r.item.state == crate::domain::InboxState::Waiting);

@@ -171,13 +171,13 @@ impl Chrome {
     }
 
     /// The form value of a recorded sex (`female`…).
-    pub fn sex_id(&self, s: &crate::domain::Sex) -> String {
-        format!("{s:?}").to_lowercase()
+    pub fn sex_id(&self, s: &crate::domain::Sex) -> &'static str {
+        s.as_str()
     }
 
     /// Whether the record's sex is `s`.
     pub fn sex_is(&self, r: &CaseRecord, s: &str) -> bool {
-        r.sex.is_some_and(|x| format!("{x:?}").to_lowercase() == s)
+        r.sex.is_some_and(|x| x.as_str() == s)
     }
 
     /// A day as a date input's value (YYYY-MM-DD), or nothing.

@@ -124,10 +124,9 @@ pub async fn show(State(state): State<WebState>, v: Visitor, Path(id): Path<Stri
             let view = vault.show_child(who, t.child, Purpose::Restoration)?;
             let may = vault.child_abilities(who, t.child)?;
             let department = vault
-                .list_departments(who)?
-                .into_iter()
-                .find(|d| d.card.id == t.to)
-                .map_or_else(|| t.to.clone(), |d| d.card.name);
+                .department_names()?
+                .remove(&t.to)
+                .unwrap_or_else(|| t.to.clone());
             Ok((t, view, may, department))
         })
         .await?;
