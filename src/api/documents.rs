@@ -3,15 +3,11 @@
 //! decrypted while it is sent; if the digest does not hold at the end, the
 //! body is cut off, so a client never receives a complete wrong file.
 
-use std::io::{self, Write};
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::Caller;
@@ -54,39 +50,18 @@ pub async fn content(
             )
         })?),
     };
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
-    let (head_tx, head_rx) = oneshot::channel::<(Document, Window)>();
-    let vault = state.vault.clone();
-    let body_tx = tx.clone();
-    let task = tokio::spawn(async move {
-        let result = vault
-            .stream_document(&actor, id, move |doc| {
-                let window = range.map_or(Window::Whole, |r| r.resolve(doc.size));
-                let sink = match window {
-                    Window::Unsatisfiable => ChannelSink::new(body_tx, 0, 0),
-                    Window::Part(start, end) => ChannelSink::new(body_tx, start, end + 1),
-                    Window::Whole => ChannelSink::new(body_tx, 0, doc.size),
-                };
-                let _ = head_tx.send((doc.clone(), window));
-                Box::new(sink)
-            })
-            .await;
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "document stream stopped");
-            let _ = tx
-                .send(Err(io::Error::other("the document failed verification")))
-                .await;
-        }
-        result
-    });
-    let Ok((doc, window)) = head_rx.await else {
-        return match task.await {
-            Ok(Err(e)) => Err(e.into()),
-            _ => Err(ApiError::from(crate::vault::VaultError::Io(
-                io::Error::other("the download task ended early"),
-            ))),
-        };
-    };
+    let (doc, window, rx) = state
+        .vault
+        .open_document_stream(actor, id, move |doc| {
+            let window = range.map_or(Window::Whole, |r| r.resolve(doc.size));
+            let (start, end) = match window {
+                Window::Unsatisfiable => (0, 0),
+                Window::Part(start, end) => (start, end + 1),
+                Window::Whole => (0, doc.size),
+            };
+            (window, start, end)
+        })
+        .await?;
     let etag = HeaderValue::from_str(&format!("\"{}\"", doc.sha256))
         .map_err(|_| ApiError::bad_request("bad digest"))?;
     let mut builder = Response::builder()
@@ -191,51 +166,6 @@ impl RangeSpec {
             return Window::Unsatisfiable;
         }
         Window::Part(start, end)
-    }
-}
-
-/// Sends the bytes in `[start, end)` of what is written to a channel, and
-/// swallows the rest (still decrypted and hashed, so the digest is checked).
-struct ChannelSink {
-    tx: mpsc::Sender<io::Result<Bytes>>,
-    start: u64,
-    end: u64,
-    at: u64,
-}
-
-impl ChannelSink {
-    fn new(tx: mpsc::Sender<io::Result<Bytes>>, start: u64, end: u64) -> Self {
-        ChannelSink {
-            tx,
-            start,
-            end,
-            at: 0,
-        }
-    }
-}
-
-impl Write for ChannelSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let (from, to) = (self.at, self.at + buf.len() as u64);
-        self.at = to;
-        let lo = from.max(self.start);
-        let hi = to.min(self.end);
-        if lo < hi {
-            let part = &buf[(lo - from) as usize..(hi - from) as usize];
-            self.tx
-                .blocking_send(Ok(Bytes::copy_from_slice(part)))
-                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))?;
-        } else if from >= self.end && self.tx.is_closed() {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the client went away",
-            ));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

@@ -32,6 +32,7 @@ mod passwords;
 mod sessions;
 mod setup;
 mod staging;
+mod streaming;
 mod throttle;
 mod transfers;
 mod users;
@@ -56,6 +57,7 @@ pub use maintenance::{CheckReport, GcReport};
 pub use node::{InitOptions, Vault};
 pub use oversight::{NodeStatus, OversightCount};
 pub use setup::{FirstRun, FIRST_PASSWORD_FILE, FIRST_RUN_DEPARTMENT};
+pub use streaming::Chunks;
 pub use users::{WeakPassword, MAX_TOKEN_DAYS, MIN_PASSWORD_CHARS};
 pub use views::{
     AccessRecord, ChildAbilities, ChildSummary, DistrictOverview, GrantSummary, NodeHealth,

@@ -6,7 +6,7 @@
 //! name). A document opens inline when the browser can show it safely
 //! (PDF, JPEG, PNG), under a sandboxing CSP, and downloads otherwise.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
@@ -14,7 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::page::{explain, Chrome, Page, PageResult};
@@ -290,22 +290,6 @@ pub struct ContentQuery {
     download: Option<String>,
 }
 
-/// Sends what is written to a channel, as a response body.
-struct ChannelSink(mpsc::Sender<io::Result<Bytes>>);
-
-impl Write for ChannelSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the browser went away"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// `GET /documents/{id}/content`: the bytes, decrypted as they are sent
 /// (cut off if the digest fails at the end). Inline for PDF, JPEG and PNG
 /// unless `?download=1`; a download otherwise. The file name is the
@@ -317,32 +301,11 @@ pub async fn content(
     Query(q): Query<ContentQuery>,
 ) -> PageResult {
     let id: DocumentId = v.id(&id)?;
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
-    let (head_tx, head_rx) = oneshot::channel::<Document>();
-    let vault = state.vault.clone();
-    let who = v.who.clone();
-    let body_tx = tx.clone();
-    let task = tokio::spawn(async move {
-        let result = vault
-            .stream_document(&who, id, move |doc| {
-                let _ = head_tx.send(doc.clone());
-                Box::new(ChannelSink(body_tx))
-            })
-            .await;
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "document stream stopped");
-            let _ = tx
-                .send(Err(io::Error::other("the document failed verification")))
-                .await;
-        }
-        result
-    });
-    let Ok(doc) = head_rx.await else {
-        return Err(match task.await {
-            Ok(Err(e)) => v.failure(e),
-            _ => v.not_found(),
-        });
-    };
+    let (doc, (), rx) = state
+        .vault
+        .open_document_stream(v.who.clone(), id, |doc| ((), 0, doc.size))
+        .await
+        .map_err(|e| v.failure(e))?;
     let inline = q.download.is_none() && shows_inline(doc.media_type);
     let disposition = format!(
         "{}; filename=\"{}.{}\"",
