@@ -104,6 +104,14 @@ pub struct Settings {
     /// A web page session ends this many seconds after its login, whatever
     /// its use (8 hours).
     pub session_max_secs: u64,
+    /// A resumable upload may go on for this many seconds after it was
+    /// started (24 hours); then it and what it staged are removed.
+    pub upload_expiry_secs: u64,
+    /// Resumable uploads one user may have unfinished at once.
+    pub uploads_max_open_per_user: u64,
+    /// Bytes one user's unfinished resumable uploads may hold, each
+    /// counted at its whole length (8 GiB).
+    pub uploads_max_staged_bytes_per_user: u64,
 }
 
 impl Default for Settings {
@@ -137,6 +145,9 @@ impl Default for Settings {
             metrics_token: None,
             session_idle_secs: 30 * 60,
             session_max_secs: 8 * 3600,
+            upload_expiry_secs: 24 * 3600,
+            uploads_max_open_per_user: 20,
+            uploads_max_staged_bytes_per_user: 8 * 1024 * 1024 * 1024,
         }
     }
 }

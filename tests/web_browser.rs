@@ -177,8 +177,14 @@ async fn intake(b: &Browser, p: &Pair, name: &str, lang: &str, shots: bool) -> S
     let input = b.find("#file").await;
     input.send_keys(gps_jpeg().to_str().unwrap()).await.unwrap();
     b.tick("form[data-upload] button").await;
-    // The script posts the form and shows the server's answer page.
-    wait_for_selector(b, ".outcomes li.ok").await;
+    // The script sends the file as a resumable upload and says, on the
+    // file's line, what became of it.
+    wait_for_selector(b, ".uploads li.ok").await;
+    assert!(
+        b.text(".uploads li.ok").await.contains(&Tr::new(lang.parse().unwrap()).t("upload-stored-photo")),
+        "{}",
+        b.text(".uploads").await
+    );
     check_page(b, "upload outcome").await;
     if shots {
         b.screenshot(&format!("uploaded-{lang}")).await;
@@ -615,4 +621,123 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The upload page over a slow link: paused, the page left and opened
+/// again, the same file chosen again goes on where it stopped; the link
+/// cut mid-way, the page says when it tries again and finishes on its own.
+/// Browser storage holds only the upload's address, and not after.
+#[test]
+fn an_upload_survives_a_pause_a_closed_page_and_a_cut_link() {
+    use common::tus::{marked_pdf, CuttingProxy};
+    use std::sync::atomic::Ordering;
+    let tmp = TempDir::new().unwrap();
+    let server = Server::start(&tmp.path().join("node"), free_port(), SRC, &[]);
+    let admin = server.admin();
+    let staff = server.user(&admin, "staff", "shelter_staff", "institution:home-1");
+    let proxy = CuttingProxy::with_rate(server.port, u64::MAX, Some(1_500_000));
+    let base = format!("http://127.0.0.1:{}", proxy.port);
+    let bytes = marked_pdf(6 * 1024 * 1024, "BROWSER-UPLOAD");
+    let scan = tmp.path().join("scan.pdf");
+    std::fs::write(&scan, &bytes).unwrap();
+    let driver = Driver::start();
+    let child = runtime().block_on(async {
+        let b = driver.open(true, "en").await;
+        b.goto(&format!("{base}/login")).await;
+        b.fill("#name", "staff").await;
+        b.fill("#password", "staff-password-long").await;
+        b.click("form[action='/login'] button").await;
+        b.goto(&format!("{base}/children/new")).await;
+        b.fill("#name", "Asha Synthetic").await;
+        b.fill("#district", DISTRICT).await;
+        b.click("form[action='/children/new'] button").await;
+        let child = b.path().await.strip_prefix("/children/").unwrap().to_string();
+        let form = format!("{base}/children/{child}/scans?kind=medical_report");
+        let progress = || async {
+            b.script("const p = document.querySelector('.uploads progress'); return p ? p.value : 0;")
+                .await
+                .as_f64()
+                .unwrap()
+        };
+        let until = |percent: f64| async move {
+            for _ in 0..300 {
+                if progress().await >= percent {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the upload never reached {percent} %");
+        };
+        let stored = || async {
+            b.script("return Object.keys(localStorage).map(k => [k, localStorage.getItem(k)]);")
+                .await
+        };
+
+        // Paused at a quarter, and the page left.
+        b.goto(&form).await;
+        b.find("#file").await.send_keys(scan.to_str().unwrap()).await.unwrap();
+        b.tick("form[data-upload] button[type=submit]").await;
+        until(25.0).await;
+        b.click(".uploads li button").await;
+        assert!(b.text(".uploads").await.contains("Paused"));
+        let kept = stored().await;
+        let kept = kept.as_array().unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let (key, value) = (kept[0][0].as_str().unwrap(), kept[0][1].as_str().unwrap());
+        assert!(key.starts_with(&format!("handover-upload:{child}:medical_report:")), "{key}");
+        assert!(value.starts_with("/api/v1/uploads/"), "{value}");
+        assert!(!key.contains("Asha") && !key.contains("scan"), "{key}");
+        b.goto("about:blank").await;
+
+        // Opened again: it says an upload is unfinished; the same file goes on.
+        b.goto(&form).await;
+        assert!(b.text("#unfinished").await.contains("One upload was not finished"));
+        check_page(&b, "upload form with an unfinished upload").await;
+        let before = proxy.sent.load(Ordering::SeqCst);
+        b.find("#file").await.send_keys(scan.to_str().unwrap()).await.unwrap();
+        b.tick("form[data-upload] button[type=submit]").await;
+        until(50.0).await;
+
+        // The link goes down mid-way: the page says when it tries again.
+        proxy.up.store(false, Ordering::SeqCst);
+        wait_for_text(&b, ".uploads", "The connection dropped. The next try is at").await;
+        check_page(&b, "upload waiting to retry").await;
+        b.screenshot("upload-retry-en").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        proxy.up.store(true, Ordering::SeqCst);
+        wait_for_selector(&b, ".uploads li.ok").await;
+        b.screenshot("upload-resumed-en").await;
+        let sent = proxy.sent.load(Ordering::SeqCst) - before;
+        assert!(
+            (sent as f64) < 0.95 * bytes.len() as f64,
+            "the second choice sent {sent} bytes: it started again from zero"
+        );
+        assert_eq!(stored().await, serde_json::json!([]), "browser storage after success");
+        b.goto(&format!("{base}/children/{child}")).await;
+        assert!(b.main_text().await.contains("Medical report"), "{}", b.main_text().await);
+        b.client.close().await.unwrap();
+        child
+    });
+    let total = proxy.sent.load(Ordering::SeqCst);
+    assert!((total as f64) < 1.5 * bytes.len() as f64, "{total} bytes sent in all");
+    let docs = server.get_json(&staff, &format!("/api/v1/children/{child}/documents"));
+    assert_eq!(docs.as_array().unwrap().len(), 1, "{docs}");
+    let id = docs[0]["id"].as_str().unwrap();
+    let got = server
+        .get(&staff, &format!("/api/v1/documents/{id}/content"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(got.as_ref(), bytes.as_slice());
+}
+
+async fn wait_for_text(b: &Browser, css: &str, text: &str) {
+    for _ in 0..150 {
+        if b.exists(css).await && b.text(css).await.contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{css} never said {text:?}: {}", b.body_text().await);
 }

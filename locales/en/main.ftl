@@ -215,6 +215,20 @@ upload-heic = iPhone photos in HEIC format cannot be cleaned of their location d
 upload-cannot-clean = This file cannot be cleaned of its hidden data. Save or print it as a new PDF and upload that.
 upload-kind-required = Choose the kind of paper first.
 upload-no-file = Choose at least one file.
+upload-waiting = Waiting to send.
+upload-sending = Sending: { $percent } %
+upload-paused = Paused. Press "Continue" to go on.
+upload-retry-at = The connection dropped. The next try is at { $time }; nothing sent so far is lost.
+upload-pause = Pause
+upload-resume = Continue
+upload-done = Stored.
+upload-refused = This file was not accepted. It is not a readable photo or PDF of an allowed kind, or it is damaged or cut off.
+upload-not-allowed = You may not add papers for this child.
+upload-too-many = Too many uploads are unfinished. Let them finish, or wait a day, and try again.
+upload-unfinished = { $n ->
+    [one] One upload was not finished.
+   *[other] { $n } uploads were not finished.
+} Choose the same files again to continue where they stopped.
 document-title = Paper
 document-open = Open
 document-download = Download

@@ -15,6 +15,7 @@ mod problem;
 mod push;
 mod server;
 mod transfers;
+mod uploads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub struct AppState {
     pace: guard::BodyPace,
     /// Served over TLS (HSTS is sent).
     tls: bool,
+    /// The origin of `public_url`, for the pages' same-origin rule.
+    public_origin: Option<String>,
 }
 
 impl AppState {
@@ -97,6 +100,12 @@ impl AppState {
                 min_bytes_per_sec: settings.body_min_bytes_per_sec,
             },
             tls: settings.tls_cert.is_some() && settings.tls_key.is_some(),
+            public_origin: settings
+                .public_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .map(|u| u.origin().ascii_serialization())
+                .filter(|o| o != "null"),
         }
     }
 
@@ -176,6 +185,18 @@ pub fn router(state: AppState, settings: &Settings, pages: Option<Router>) -> Ro
             get(children::documents).post(children::upload),
         )
         .route("/api/v1/inbox", get(inbox::list).post(inbox::receive))
+        .route(
+            "/api/v1/uploads",
+            post(uploads::create).options(uploads::options),
+        )
+        .route(
+            "/api/v1/uploads/{id}",
+            axum::routing::head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::terminate)
+                .post(uploads::overridden)
+                .options(uploads::options),
+        )
         // The vault enforces the document and bundle size limits while it reads.
         .layer(DefaultBodyLimit::disable());
     let api = Router::new()

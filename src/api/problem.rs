@@ -105,7 +105,31 @@ impl From<VaultError> for ApiError {
             VaultError::UnknownChild(_)
             | VaultError::UnknownDocument(_)
             | VaultError::UnknownTransfer(_)
-            | VaultError::UnknownInboxItem(_) => (S::NOT_FOUND, "not-found", "Not found"),
+            | VaultError::UnknownInboxItem(_)
+            | VaultError::UnknownUpload(_) => (S::NOT_FOUND, "not-found", "Not found"),
+            VaultError::UploadOffset { .. } => (
+                S::CONFLICT,
+                "upload-offset",
+                "The upload stands at another offset",
+            ),
+            VaultError::UploadComplete(_) => {
+                (S::CONFLICT, "upload-complete", "The upload is complete")
+            }
+            VaultError::UploadBusy => (
+                S::LOCKED,
+                "upload-busy",
+                "Another append of this upload is running",
+            ),
+            VaultError::UploadLimit(crate::vault::UploadLimit::OpenUploads { .. }) => (
+                S::TOO_MANY_REQUESTS,
+                "too-many-uploads",
+                "Too many unfinished uploads",
+            ),
+            VaultError::UploadLimit(crate::vault::UploadLimit::StagedBytes { .. }) => (
+                S::PAYLOAD_TOO_LARGE,
+                "too-many-staged-bytes",
+                "Too many bytes in unfinished uploads",
+            ),
             VaultError::UnknownDepartment(_) => (
                 S::UNPROCESSABLE_ENTITY,
                 "unknown-department",

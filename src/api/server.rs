@@ -17,6 +17,19 @@ use crate::config::Settings;
 use crate::vault::Passphrase;
 use crate::vault::{Backoff, FirstRun, Vault, VaultError};
 
+/// `println!` that never panics: a server whose stdout was closed (a
+/// script that stopped reading after the address line) keeps serving.
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// How long requests in flight may take to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(30);
 
@@ -92,7 +105,7 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
     if first {
         let file = vault.create_first_admin().await?;
         // The password itself never reaches the terminal or the journal.
-        println!(
+        say!(
             "First run: set up department {} in {}.\n\
              Log in as user `admin` with the one-time password in this file \
              (readable only by this account):\n\n    {}\n\n\
@@ -106,6 +119,11 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
         show_demo(&vault, first).await?;
     }
     vault.prepare_logins();
+    // Uploads whose bytes all arrived before the last stop become
+    // documents now; expired ones go.
+    if let Err(e) = vault.sweep_uploads().await {
+        tracing::warn!(error = %e, "cannot sweep resumable uploads");
+    }
 
     let stop = CancellationToken::new();
     let state = AppState::new(vault.clone(), &settings, stop.clone());
@@ -125,13 +143,14 @@ pub async fn serve(mut settings: Settings, opts: ServeOptions) -> Result<(), Ser
 
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(stop_on_signal(handle.clone(), stop.clone()));
-    println!(
+    if opts.pages.is_some() {
+        say!("Open {public_url} in a browser and log in as admin.");
+    }
+    // The last line printed: scripts and tests wait for it.
+    say!(
         "handover {} listening on {public_url} ({addr})",
         vault.card().id
     );
-    if opts.pages.is_some() {
-        println!("Open {public_url} in a browser and log in as admin.");
-    }
     tracing::info!(%addr, tls, "listening");
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = if let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) {
@@ -175,21 +194,21 @@ async fn show_demo(vault: &Vault, first: bool) -> Result<(), VaultError> {
         if !vault.is_demo()? {
             return Err(VaultError::HoldsRealData);
         }
-        println!("DEMO NODE: synthetic data only (set up earlier with --demo).");
+        say!("DEMO NODE: synthetic data only (set up earlier with --demo).");
         return Ok(());
     }
     let users = vault.set_up_demo().await?;
-    println!("DEMO NODE: synthetic children and scans, not real data. Demo users and");
-    println!("their one-time passwords (each must choose a new one at the first login):\n");
+    say!("DEMO NODE: synthetic children and scans, not real data. Demo users and");
+    say!("their one-time passwords (each must choose a new one at the first login):\n");
     for u in &users {
-        println!(
+        say!(
             "    {:<14} {:<16} {}",
             u.name,
             u.role.as_str(),
             secrecy::ExposeSecret::expose_secret(&u.password)
         );
     }
-    println!();
+    say!();
     Ok(())
 }
 
@@ -222,6 +241,9 @@ async fn sweep(vault: Arc<Vault>, older_than: Duration, stop: CancellationToken)
         }
         if let Err(e) = vault.sweep_abandoned_uploads(older_than).await {
             tracing::warn!(error = %e, "cannot sweep abandoned uploads");
+        }
+        if let Err(e) = vault.sweep_uploads().await {
+            tracing::warn!(error = %e, "cannot sweep resumable uploads");
         }
     }
 }

@@ -103,7 +103,12 @@ pub async fn check(settings: Settings, args: CheckArgs) -> CliResult<()> {
         print_json(&report)?;
     } else {
         eprintln!("verified documents: {}", report.verified);
+        eprintln!(
+            "staged uploads: {} ({} bytes received, encrypted)",
+            report.staged_uploads, report.staged_upload_bytes
+        );
         for (what, ids) in [
+            ("broken upload", &report.broken_uploads),
             ("missing", &report.missing),
             ("corrupt", &report.corrupt),
             ("orphaned", &report.orphaned),
@@ -119,10 +124,11 @@ pub async fn check(settings: Settings, args: CheckArgs) -> CliResult<()> {
         Ok(())
     } else {
         Err(crate::vault::VaultError::Integrity(format!(
-            "{} missing, {} corrupt, {} orphaned",
+            "{} missing, {} corrupt, {} orphaned, {} broken upload(s)",
             report.missing.len(),
             report.corrupt.len(),
-            report.orphaned.len()
+            report.orphaned.len(),
+            report.broken_uploads.len()
         ))
         .into())
     }
@@ -137,8 +143,9 @@ pub async fn gc(settings: Settings, args: GcArgs) -> CliResult<()> {
         print_json(&report)?;
     } else {
         eprintln!(
-            "removed {} leftover(s) of interrupted uploads, {} orphaned blob(s)",
-            report.interrupted, report.orphaned
+            "removed {} leftover(s) of interrupted uploads, {} orphaned blob(s), \
+             {} expired or leftover resumable upload(s)",
+            report.interrupted, report.orphaned, report.uploads
         );
     }
     Ok(())

@@ -17,7 +17,7 @@ pub use signature::{
     NAMESPACE, RECEIPT_NAMESPACE, REFUSAL_NAMESPACE,
 };
 pub use stream::{
-    open, open_with, reseal_sized, seal, seal_with_head, InputCheck, Opened, ResealPlan, Resealed,
+    decrypting_reader, open, open_with, reseal_sized, seal, seal_with, seal_with_head, InputCheck, Opened, ResealPlan, Resealed,
     Sealed, StreamError, Threads,
 };
 

@@ -74,6 +74,39 @@ pub fn seal_with_head(
     Ok((sealed, head))
 }
 
+/// [`seal`], with the threads it may use: [`Threads::Calling`] for many
+/// small files in a row (a resumable upload's segments), where starting
+/// two threads per file costs more than it saves.
+pub fn seal_with(
+    threads: Threads,
+    recipient: &dyn age::Recipient,
+    mut input: impl Read,
+    output: impl Write + Send,
+) -> Result<Sealed, StreamError> {
+    let seen = Mutex::new(Some(Vec::new()));
+    let (mut writer, _) = begin(recipient, output, &seen)?;
+    let sealed = pipeline(threads, true, &mut input, &mut writer)
+        .map_err(|e| e.map(StreamError::Input, StreamError::Output))?;
+    let mut inner = writer.finish().map_err(StreamError::Output)?;
+    inner.flush().map_err(StreamError::Output)?;
+    Ok(sealed)
+}
+
+/// A reader of the plaintext of the age file `input`: every byte it
+/// yields has passed age's chunk authentication, and a file that does not
+/// authenticate fails the read (as an `InvalidData` error). The caller
+/// hashes what it reads if it needs the digest.
+pub fn decrypting_reader<R: Read>(
+    identity: &dyn age::Identity,
+    input: R,
+) -> Result<age::stream::StreamReader<io::BufReader<R>>, StreamError> {
+    let input = io::BufReader::with_capacity(BUF, input);
+    let decryptor = age::Decryptor::new_buffered(input).map_err(classify_decrypt)?;
+    decryptor
+        .decrypt(std::iter::once(identity))
+        .map_err(classify_decrypt)
+}
+
 /// Starts an age file to `recipient` on `output`: writes its head (header
 /// and payload nonce, recorded through `seen`) and returns the writer for
 /// the payload, and the head.

@@ -69,3 +69,4 @@ opaque_id!(TokenId, "token");
 opaque_id!(GrantId, "grant");
 opaque_id!(TransferId, "transfer");
 opaque_id!(SessionId, "session");
+opaque_id!(UploadId, "upload");

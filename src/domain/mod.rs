@@ -17,6 +17,7 @@ mod session;
 pub mod text;
 mod token;
 mod transfer;
+mod upload;
 
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex, UnknownSex};
 pub use delivery::{AnswerOutcome, InboxItem, InboxState, OutboxItem, OutboxKind};
@@ -25,13 +26,15 @@ pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
 pub use error_class::ErrorClass;
 pub use grant::{parse_until, Grant};
-pub use ids::{ChildId, DocumentId, GrantId, InvalidId, SessionId, TokenId, TransferId, UserId};
+pub use ids::{ChildId, DocumentId, GrantId, InvalidId, SessionId, TokenId, TransferId, UploadId, UserId,
+};
 pub use language::{Language, UnknownLanguage};
 pub use oversight::{reads_papers, OversightEvent, OversightKind};
 pub use principal::{
     valid_district, valid_place_id, InvalidScope, Principal, Role, Scope, UnknownRole, User,
 };
 pub use purpose::{Purpose, UnknownPurpose};
-pub use session::SessionInfo;
+pub use session::{form_token, same_origin, session_cookie_name, SessionInfo};
 pub use token::TokenInfo;
+pub use upload::{NewUpload, Upload};
 pub use transfer::{Transfer, TransferEvent, TransferState, TransferStep, TransitionError};

@@ -8,7 +8,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 use crate::domain::{
     ChildId, DocKind, DocumentId, GrantId, Language, Purpose, Role, Scope, SessionId, TokenId,
-    TransferId, UserId,
+    TransferId, UploadId, UserId,
 };
 
 /// Stored as `to_string()`, read back with `parse()`; a value that does not
@@ -32,7 +32,7 @@ macro_rules! text_column {
 }
 
 text_column!(
-    ChildId, DocumentId, GrantId, SessionId, TokenId, TransferId, UserId, DocKind, Purpose, Role,
+    ChildId, DocumentId, GrantId, SessionId, TokenId, TransferId, UploadId, UserId, DocKind, Purpose, Role,
     Scope, Language
 );
 

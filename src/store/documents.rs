@@ -69,10 +69,7 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         insert_document(&tx, doc, key)?;
-        tx.execute(
-            "INSERT INTO sealed_heads (document_id, length, sha256) VALUES (?1, ?2, ?3)",
-            params![doc.id, sealed_head.0 as i64, hex::encode(sealed_head.1)],
-        )?;
+        insert_sealed_head(&tx, doc.id, sealed_head)?;
         tx.commit()?;
         Ok(())
     }
@@ -127,6 +124,19 @@ impl Db {
         let rows = stmt.query_map([], row_to_document)?;
         rows.map(|r| r?).collect()
     }
+}
+
+/// Records the head (length, SHA-256) of a document's stored file.
+pub(super) fn insert_sealed_head(
+    tx: &rusqlite::Transaction<'_>,
+    id: DocumentId,
+    sealed_head: (u64, [u8; 32]),
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO sealed_heads (document_id, length, sha256) VALUES (?1, ?2, ?3)",
+        params![id, sealed_head.0 as i64, hex::encode(sealed_head.1)],
+    )?;
+    Ok(())
 }
 
 /// Inserts a document row and clears its blob's pending mark, inside `tx`.

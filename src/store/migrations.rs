@@ -222,6 +222,33 @@ const STEPS: &[&str] = &[
     ALTER TABLE users ADD COLUMN language TEXT
         CHECK (language IS NULL OR language IN ('en', 'hi'));
     "#,
+    // 11: resumable uploads being staged: who started each, for which
+    // child and kind, its length and until when it may go on (never a
+    // file name); and the encrypted segments received so far, each with
+    // the length and SHA-256 of its plaintext. A completed upload keeps
+    // its row, naming its document, until it expires.
+    r#"
+    CREATE TABLE uploads (
+        id          TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        child_id    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        title       TEXT,
+        length      INTEGER NOT NULL CHECK (length > 0),
+        received    INTEGER NOT NULL DEFAULT 0 CHECK (received <= length),
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        document_id TEXT
+    );
+    CREATE INDEX uploads_by_owner ON uploads(owner);
+    CREATE TABLE upload_segments (
+        upload_id TEXT NOT NULL,
+        start     INTEGER NOT NULL,
+        length    INTEGER NOT NULL CHECK (length > 0),
+        sha256    TEXT NOT NULL,
+        PRIMARY KEY (upload_id, start)
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -15,11 +15,13 @@ mod grants;
 mod migrations;
 mod sessions;
 mod transfers;
+mod uploads;
 mod users;
 
 pub use blobs::{BlobKey, BlobStore, StagedFile};
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
 pub use db::Db;
+pub use uploads::Segment;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -59,9 +59,23 @@ impl Vault {
         new: NewDocument,
         source: Box<dyn Read + Send>,
     ) -> Result<(Document, bool), VaultError> {
-        super::heavy::inline(|| {
-            self.authorize_child(actor, Action::AddDocument, child_id, Note::default())
-        })?;
+        self.store_document_from(actor, child_id, new, source, None)
+            .await
+    }
+
+    /// [`Vault::store_document`]; with `upload`, the document is the one
+    /// that resumable upload became, and its row commits together with
+    /// the upload's mark of completion (`vault/uploads.rs`).
+    pub(super) async fn store_document_from(
+        &self,
+        actor: &Principal,
+        child_id: ChildId,
+        new: NewDocument,
+        source: Box<dyn Read + Send>,
+        upload: Option<crate::domain::UploadId>,
+    ) -> Result<(Document, bool), VaultError> {
+        let note = upload.map(Note::target).unwrap_or_default();
+        super::heavy::inline(|| self.authorize_child(actor, Action::AddDocument, child_id, note))?;
         let (title, file_name) = validate(&new)?;
         if let Some(size) = new.declared_size {
             let limit = self.settings.max_document_bytes;
@@ -110,12 +124,22 @@ impl Vault {
             added_by: actor.label(),
             added_at: Utc::now(),
         };
-        let committed =
-            super::heavy::inline(|| self.db.commit_document(&doc, &key, (head.len, head.sha256)));
+        let sealed_head = (head.len, head.sha256);
+        let committed = super::heavy::inline(|| match upload {
+            None => self.db.commit_document(&doc, &key, sealed_head).map_err(VaultError::from),
+            Some(upload) => match self
+                .db
+                .commit_uploaded_document(upload, &doc, &key, sealed_head)
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(VaultError::UnknownUpload(upload.to_string())),
+                Err(e) => Err(e.into()),
+            },
+        });
         abandoned.finished();
         if let Err(e) = committed {
             self.discard(&key).await;
-            return Err(e.into());
+            return Err(e);
         }
         tracing::info!(document = %id, child = %child_id, size = doc.size, "document stored");
         Ok((doc, metadata_removed))

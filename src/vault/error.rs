@@ -32,6 +32,19 @@ pub enum VaultError {
     UnknownDocument(String),
     #[error("no inbox bundle with id {0}")]
     UnknownInboxItem(String),
+    #[error("no upload with id {0} (it may have expired or been ended)")]
+    UnknownUpload(String),
+    #[error("upload {0} is complete: it is a document now")]
+    UploadComplete(String),
+    /// An append that does not start where the upload stands.
+    #[error("the upload stands at offset {expected}: an append must start there")]
+    UploadOffset { expected: u64 },
+    /// Another append of the same upload is running and did not stop in time.
+    #[error("another append of this upload is still running; try again shortly")]
+    UploadBusy,
+    /// A per-user limit on unfinished uploads.
+    #[error("upload not started: {0}")]
+    UploadLimit(super::uploads::UploadLimit),
     #[error("no transfer with id {0}")]
     UnknownTransfer(String),
     /// The step does not fit the current state (a transfer, an inbox bundle).
@@ -208,6 +221,11 @@ impl VaultError {
             | VaultError::UnknownDepartment(_)
             | VaultError::UnknownTransfer(_)
             | VaultError::UnknownInboxItem(_)
+            | VaultError::UnknownUpload(_)
+            | VaultError::UploadComplete(_)
+            | VaultError::UploadOffset { .. }
+            | VaultError::UploadBusy
+            | VaultError::UploadLimit(_)
             | VaultError::Conflict(_)
             | VaultError::UnknownUser(_)
             | VaultError::UnknownToken(_)

@@ -1,6 +1,7 @@
 //! Keeping the store honest: `check` re-reads every blob against its digest
 //! and lists what is missing, orphaned, corrupt or left by an interrupted
-//! upload; `gc` removes the leftovers.
+//! upload, and the resumable uploads staged; `gc` removes the leftovers
+//! and expired uploads.
 
 use std::collections::BTreeSet;
 
@@ -24,12 +25,21 @@ pub struct CheckReport {
     pub orphaned: Vec<String>,
     /// Blob keys left by an interrupted upload (removed by `gc`).
     pub interrupted: Vec<String>,
+    /// Resumable uploads staged (started, not yet complete), and the
+    /// bytes they hold so far (encrypted, under `uploads/`).
+    pub staged_uploads: usize,
+    pub staged_upload_bytes: u64,
+    /// Staged uploads that cannot complete: a segment file is missing.
+    pub broken_uploads: Vec<String>,
 }
 
 impl CheckReport {
     /// True when every document is whole and nothing unexplained is stored.
     pub fn is_consistent(&self) -> bool {
-        self.missing.is_empty() && self.corrupt.is_empty() && self.orphaned.is_empty()
+        self.missing.is_empty()
+            && self.corrupt.is_empty()
+            && self.orphaned.is_empty()
+            && self.broken_uploads.is_empty()
     }
 }
 
@@ -40,6 +50,8 @@ pub struct GcReport {
     pub interrupted: usize,
     /// Orphaned blobs removed (only when asked).
     pub orphaned: usize,
+    /// Expired resumable uploads, and staged files no upload owns, removed.
+    pub uploads: usize,
 }
 
 impl Vault {
@@ -73,6 +85,10 @@ impl Vault {
         }
         report.interrupted.sort();
         report.interrupted.dedup();
+        let (staged, bytes, broken) = self.staged_uploads()?;
+        report.staged_uploads = staged;
+        report.staged_upload_bytes = bytes;
+        report.broken_uploads = broken;
         Ok(report)
     }
 
@@ -83,6 +99,7 @@ impl Vault {
         self.exclusively(async {
             let mut report = GcReport {
                 interrupted: self.clear_interrupted_uploads().await?,
+                uploads: self.sweep_uploads().await?,
                 ..GcReport::default()
             };
             if orphans {

@@ -35,6 +35,7 @@ mod staging;
 mod streaming;
 mod throttle;
 mod transfers;
+mod uploads;
 mod users;
 mod views;
 
@@ -58,6 +59,7 @@ pub use node::{InitOptions, Vault};
 pub use oversight::{NodeStatus, OversightCount};
 pub use setup::{FirstRun, FIRST_PASSWORD_FILE, FIRST_RUN_DEPARTMENT};
 pub use streaming::Chunks;
+pub use uploads::{Appended, UploadLimit, SEGMENT_BYTES};
 pub use users::{WeakPassword, MAX_TOKEN_DAYS, MIN_PASSWORD_CHARS};
 pub use views::{
     AccessRecord, ChildAbilities, ChildSummary, DistrictOverview, GrantSummary, NodeHealth,

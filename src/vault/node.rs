@@ -50,6 +50,8 @@ pub struct Vault {
     pub(super) logins: super::throttle::LoginThrottle,
     /// Bundles being received into the inbox.
     pub(super) staging: super::staging::Staging,
+    /// Resumable uploads being appended to or completed.
+    pub(super) active_uploads: super::uploads::ActiveUploads,
     /// What "now" is for tokens, sessions and grants.
     pub(super) clock: super::clock::VaultClock,
     /// Wakes whoever pushes the outbox when something was queued.
@@ -153,6 +155,7 @@ impl Vault {
             audit,
             logins: super::throttle::LoginThrottle::new(settings_login_attempts),
             staging: Default::default(),
+            active_uploads: Default::default(),
             clock: Default::default(),
             outbox: tokio::sync::Notify::new(),
             card,

@@ -89,18 +89,14 @@ pub async fn same_origin_posts(
 /// it, an `Origin` that is this node's (the request's host, or the
 /// public URL's origin).
 fn same_origin(state: &WebState, headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return site.as_bytes() == b"same-origin";
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let scheme = if state.tls { "https" } else { "http" };
-    let own = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(|host| format!("{scheme}://{host}"));
-    own.as_deref() == Some(origin) || state.public_origin.as_deref() == Some(origin)
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    crate::domain::same_origin(
+        headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+        text(header::ORIGIN),
+        text(header::HOST),
+        state.tls,
+        state.public_origin.as_deref(),
+    )
 }
 
 /// The pages' security headers (a handler's own values win): the strict

@@ -18,27 +18,16 @@ use cookie::{Cookie, SameSite};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::i18n::Tr;
 use super::page::{self, Chrome, Page};
 use super::WebState;
-use crate::domain::{Language, Principal};
+use crate::domain::{form_token, session_cookie_name, Language, Principal};
 use crate::vault::VaultError;
 
-const SESSION_COOKIE: &str = "handover";
-const SESSION_COOKIE_TLS: &str = "__Host-handover";
 const PRE_COOKIE: &str = "handover-pre";
 /// The language chosen before login (no personal data).
 pub const LANGUAGE_COOKIE: &str = "handover-lang";
-
-fn session_cookie_name(tls: bool) -> &'static str {
-    if tls {
-        SESSION_COOKIE_TLS
-    } else {
-        SESSION_COOKIE
-    }
-}
 
 /// The value of cookie `name` in the request.
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -65,14 +54,6 @@ fn set_cookie(name: &str, value: &str, tls: bool, max_age: Option<i64>) -> Heade
         c = c.max_age(cookie::time::Duration::seconds(secs));
     }
     HeaderValue::from_str(&c.build().to_string()).expect("cookie values are ASCII")
-}
-
-/// The form token bound to a session secret (or the pre-login cookie).
-fn form_token(secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"handover form token v1\0");
-    h.update(secret.as_bytes());
-    Base64UrlUnpadded::encode_string(&h.finalize())
 }
 
 /// The form tokens a post may carry: the session's, and before login the

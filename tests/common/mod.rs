@@ -12,6 +12,7 @@ use tempfile::TempDir;
 pub mod browser;
 pub mod bundles;
 pub mod server;
+pub mod tus;
 pub mod web;
 
 pub const DEPT: &str = "test-dcpu";

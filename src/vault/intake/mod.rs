@@ -111,29 +111,7 @@ pub fn prepare(
     if head.is_empty() {
         return Err(Ok(IntakeError::Empty));
     }
-    let media = sniff(&head).map_err(Ok)?;
-    // TIFF keeps GPS and XMP in IFDs anywhere in the file, HEIC in boxes
-    // this node cannot rewrite: refused, with how to convert, rather than
-    // stored with the child's location in them.
-    match media {
-        MediaType::Tiff => {
-            return Err(Ok(IntakeError::CannotClean {
-                media,
-                advice: "save or export the scan as PDF (or JPEG or PNG) and upload that",
-            }))
-        }
-        MediaType::Heic => {
-            return Err(Ok(IntakeError::CannotClean {
-                media,
-                advice: "on an iPhone choose Settings > Camera > Formats > Most Compatible, \
-                         or share the photo as JPEG, and upload that",
-            }))
-        }
-        _ => {}
-    }
-    if media == MediaType::Text && kind != DocKind::Other {
-        return Err(Ok(IntakeError::TextNotAllowed));
-    }
+    let media = check_head(&head, kind, None, limits).map_err(Ok)?;
     let rest = Cursor::new(head).chain(source);
     match media {
         MediaType::Jpeg | MediaType::Png | MediaType::Webp => {
@@ -177,6 +155,65 @@ pub fn prepare(
             })
         }
     }
+}
+
+/// Bytes a file's head must hold for [`check_head`] to decide (fewer only
+/// when the whole file is shorter).
+pub const HEAD_BYTES: usize = SNIFF_BYTES;
+
+/// The checks that the first [`HEAD_BYTES`] of a file decide: its media
+/// type, whether it is accepted for `kind`, and (when the whole length is
+/// known in advance) the size limit of its type. Run by [`prepare`] on
+/// every document, and early on a resumable upload.
+pub fn check_head(
+    head: &[u8],
+    kind: DocKind,
+    length: Option<u64>,
+    limits: Limits,
+) -> Result<MediaType, IntakeError> {
+    if head.is_empty() {
+        return Err(IntakeError::Empty);
+    }
+    let head = &head[..head.len().min(SNIFF_BYTES)];
+    let media = sniff(head)?;
+    // TIFF keeps GPS and XMP in IFDs anywhere in the file, HEIC in boxes
+    // this node cannot rewrite: refused, with how to convert, rather than
+    // stored with the child's location in them.
+    match media {
+        MediaType::Tiff => {
+            return Err(IntakeError::CannotClean {
+                media,
+                advice: "save or export the scan as PDF (or JPEG or PNG) and upload that",
+            })
+        }
+        MediaType::Heic => {
+            return Err(IntakeError::CannotClean {
+                media,
+                advice: "on an iPhone choose Settings > Camera > Formats > Most Compatible, \
+                         or share the photo as JPEG, and upload that",
+            })
+        }
+        _ => {}
+    }
+    if media == MediaType::Text && kind != DocKind::Other {
+        return Err(IntakeError::TextNotAllowed);
+    }
+    if let Some(length) = length {
+        let image = matches!(media, MediaType::Jpeg | MediaType::Png | MediaType::Webp);
+        let cap = if image {
+            limits.max_image_bytes.min(limits.max_bytes)
+        } else {
+            limits.max_bytes
+        };
+        if length > cap {
+            return Err(if cap == limits.max_bytes {
+                IntakeError::TooLarge { limit: cap }
+            } else {
+                IntakeError::ImageTooLarge { media, limit: cap }
+            });
+        }
+    }
+    Ok(media)
 }
 
 fn read_up_to(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {

@@ -1,0 +1,765 @@
+//! Resumable uploads: the use cases behind the tus protocol of the API and
+//! the upload page. An upload is started for a child and a kind (decided
+//! by the same policy as a plain upload), receives its bytes in any number
+//! of appends, and once its last byte is in becomes a document through
+//! exactly the path of a plain upload ([`Vault::store_document`]).
+//!
+//! No plaintext reaches the disk: received bytes are age-encrypted to the
+//! node's key as they arrive, in segments of at most [`SEGMENT_BYTES`]
+//! under `uploads/ID/` in the data directory. A segment is synced and
+//! renamed into place, and only then does its row (its length and the
+//! SHA-256 of its plaintext) commit and move the upload's offset: the
+//! offset a client is told is always durable. A connection that drops
+//! keeps every byte that arrived (the unfinished segment is closed and
+//! committed); a kill loses at most the unfinished segment.
+//!
+//! The first [`intake::HEAD_BYTES`] decide the media type, so a file intake
+//! would refuse is refused (and removed, with everything staged) as soon
+//! as they are in. A completed upload keeps its row, naming its document,
+//! until it expires: a client whose last answer was lost asks again and
+//! learns that it is done, instead of sending the file twice.
+//!
+//! Written by hand: no Rust tus server crate is mature enough to embed,
+//! and this one must keep the vault's promises (encryption at rest, one
+//! intake path, policy and audit).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::access::Note;
+use super::documents::{title_rule, NewDocument};
+use super::intake::{self, IntakeError, Limits};
+use super::{Vault, VaultError};
+use crate::crypto::{self, Threads};
+use crate::domain::{Document, NewUpload, Principal, Upload, UploadId, UserId};
+use crate::policy::Action;
+use crate::store::Segment;
+
+/// The most plaintext one segment holds.
+pub const SEGMENT_BYTES: u64 = 1024 * 1024;
+/// The directory of staged uploads, in the data directory.
+const UPLOADS_DIR: &str = "uploads";
+/// How long an append waits for another append of the same upload to
+/// stop (a client that reconnected before the server saw the old
+/// connection drop).
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(5);
+
+/// Which per-user limit a new upload would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadLimit {
+    /// Uploads started and not yet complete.
+    OpenUploads { max: u64 },
+    /// Bytes of the user's staged uploads, counted at their whole length.
+    StagedBytes { max: u64 },
+}
+
+impl std::fmt::Display for UploadLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadLimit::OpenUploads { max } => {
+                write!(f, "at most {max} unfinished uploads per user")
+            }
+            UploadLimit::StagedBytes { max } => {
+                write!(f, "at most {max} bytes of unfinished uploads per user")
+            }
+        }
+    }
+}
+
+/// What an append left: the upload as it now stands, the document it
+/// became if it is complete, and the failure of the source if the bytes
+/// stopped early (what arrived before it is kept).
+#[derive(Debug)]
+pub struct Appended {
+    pub upload: Upload,
+    pub document: Option<Document>,
+    /// Once it is a document: whether intake removed metadata from it
+    /// (location and camera data, a PDF's document information).
+    pub metadata_removed: bool,
+    pub interrupted: Option<io::Error>,
+}
+
+/// The uploads an append or a completion is working on: one at a time per
+/// upload, and a newer append asks the older one to stop.
+#[derive(Default)]
+pub(super) struct ActiveUploads {
+    slots: Mutex<HashMap<UploadId, Slot>>,
+}
+
+#[derive(Clone, Default)]
+struct Slot {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ActiveUploads {
+    fn slot(&self, id: UploadId) -> Slot {
+        self.slots
+            .lock()
+            .expect("upload slots")
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+
+    fn forget(&self, id: UploadId) {
+        self.slots.lock().expect("upload slots").remove(&id);
+    }
+
+    fn is_busy(&self, id: UploadId) -> bool {
+        self.slots
+            .lock()
+            .expect("upload slots")
+            .get(&id)
+            .is_some_and(|s| s.turn.try_lock().is_err())
+    }
+}
+
+impl Vault {
+    /// The largest document this node takes, in bytes (the most an
+    /// upload may declare).
+    pub fn max_document_bytes(&self) -> u64 {
+        self.settings.max_document_bytes
+    }
+
+    /// Starts a resumable upload of `new.length` bytes. Decided (and
+    /// audited) like a plain upload to the child; refused at once if the
+    /// length is 0 or above the document limit, or if the caller's
+    /// unfinished uploads would pass their limits.
+    pub fn create_upload(&self, actor: &Principal, new: NewUpload) -> Result<Upload, VaultError> {
+        let id = UploadId::new();
+        self.authorize_child(
+            actor,
+            Action::AddDocument,
+            new.child_id,
+            Note::target(id),
+        )?;
+        let title = new
+            .title
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        title_rule(new.kind, title.as_deref()).map_err(|rule| VaultError::InvalidField {
+            field: "title",
+            rule: rule.into(),
+        })?;
+        if new.length == 0 {
+            return Err(IntakeError::Empty.into());
+        }
+        let limit = self.settings.max_document_bytes;
+        if new.length > limit {
+            return Err(IntakeError::TooLarge { limit }.into());
+        }
+        let owner = actor.label();
+        let (open, staged) = self.db.staged_by(&owner)?;
+        let max_open = self.settings.uploads_max_open_per_user;
+        if open >= max_open {
+            return Err(VaultError::UploadLimit(UploadLimit::OpenUploads {
+                max: max_open,
+            }));
+        }
+        let max_bytes = self.settings.uploads_max_staged_bytes_per_user;
+        if staged.saturating_add(new.length) > max_bytes {
+            return Err(VaultError::UploadLimit(UploadLimit::StagedBytes {
+                max: max_bytes,
+            }));
+        }
+        let now = self.now();
+        let upload = Upload {
+            id,
+            owner,
+            child_id: new.child_id,
+            kind: new.kind,
+            title,
+            length: new.length,
+            offset: 0,
+            created_at: now,
+            expires_at: now + chrono::Duration::seconds(self.settings.upload_expiry_secs as i64),
+            document: None,
+        };
+        self.db.insert_upload(&upload)?;
+        tracing::info!(upload = %id, length = upload.length, "resumable upload started");
+        Ok(upload)
+    }
+
+    /// Where an upload of the caller stands. An upload whose bytes have
+    /// all arrived but that is not yet a document (the server stopped in
+    /// between) is completed first, so that "all bytes are in" is only
+    /// ever said of an upload that is a document.
+    pub async fn upload_status(
+        &self,
+        actor: &Principal,
+        id: UploadId,
+    ) -> Result<Upload, VaultError> {
+        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
+        if !upload.is_full() || upload.document.is_some() {
+            return Ok(upload);
+        }
+        let slot = self.active_uploads.slot(id);
+        let _turn = slot.turn.lock().await;
+        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
+        if upload.is_full() && upload.document.is_none() {
+            self.complete_upload(actor, &upload).await?;
+        }
+        super::heavy::inline(|| self.own_upload(actor, id))
+    }
+
+    /// Appends `source` to the caller's upload at `offset`, which must be
+    /// its durable offset. Bytes are encrypted and committed segment by
+    /// segment; when the last byte is in, the upload becomes a document.
+    /// The first bytes are checked against intake's type rules as soon as
+    /// there are enough of them: a refused file is removed with all that
+    /// was staged.
+    pub async fn append_upload(
+        &self,
+        actor: &Principal,
+        id: UploadId,
+        offset: u64,
+        source: Box<dyn Read + Send>,
+    ) -> Result<Appended, VaultError> {
+        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
+        if upload.document.is_some() {
+            return Err(VaultError::UploadComplete(id.to_string()));
+        }
+        if offset != upload.offset {
+            return Err(VaultError::UploadOffset {
+                expected: upload.offset,
+            });
+        }
+        // Ask an append still running (its client has gone and come back)
+        // to stop, and take the turn.
+        let slot = self.active_uploads.slot(id);
+        slot.stop.store(true, Ordering::SeqCst);
+        let turn = tokio::time::timeout(TAKE_OVER_WAIT, slot.turn.clone().lock_owned())
+            .await
+            .map_err(|_| VaultError::UploadBusy)?;
+        slot.stop.store(false, Ordering::SeqCst);
+        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
+        if upload.document.is_some() {
+            return Err(VaultError::UploadComplete(id.to_string()));
+        }
+        if offset != upload.offset {
+            return Err(VaultError::UploadOffset {
+                expected: upload.offset,
+            });
+        }
+        let staging = Staged {
+            dir: self.upload_dir(id),
+            recipient: self.keys.recipient(),
+            keys: self.keys.clone(),
+            kind: upload.kind,
+            limits: self.limits(),
+            db: &self.db,
+        };
+        // The source is a bridge from the request body: it blocks this
+        // thread, which `inline` has handed the runtime's other work from.
+        let received = super::heavy::inline(|| staging.receive(&upload, source, &slot.stop));
+        let (upload, interrupted) = match received {
+            Ok(done) => done,
+            Err(Received::Refused(refusal)) => {
+                drop(turn);
+                self.remove_upload(id);
+                tracing::info!(upload = %id, "resumable upload refused by intake; removed");
+                return Err(refusal);
+            }
+            Err(Received::Failed(e)) => return Err(e),
+        };
+        let (document, metadata_removed) = if upload.is_full() {
+            let (doc, removed) = self.complete_upload(actor, &upload).await?;
+            (Some(doc), removed)
+        } else {
+            (None, false)
+        };
+        drop(turn);
+        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
+        Ok(Appended {
+            upload,
+            document,
+            metadata_removed,
+            interrupted,
+        })
+    }
+
+    /// Ends the caller's upload and removes what was staged.
+    pub fn terminate_upload(&self, actor: &Principal, id: UploadId) -> Result<(), VaultError> {
+        self.own_upload(actor, id)?;
+        let slot = self.active_uploads.slot(id);
+        slot.stop.store(true, Ordering::SeqCst);
+        self.remove_upload(id);
+        tracing::info!(upload = %id, "resumable upload terminated");
+        Ok(())
+    }
+
+    /// Removes uploads that expired (staged or completed) and files under
+    /// `uploads/` that belong to no live segment (a segment cut off by a
+    /// crash, a completed upload's leftovers); completes uploads whose
+    /// bytes all arrived before the server stopped. Run by the server at
+    /// start and every minute, and by `gc`. Returns how many uploads and
+    /// files were removed.
+    pub async fn sweep_uploads(&self) -> Result<usize, VaultError> {
+        let now = self.now();
+        let mut removed = 0;
+        for id in super::heavy::inline(|| self.db.expired_uploads(now))? {
+            if !self.active_uploads.is_busy(id) {
+                self.remove_upload(id);
+                removed += 1;
+            }
+        }
+        for upload in super::heavy::inline(|| self.db.uploads())? {
+            if upload.is_full() && upload.document.is_none() {
+                self.finish_left_upload(&upload).await;
+            }
+        }
+        removed += super::heavy::inline(|| self.remove_stray_upload_files())?;
+        if removed > 0 {
+            tracing::info!(removed, "removed expired or leftover staged uploads");
+        }
+        Ok(removed)
+    }
+
+    /// Staged uploads: how many, the bytes durably received, and what is
+    /// wrong with any of them (a segment file missing).
+    pub(super) fn staged_uploads(&self) -> Result<(usize, u64, Vec<String>), VaultError> {
+        let mut count = 0;
+        let mut bytes = 0;
+        let mut broken = Vec::new();
+        for upload in self.db.uploads()? {
+            if upload.document.is_some() {
+                continue;
+            }
+            count += 1;
+            bytes += upload.offset;
+            let dir = self.upload_dir(upload.id);
+            for seg in self.db.segments(upload.id)? {
+                if !segment_path(&dir, seg.start).is_file() {
+                    broken.push(format!("upload {} (segment at {})", upload.id, seg.start));
+                }
+            }
+        }
+        Ok((count, bytes, broken))
+    }
+
+    /// The caller's upload; one that is not theirs, or has expired, is
+    /// unknown (an expired one is removed on the way).
+    fn own_upload(&self, actor: &Principal, id: UploadId) -> Result<Upload, VaultError> {
+        let unknown = || VaultError::UnknownUpload(id.to_string());
+        let upload = self.db.upload(id)?.ok_or_else(unknown)?;
+        if upload.owner != actor.label() {
+            return Err(unknown());
+        }
+        if upload.expires_at <= self.now() {
+            if !self.active_uploads.is_busy(id) {
+                self.remove_upload(id);
+            }
+            return Err(unknown());
+        }
+        Ok(upload)
+    }
+
+    /// Turns a full upload into a document through the plain upload's
+    /// path; the policy is asked again, for the caller as they are now.
+    /// A refusal removes the upload with everything staged.
+    async fn complete_upload(
+        &self,
+        actor: &Principal,
+        upload: &Upload,
+    ) -> Result<(Document, bool), VaultError> {
+        let segments = super::heavy::inline(|| self.db.segments(upload.id))?;
+        let source = SegmentReader::new(
+            self.upload_dir(upload.id),
+            self.keys.clone(),
+            segments,
+            upload.length,
+        );
+        let new = NewDocument {
+            kind: upload.kind,
+            title: upload.title.clone(),
+            file_name: None,
+            declared_size: Some(upload.length),
+        };
+        match self
+            .store_document_from(actor, upload.child_id, new, Box::new(source), Some(upload.id))
+            .await
+        {
+            Ok((doc, removed)) => {
+                let _ = fs::remove_dir_all(self.upload_dir(upload.id));
+                tracing::info!(upload = %upload.id, document = %doc.id, "resumable upload completed");
+                Ok((doc, removed))
+            }
+            Err(e) if is_refusal(&e) => {
+                self.remove_upload(upload.id);
+                tracing::info!(upload = %upload.id, "resumable upload refused at completion; removed");
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Completes an upload whose bytes all arrived before the server
+    /// stopped, as its owner (if they may still add documents).
+    async fn finish_left_upload(&self, upload: &Upload) {
+        let owner = upload
+            .owner
+            .strip_prefix("user:")
+            .and_then(|id| id.parse::<UserId>().ok())
+            .ok_or(VaultError::Unauthenticated)
+            .and_then(|id| super::heavy::inline(|| self.enabled_user(id)));
+        let result = match owner {
+            Ok(actor) => {
+                let slot = self.active_uploads.slot(upload.id);
+                let Ok(_turn) = slot.turn.try_lock() else {
+                    return;
+                };
+                self.complete_upload(&actor, upload).await.map(|_| ())
+            }
+            Err(e) => {
+                self.remove_upload(upload.id);
+                Err(e)
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(upload = %upload.id, error = %e, "a full upload left by a stop did not complete");
+        }
+    }
+
+    /// Deletes an upload's row, segments and directory (best effort on
+    /// the files: the sweep removes what is left).
+    fn remove_upload(&self, id: UploadId) {
+        self.active_uploads.forget(id);
+        if let Err(e) = self.db.delete_upload(id) {
+            tracing::warn!(upload = %id, error = %e, "cannot delete an upload's row");
+        }
+        let _ = fs::remove_dir_all(self.upload_dir(id));
+    }
+
+    /// Removes files under `uploads/` that no live segment row names.
+    fn remove_stray_upload_files(&self) -> Result<usize, VaultError> {
+        let root = self.data_dir().join(UPLOADS_DIR);
+        let Ok(entries) = fs::read_dir(&root) else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let upload = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<UploadId>().ok());
+            let live = match upload {
+                Some(id) if self.active_uploads.is_busy(id) => continue,
+                Some(id) => match self.db.upload(id)? {
+                    Some(u) if u.document.is_none() => Some(self.db.segments(id)?),
+                    _ => None,
+                },
+                None => None,
+            };
+            let Some(segments) = live else {
+                let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+                removed += 1;
+                continue;
+            };
+            let keep: Vec<PathBuf> = segments
+                .iter()
+                .map(|s| segment_path(&path, s.start))
+                .collect();
+            for file in fs::read_dir(&path)?.flatten() {
+                if !keep.contains(&file.path()) {
+                    let _ = fs::remove_file(file.path());
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    fn upload_dir(&self, id: UploadId) -> PathBuf {
+        self.data_dir().join(UPLOADS_DIR).join(id.to_string())
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_bytes: self.settings.max_document_bytes,
+            max_image_bytes: self.settings.max_image_bytes,
+        }
+    }
+}
+
+/// Refusals that end an upload for good (the file, the child, the
+/// caller), as against failures that may pass (a full disk).
+fn is_refusal(e: &VaultError) -> bool {
+    matches!(
+        e,
+        VaultError::Intake(_)
+            | VaultError::UnknownChild(_)
+            | VaultError::InvalidField { .. }
+            | VaultError::Denied(_)
+            | VaultError::Integrity(_)
+    )
+}
+
+fn segment_path(dir: &Path, start: u64) -> PathBuf {
+    dir.join(format!("{start:020}.age"))
+}
+
+/// How an append failed.
+enum Received {
+    /// The first bytes are a file intake refuses.
+    Refused(VaultError),
+    Failed(VaultError),
+}
+
+impl From<io::Error> for Received {
+    fn from(e: io::Error) -> Self {
+        Received::Failed(e.into())
+    }
+}
+
+impl From<crate::store::StoreError> for Received {
+    fn from(e: crate::store::StoreError) -> Self {
+        Received::Failed(e.into())
+    }
+}
+
+/// What a blocking append needs.
+struct Staged<'a> {
+    db: &'a crate::store::Db,
+    dir: PathBuf,
+    recipient: age::x25519::Recipient,
+    keys: Arc<crate::crypto::NodeKeys>,
+    kind: crate::domain::DocKind,
+    limits: Limits,
+}
+
+impl Staged<'_> {
+    /// Reads `source` into segments until it ends, fails, is asked to
+    /// stop, or the upload is full. Returns the upload as it stands and
+    /// the source's failure, if any.
+    fn receive(
+        &self,
+        start: &Upload,
+        source: Box<dyn Read + Send>,
+        stop: &AtomicBool,
+    ) -> Result<(Upload, Option<io::Error>), Received> {
+        let mut upload = start.clone();
+        let head_checked_before =
+            upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full();
+        let mut head_checked = head_checked_before;
+        let mut source = Latch {
+            inner: source,
+            failed: None,
+            stop,
+        };
+        make_dir(&self.dir)?;
+        while !upload.is_full() && source.failed.is_none() {
+            let room = SEGMENT_BYTES.min(upload.length - upload.offset);
+            let path = segment_path(&self.dir, upload.offset);
+            let partial = path.with_extension("age.partial");
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&partial)?;
+            let mut out = BufWriter::new(file);
+            let sealed = crypto::seal_with(
+                Threads::Calling,
+                &self.recipient,
+                (&mut source).take(room),
+                &mut out,
+            )
+            .map_err(|e| Received::Failed(VaultError::Io(io::Error::other(e.to_string()))))?;
+            if sealed.size == 0 {
+                drop(out);
+                let _ = fs::remove_file(&partial);
+                break;
+            }
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            drop(file);
+            crate::durable::commit_synced(&partial, &path)?;
+            let segment = Segment {
+                start: upload.offset,
+                length: sealed.size,
+                sha256: sealed.sha256,
+            };
+            if !self.db.add_segment(upload.id, &segment)? {
+                // Terminated (or expired and swept) meanwhile.
+                let _ = fs::remove_file(&path);
+                return Err(Received::Failed(VaultError::UnknownUpload(
+                    upload.id.to_string(),
+                )));
+            }
+            upload.offset += sealed.size;
+            if !head_checked
+                && (upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full())
+            {
+                head_checked = true;
+                self.check_head(&upload)?;
+            }
+            if sealed.size < room {
+                // The source ended (or failed, or was asked to stop).
+                break;
+            }
+        }
+        Ok((upload, source.failed))
+    }
+
+    /// Intake's decision on the first bytes of the upload.
+    fn check_head(&self, upload: &Upload) -> Result<(), Received> {
+        let segments = self.db.segments(upload.id)?;
+        let mut reader = SegmentReader::new(
+            self.dir.clone(),
+            self.keys.clone(),
+            segments,
+            upload.offset,
+        );
+        let mut head = Vec::with_capacity(intake::HEAD_BYTES);
+        (&mut reader)
+            .take(intake::HEAD_BYTES as u64)
+            .read_to_end(&mut head)?;
+        intake::check_head(&head, self.kind, Some(upload.length), self.limits)
+            .map(|_| ())
+            .map_err(|refusal| Received::Refused(refusal.into()))
+    }
+}
+
+/// Creates an upload's directory (owner-only) and syncs its parent.
+fn make_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let root = dir.parent().expect("an upload directory has a parent");
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)?;
+    fs::DirBuilder::new().mode(0o700).create(dir).or_else(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    File::open(root)?.sync_all()
+}
+
+/// A source that ends instead of failing, keeping the failure: the bytes
+/// before a dropped connection are still the upload's. It also ends when
+/// asked to stop (a newer append of the same upload takes over).
+struct Latch<'a> {
+    inner: Box<dyn Read + Send>,
+    failed: Option<io::Error>,
+    stop: &'a AtomicBool,
+}
+
+impl Read for Latch<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed.is_some() {
+            return Ok(0);
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            self.failed = Some(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "a newer append of this upload took over",
+            ));
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.failed = Some(e);
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// The plaintext of an upload's segments in order, each checked against
+/// the length and SHA-256 its row recorded (an age file anyone could have
+/// made with the node's public key is not taken on trust).
+struct SegmentReader {
+    dir: PathBuf,
+    keys: Arc<crate::crypto::NodeKeys>,
+    segments: std::vec::IntoIter<Segment>,
+    current: Option<(Segment, SegmentPlaintext, Sha256, u64)>,
+    expected_end: u64,
+    position: u64,
+}
+
+type SegmentPlaintext = age::stream::StreamReader<io::BufReader<File>>;
+
+impl SegmentReader {
+    fn new(
+        dir: PathBuf,
+        keys: Arc<crate::crypto::NodeKeys>,
+        segments: Vec<Segment>,
+        expected_end: u64,
+    ) -> Self {
+        SegmentReader {
+            dir,
+            keys,
+            segments: segments.into_iter(),
+            current: None,
+            expected_end,
+            position: 0,
+        }
+    }
+
+    fn broken(what: String) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, what)
+    }
+}
+
+impl Read for SegmentReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.current.is_none() {
+                let Some(seg) = self.segments.next() else {
+                    if self.position != self.expected_end {
+                        return Err(Self::broken(format!(
+                            "the staged upload ends at {} of {} bytes",
+                            self.position, self.expected_end
+                        )));
+                    }
+                    return Ok(0);
+                };
+                if seg.start != self.position {
+                    return Err(Self::broken(format!(
+                        "a staged segment starts at {}, not {}",
+                        seg.start, self.position
+                    )));
+                }
+                let file = File::open(segment_path(&self.dir, seg.start))?;
+                let reader = crypto::decrypting_reader(self.keys.identity(), file)
+                    .map_err(|e| Self::broken(format!("a staged segment: {e}")))?;
+                self.current = Some((seg, reader, Sha256::new(), 0));
+            }
+            let (seg, reader, hasher, got) = self.current.as_mut().expect("set above");
+            let n = reader.read(buf)?;
+            if n == 0 {
+                let digest: [u8; 32] = hasher.clone().finalize().into();
+                if *got != seg.length || digest != seg.sha256 {
+                    return Err(Self::broken(format!(
+                        "the staged segment at {} does not match its record",
+                        seg.start
+                    )));
+                }
+                self.current = None;
+                continue;
+            }
+            hasher.update(&buf[..n]);
+            *got += n as u64;
+            self.position += n as u64;
+            return Ok(n);
+        }
+    }
+}
