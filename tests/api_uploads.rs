@@ -117,7 +117,7 @@ fn the_protocol_from_discovery_to_a_document() {
     let meta = format!(
         "{},filename {}",
         metadata(&child, "fir", Some("FIR scan")),
-        base64ct::Encoding::encode_string::<base64ct::Base64>(b"rohini-kumari-fir.pdf")
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(b"rohini-kumari-fir.pdf")
     );
     let r = tus
         .request(Method::POST, "/api/v1/uploads")
@@ -138,7 +138,10 @@ fn the_protocol_from_discovery_to_a_document() {
     // A PATCH at the wrong offset: 409, and nothing moves.
     let r = tus.patch(&location, 5, file[5..100].to_vec()).unwrap();
     let (status, kind) = problem(r);
-    assert_eq!((status, kind.as_str()), (409, "urn:handover:problem:upload-offset"));
+    assert_eq!(
+        (status, kind.as_str()),
+        (409, "urn:handover:problem:upload-offset")
+    );
     // Not the offset stream: 415.
     let r = tus
         .request(Method::PATCH, &location)
@@ -165,7 +168,10 @@ fn the_protocol_from_discovery_to_a_document() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 204, "{}", r.text().unwrap_or_default());
-    assert_eq!(r.headers()["upload-offset"], file.len().to_string().as_str());
+    assert_eq!(
+        r.headers()["upload-offset"],
+        file.len().to_string().as_str()
+    );
     let doc = r.headers()["handover-document"]
         .to_str()
         .unwrap()
@@ -185,7 +191,10 @@ fn the_protocol_from_discovery_to_a_document() {
         (Some(file.len() as u64), Some(doc.clone()))
     );
     let r = tus.patch(&location, file.len() as u64, vec![]).unwrap();
-    assert_eq!(problem(r), (409, "urn:handover:problem:upload-complete".into()));
+    assert_eq!(
+        problem(r),
+        (409, "urn:handover:problem:upload-complete".into())
+    );
     assert_eq!(
         s.get_json(&staff, &format!("/api/v1/children/{child}/documents"))
             .as_array()
@@ -232,10 +241,7 @@ fn the_protocol_from_discovery_to_a_document() {
     assert_eq!(r.status(), 204);
     assert_eq!(tus.head(&second).unwrap(), (None, None));
     assert!(staged_files(&s.data).is_empty());
-    let r = tus
-        .request(Method::DELETE, &second)
-        .send()
-        .unwrap();
+    let r = tus.request(Method::DELETE, &second).send().unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -251,7 +257,11 @@ fn no_byte_is_in_clear_on_disk_half_done_or_after_a_kill_and_the_upload_resumes(
     let half = 2 * 1024 * 1024 + 5000;
     let r = tus.patch(&location, 0, file[..half].to_vec()).unwrap();
     assert_eq!(r.status(), 204);
-    assert!(staged_files(&s.data).len() >= 3, "{:?}", staged_files(&s.data));
+    assert!(
+        staged_files(&s.data).len() >= 3,
+        "{:?}",
+        staged_files(&s.data)
+    );
     assert_eq!(files_holding(&s.data, MARKER), Vec::<String>::new());
 
     // A PATCH that is killed in the middle: raw bytes, then kill -9.
@@ -294,7 +304,11 @@ fn no_byte_is_in_clear_on_disk_half_done_or_after_a_kill_and_the_upload_resumes(
         .args(["--data-dir", s.data.to_str().unwrap(), "check"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("staged uploads: 0"));
 }
 
@@ -344,7 +358,11 @@ fn a_kill_after_the_last_byte_leaves_the_upload_whole_or_gone() {
         .args(["--data-dir", s.data.to_str().unwrap(), "check", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["interrupted"], json!([]), "{report}");
     assert_eq!(report["orphaned"], json!([]), "{report}");
@@ -365,7 +383,11 @@ fn a_link_that_keeps_breaking_still_delivers_the_file_whole() {
     assert!(patches >= 50, "{patches} PATCHes");
     let sent = proxy.sent.load(std::sync::atomic::Ordering::SeqCst);
     let ratio = sent as f64 / file.len() as f64;
-    assert!(ratio < 1.5, "{sent} bytes sent for {} ({ratio:.3}×)", file.len());
+    assert!(
+        ratio < 1.5,
+        "{sent} bytes sent for {} ({ratio:.3}×)",
+        file.len()
+    );
     assert_eq!(content(&s, &staff, &doc), file);
     assert_eq!(
         s.get_json(&staff, &format!("/api/v1/documents/{doc}"))["sha256"],
@@ -383,7 +405,10 @@ fn what_intake_refuses_leaves_nothing_staged() {
     elf.resize(4 * 1024 * 1024, 0x90);
     let location = tus.create(&child, "fir", elf.len() as u64);
     let r = tus.patch(&location, 0, elf[..200 * 1024].to_vec()).unwrap();
-    assert_eq!(problem(r), (422, "urn:handover:problem:document-refused".into()));
+    assert_eq!(
+        problem(r),
+        (422, "urn:handover:problem:document-refused".into())
+    );
     assert_eq!(tus.head(&location).unwrap(), (None, None));
     assert!(staged_files(&s.data).is_empty());
 
@@ -393,7 +418,10 @@ fn what_intake_refuses_leaves_nothing_staged() {
     let location = tus.create(&child, "fir", cut.len() as u64);
     let r = tus.patch(&location, 0, cut.clone()).unwrap();
     let (status, kind) = problem(r);
-    assert_eq!((status, kind.as_str()), (422, "urn:handover:problem:document-refused"));
+    assert_eq!(
+        (status, kind.as_str()),
+        (422, "urn:handover:problem:document-refused")
+    );
     assert_eq!(tus.head(&location).unwrap(), (None, None));
     assert!(staged_files(&s.data).is_empty());
     assert!(s
@@ -468,16 +496,26 @@ fn each_user_has_limits_and_an_expired_upload_is_gone() {
     assert_eq!(first.status(), 201);
     let first = first.headers()["location"].to_str().unwrap().to_string();
     let file = marked_pdf(300 * 1024, "EXPIRES");
-    assert_eq!(tus.patch(&first, 0, file[..200 * 1024].to_vec()).unwrap().status(), 204);
+    assert_eq!(
+        tus.patch(&first, 0, file[..200 * 1024].to_vec())
+            .unwrap()
+            .status(),
+        204
+    );
     assert_eq!(start(1_000_000).status(), 201);
     let r = start(1000);
     let (status, kind) = problem(r);
-    assert_eq!((status, kind.as_str()), (429, "urn:handover:problem:too-many-uploads"));
+    assert_eq!(
+        (status, kind.as_str()),
+        (429, "urn:handover:problem:too-many-uploads")
+    );
     // Expired: unknown, and what it staged is removed.
     assert!(!staged_files(&s.data).is_empty());
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(tus.head(&first).unwrap(), (None, None));
-    let r = tus.patch(&first, 200 * 1024, file[200 * 1024..].to_vec()).unwrap();
+    let r = tus
+        .patch(&first, 200 * 1024, file[200 * 1024..].to_vec())
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert!(staged_files(&s.data).is_empty());
     // The expired uploads no longer count against the limits.
@@ -490,7 +528,8 @@ fn a_page_session_uploads_under_the_pages_csrf_rule() {
     let mut web = common::web::Web::new(&s.url(""));
     let r = web.login("staff", "staff-password-long");
     assert_eq!(r.status, 303);
-    web.get("/");
+    // A page with a form: its token is the session's.
+    assert_eq!(web.get("/children/new").status, 200);
     let cookie = web
         .cookies
         .iter()
@@ -535,7 +574,10 @@ fn a_page_session_uploads_under_the_pages_csrf_rule() {
         .header("sec-fetch-site", "cross-site")
         .send()
         .unwrap();
-    assert_eq!(problem(r), (403, "urn:handover:problem:cross-site-request".into()));
+    assert_eq!(
+        problem(r),
+        (403, "urn:handover:problem:cross-site-request".into())
+    );
     assert!(staged_files(&s.data).is_empty());
     // With both: the upload works as with a token.
     let location = good.create(&child, "fir", file.len() as u64);

@@ -181,7 +181,9 @@ async fn intake(b: &Browser, p: &Pair, name: &str, lang: &str, shots: bool) -> S
     // file's line, what became of it.
     wait_for_selector(b, ".uploads li.ok").await;
     assert!(
-        b.text(".uploads li.ok").await.contains(&Tr::new(lang.parse().unwrap()).t("upload-stored-photo")),
+        b.text(".uploads li.ok")
+            .await
+            .contains(&Tr::new(lang.parse().unwrap()).t("upload-stored-photo")),
         "{}",
         b.text(".uploads").await
     );
@@ -651,13 +653,20 @@ fn an_upload_survives_a_pause_a_closed_page_and_a_cut_link() {
         b.fill("#name", "Asha Synthetic").await;
         b.fill("#district", DISTRICT).await;
         b.click("form[action='/children/new'] button").await;
-        let child = b.path().await.strip_prefix("/children/").unwrap().to_string();
+        let child = b
+            .path()
+            .await
+            .strip_prefix("/children/")
+            .unwrap()
+            .to_string();
         let form = format!("{base}/children/{child}/scans?kind=medical_report");
         let progress = || async {
-            b.script("const p = document.querySelector('.uploads progress'); return p ? p.value : 0;")
-                .await
-                .as_f64()
-                .unwrap()
+            b.script(
+                "const p = document.querySelector('.uploads progress'); return p ? p.value : 0;",
+            )
+            .await
+            .as_f64()
+            .unwrap()
         };
         let until = |percent: f64| async move {
             for _ in 0..300 {
@@ -675,7 +684,11 @@ fn an_upload_survives_a_pause_a_closed_page_and_a_cut_link() {
 
         // Paused at a quarter, and the page left.
         b.goto(&form).await;
-        b.find("#file").await.send_keys(scan.to_str().unwrap()).await.unwrap();
+        b.find("#file")
+            .await
+            .send_keys(scan.to_str().unwrap())
+            .await
+            .unwrap();
         b.tick("form[data-upload] button[type=submit]").await;
         until(25.0).await;
         b.click(".uploads li button").await;
@@ -684,17 +697,27 @@ fn an_upload_survives_a_pause_a_closed_page_and_a_cut_link() {
         let kept = kept.as_array().unwrap();
         assert_eq!(kept.len(), 1, "{kept:?}");
         let (key, value) = (kept[0][0].as_str().unwrap(), kept[0][1].as_str().unwrap());
-        assert!(key.starts_with(&format!("handover-upload:{child}:medical_report:")), "{key}");
+        assert!(
+            key.starts_with(&format!("handover-upload:{child}:medical_report:")),
+            "{key}"
+        );
         assert!(value.starts_with("/api/v1/uploads/"), "{value}");
         assert!(!key.contains("Asha") && !key.contains("scan"), "{key}");
         b.goto("about:blank").await;
 
         // Opened again: it says an upload is unfinished; the same file goes on.
         b.goto(&form).await;
-        assert!(b.text("#unfinished").await.contains("One upload was not finished"));
+        assert!(b
+            .text("#unfinished")
+            .await
+            .contains("One upload was not finished"));
         check_page(&b, "upload form with an unfinished upload").await;
         let before = proxy.sent.load(Ordering::SeqCst);
-        b.find("#file").await.send_keys(scan.to_str().unwrap()).await.unwrap();
+        b.find("#file")
+            .await
+            .send_keys(scan.to_str().unwrap())
+            .await
+            .unwrap();
         b.tick("form[data-upload] button[type=submit]").await;
         until(50.0).await;
 
@@ -712,14 +735,25 @@ fn an_upload_survives_a_pause_a_closed_page_and_a_cut_link() {
             (sent as f64) < 0.95 * bytes.len() as f64,
             "the second choice sent {sent} bytes: it started again from zero"
         );
-        assert_eq!(stored().await, serde_json::json!([]), "browser storage after success");
+        assert_eq!(
+            stored().await,
+            serde_json::json!([]),
+            "browser storage after success"
+        );
         b.goto(&format!("{base}/children/{child}")).await;
-        assert!(b.main_text().await.contains("Medical report"), "{}", b.main_text().await);
+        assert!(
+            b.main_text().await.contains("Medical report"),
+            "{}",
+            b.main_text().await
+        );
         b.client.close().await.unwrap();
         child
     });
     let total = proxy.sent.load(Ordering::SeqCst);
-    assert!((total as f64) < 1.5 * bytes.len() as f64, "{total} bytes sent in all");
+    assert!(
+        (total as f64) < 1.5 * bytes.len() as f64,
+        "{total} bytes sent in all"
+    );
     let docs = server.get_json(&staff, &format!("/api/v1/children/{child}/documents"));
     assert_eq!(docs.as_array().unwrap().len(), 1, "{docs}");
     let id = docs[0]["id"].as_str().unwrap();

@@ -95,7 +95,10 @@ impl FromRequestParts<AppState> for Uploader {
         if parts.method != Method::HEAD && parts.method != Method::GET {
             let text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
             let own = same_origin(
-                parts.headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+                parts
+                    .headers
+                    .get("sec-fetch-site")
+                    .map(HeaderValue::as_bytes),
                 text(header::ORIGIN),
                 text(header::HOST),
                 state.tls,
@@ -136,7 +139,9 @@ fn check_version(headers: &HeaderMap) -> Result<(), Tus> {
                 StatusCode::PRECONDITION_FAILED,
                 "tus-version",
                 "Unsupported tus version",
-                format!("this server speaks tus {TUS_VERSION}: send `Tus-Resumable: {TUS_VERSION}`"),
+                format!(
+                    "this server speaks tus {TUS_VERSION}: send `Tus-Resumable: {TUS_VERSION}`"
+                ),
             )
             .into_response();
             r.headers_mut()
@@ -181,17 +186,27 @@ pub async fn create(
         .iter()
         .find(|(k, _)| k == "child")
         .map(|(_, v)| v.clone())
-        .ok_or_else(|| refused(ApiError::bad_request("Upload-Metadata must name the `child`")))?;
+        .ok_or_else(|| {
+            refused(ApiError::bad_request(
+                "Upload-Metadata must name the `child`",
+            ))
+        })?;
     let child: ChildId = parse_id(&state, &actor, &child, "child")
         .await
         .map_err(refused)?;
     let kind: DocKind = meta
         .iter()
         .find(|(k, _)| k == "kind")
-        .ok_or_else(|| refused(ApiError::bad_request("Upload-Metadata must name the `kind`")))?
+        .ok_or_else(|| {
+            refused(ApiError::bad_request(
+                "Upload-Metadata must name the `kind`",
+            ))
+        })?
         .1
         .parse()
-        .map_err(|e: crate::domain::UnknownDocKind| refused(ApiError::bad_request(e.to_string())))?;
+        .map_err(|e: crate::domain::UnknownDocKind| {
+            refused(ApiError::bad_request(e.to_string()))
+        })?;
     // Any other key (a file name above all) is ignored, never stored.
     let title = meta.into_iter().find(|(k, _)| k == "title").map(|(_, v)| v);
     let new = NewUpload {
@@ -274,11 +289,7 @@ pub async fn patch(
     let offset = number(&headers, &UPLOAD_OFFSET)?
         .ok_or_else(|| refused(ApiError::bad_request("Upload-Offset is required")))?;
     let who = actor.clone();
-    let upload = state
-        .vault
-        .upload_status(&who, id)
-        .await
-        .map_err(refused)?;
+    let upload = state.vault.upload_status(&who, id).await.map_err(refused)?;
     let (upload, document) = match append(&state, &actor, &upload, offset, &headers, body).await {
         Ok(done) => done,
         Err(Appending::Stopped(upload)) => (upload, None),
@@ -466,6 +477,9 @@ fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, Tus> {
 
 /// An upload id from the path; a malformed one reads like an unknown one.
 fn upload_id(s: &str) -> Result<UploadId, Tus> {
-    s.parse()
-        .map_err(|_| refused(VaultError::UnknownUpload(crate::domain::text::outside_id(s))))
+    s.parse().map_err(|_| {
+        refused(VaultError::UnknownUpload(crate::domain::text::outside_id(
+            s,
+        )))
+    })
 }

@@ -17,8 +17,8 @@ pub use signature::{
     NAMESPACE, RECEIPT_NAMESPACE, REFUSAL_NAMESPACE,
 };
 pub use stream::{
-    decrypting_reader, open, open_with, reseal_sized, seal, seal_with, seal_with_head, InputCheck, Opened, ResealPlan, Resealed,
-    Sealed, StreamError, Threads,
+    decrypting_reader, open, open_with, reseal_sized, seal, seal_with, seal_with_head, InputCheck,
+    Opened, ResealPlan, Resealed, Sealed, StreamError, Threads,
 };
 
 /// Errors from key handling.

@@ -26,7 +26,8 @@ pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
 pub use error_class::ErrorClass;
 pub use grant::{parse_until, Grant};
-pub use ids::{ChildId, DocumentId, GrantId, InvalidId, SessionId, TokenId, TransferId, UploadId, UserId,
+pub use ids::{
+    ChildId, DocumentId, GrantId, InvalidId, SessionId, TokenId, TransferId, UploadId, UserId,
 };
 pub use language::{Language, UnknownLanguage};
 pub use oversight::{reads_papers, OversightEvent, OversightKind};
@@ -36,5 +37,5 @@ pub use principal::{
 pub use purpose::{Purpose, UnknownPurpose};
 pub use session::{form_token, same_origin, session_cookie_name, SessionInfo};
 pub use token::TokenInfo;
-pub use upload::{NewUpload, Upload};
 pub use transfer::{Transfer, TransferEvent, TransferState, TransferStep, TransitionError};
+pub use upload::{NewUpload, Upload};

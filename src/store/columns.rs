@@ -32,8 +32,8 @@ macro_rules! text_column {
 }
 
 text_column!(
-    ChildId, DocumentId, GrantId, SessionId, TokenId, TransferId, UploadId, UserId, DocKind, Purpose, Role,
-    Scope, Language
+    ChildId, DocumentId, GrantId, SessionId, TokenId, TransferId, UploadId, UserId, DocKind,
+    Purpose, Role, Scope, Language
 );
 
 /// A time in UTC, stored as RFC 3339 text (which sorts as time does).

@@ -40,7 +40,9 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
 impl Db {
     pub fn insert_upload(&self, u: &Upload) -> Result<(), StoreError> {
         self.conn().execute(
-            &format!("INSERT INTO uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!(
+                "INSERT INTO uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
             params![
                 u.id,
                 u.owner,

@@ -126,7 +126,10 @@ impl Vault {
         };
         let sealed_head = (head.len, head.sha256);
         let committed = super::heavy::inline(|| match upload {
-            None => self.db.commit_document(&doc, &key, sealed_head).map_err(VaultError::from),
+            None => self
+                .db
+                .commit_document(&doc, &key, sealed_head)
+                .map_err(VaultError::from),
             Some(upload) => match self
                 .db
                 .commit_uploaded_document(upload, &doc, &key, sealed_head)

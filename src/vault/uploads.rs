@@ -47,10 +47,14 @@ use crate::store::Segment;
 pub const SEGMENT_BYTES: u64 = 1024 * 1024;
 /// The directory of staged uploads, in the data directory.
 const UPLOADS_DIR: &str = "uploads";
-/// How long an append waits for another append of the same upload to
-/// stop (a client that reconnected before the server saw the old
-/// connection drop).
-const TAKE_OVER_WAIT: Duration = Duration::from_secs(5);
+/// How long a request waits for a running append of the same upload to
+/// end by itself (a client that reconnected before the server saw the
+/// old connection drop): it still drains what the old connection
+/// delivered, so no byte that arrived is lost.
+const LET_END_WAIT: Duration = Duration::from_secs(3);
+/// How long it then waits after asking that append to stop (it stops at
+/// its next read; one stuck on a silent connection may not).
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(2);
 
 /// Which per-user limit a new upload would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,23 @@ struct Slot {
     stop: Arc<AtomicBool>,
 }
 
+impl Slot {
+    /// The turn of this upload: at once if free; else once the running
+    /// append ends, or stops when asked; `None` if it does neither in time.
+    async fn take_over(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let turn = self.turn.clone();
+        if let Ok(t) = tokio::time::timeout(LET_END_WAIT, turn.clone().lock_owned()).await {
+            return Some(t);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        let taken = tokio::time::timeout(TAKE_OVER_WAIT, turn.lock_owned())
+            .await
+            .ok();
+        self.stop.store(false, Ordering::SeqCst);
+        taken
+    }
+}
+
 impl ActiveUploads {
     fn slot(&self, id: UploadId) -> Slot {
         self.slots
@@ -136,12 +157,7 @@ impl Vault {
     /// unfinished uploads would pass their limits.
     pub fn create_upload(&self, actor: &Principal, new: NewUpload) -> Result<Upload, VaultError> {
         let id = UploadId::new();
-        self.authorize_child(
-            actor,
-            Action::AddDocument,
-            new.child_id,
-            Note::target(id),
-        )?;
+        self.authorize_child(actor, Action::AddDocument, new.child_id, Note::target(id))?;
         let title = new
             .title
             .as_deref()
@@ -191,21 +207,29 @@ impl Vault {
         Ok(upload)
     }
 
-    /// Where an upload of the caller stands. An upload whose bytes have
-    /// all arrived but that is not yet a document (the server stopped in
-    /// between) is completed first, so that "all bytes are in" is only
-    /// ever said of an upload that is a document.
+    /// Where an upload of the caller stands. An append still running is
+    /// asked to stop first (its client has come back on a new connection),
+    /// so the offset told is the one the next append must use. An upload
+    /// whose bytes have all arrived but that is not yet a document (the
+    /// server stopped in between) is completed first, so that "all bytes
+    /// are in" is only ever said of an upload that is a document.
     pub async fn upload_status(
         &self,
         actor: &Principal,
         id: UploadId,
     ) -> Result<Upload, VaultError> {
         let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
-        if !upload.is_full() || upload.document.is_some() {
+        let busy = self.active_uploads.is_busy(id);
+        if upload.document.is_some() || (!busy && !upload.is_full()) {
             return Ok(upload);
         }
+        // An append still running: its client asks where the upload
+        // stands, so it has given that connection up. Let the append end
+        // (or ask it to stop), and answer with what it committed.
         let slot = self.active_uploads.slot(id);
-        let _turn = slot.turn.lock().await;
+        let Some(_turn) = slot.take_over().await else {
+            return super::heavy::inline(|| self.own_upload(actor, id));
+        };
         let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
         if upload.is_full() && upload.document.is_none() {
             self.complete_upload(actor, &upload).await?;
@@ -235,14 +259,10 @@ impl Vault {
                 expected: upload.offset,
             });
         }
-        // Ask an append still running (its client has gone and come back)
-        // to stop, and take the turn.
+        // Let an append still running (its client has gone and come back)
+        // end, or ask it to stop, and take the turn.
         let slot = self.active_uploads.slot(id);
-        slot.stop.store(true, Ordering::SeqCst);
-        let turn = tokio::time::timeout(TAKE_OVER_WAIT, slot.turn.clone().lock_owned())
-            .await
-            .map_err(|_| VaultError::UploadBusy)?;
-        slot.stop.store(false, Ordering::SeqCst);
+        let turn = slot.take_over().await.ok_or(VaultError::UploadBusy)?;
         let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
         if upload.document.is_some() {
             return Err(VaultError::UploadComplete(id.to_string()));
@@ -252,17 +272,16 @@ impl Vault {
                 expected: upload.offset,
             });
         }
-        let staging = Staged {
+        let staged = Staged {
             dir: self.upload_dir(id),
             recipient: self.keys.recipient(),
             keys: self.keys.clone(),
             kind: upload.kind,
             limits: self.limits(),
-            db: &self.db,
         };
-        // The source is a bridge from the request body: it blocks this
-        // thread, which `inline` has handed the runtime's other work from.
-        let received = super::heavy::inline(|| staging.receive(&upload, source, &slot.stop));
+        let received = self
+            .receive(&staged, &upload, source, slot.stop.clone())
+            .await;
         let (upload, interrupted) = match received {
             Ok(done) => done,
             Err(Received::Refused(refusal)) => {
@@ -387,7 +406,13 @@ impl Vault {
             declared_size: Some(upload.length),
         };
         match self
-            .store_document_from(actor, upload.child_id, new, Box::new(source), Some(upload.id))
+            .store_document_from(
+                actor,
+                upload.child_id,
+                new,
+                Box::new(source),
+                Some(upload.id),
+            )
             .await
         {
             Ok((doc, removed)) => {
@@ -529,9 +554,8 @@ impl From<crate::store::StoreError> for Received {
     }
 }
 
-/// What a blocking append needs.
-struct Staged<'a> {
-    db: &'a crate::store::Db,
+/// What an append needs besides the database.
+struct Staged {
     dir: PathBuf,
     recipient: age::x25519::Recipient,
     keys: Arc<crate::crypto::NodeKeys>,
@@ -539,86 +563,74 @@ struct Staged<'a> {
     limits: Limits,
 }
 
-impl Staged<'_> {
+impl Vault {
     /// Reads `source` into segments until it ends, fails, is asked to
-    /// stop, or the upload is full. Returns the upload as it stands and
-    /// the source's failure, if any.
-    fn receive(
+    /// stop, or the upload is full. Each segment is written and synced on
+    /// the blocking pool (the source is a bridge from the request body,
+    /// which this task's connection feeds, so it must not be read here);
+    /// its row commits here. Returns the upload as it stands and the
+    /// source's failure, if any.
+    async fn receive(
         &self,
+        staged: &Staged,
         start: &Upload,
         source: Box<dyn Read + Send>,
-        stop: &AtomicBool,
+        stop: Arc<AtomicBool>,
     ) -> Result<(Upload, Option<io::Error>), Received> {
         let mut upload = start.clone();
-        let head_checked_before =
-            upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full();
-        let mut head_checked = head_checked_before;
-        let mut source = Latch {
+        let mut head_checked = upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full();
+        let mut latch = Latch {
             inner: source,
             failed: None,
             stop,
         };
-        make_dir(&self.dir)?;
-        while !upload.is_full() && source.failed.is_none() {
+        make_dir(&staged.dir)?;
+        while !upload.is_full() && latch.failed.is_none() {
             let room = SEGMENT_BYTES.min(upload.length - upload.offset);
-            let path = segment_path(&self.dir, upload.offset);
-            let partial = path.with_extension("age.partial");
-            let file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&partial)?;
-            let mut out = BufWriter::new(file);
-            let sealed = crypto::seal_with(
-                Threads::Calling,
-                &self.recipient,
-                (&mut source).take(room),
-                &mut out,
-            )
-            .map_err(|e| Received::Failed(VaultError::Io(io::Error::other(e.to_string()))))?;
-            if sealed.size == 0 {
-                drop(out);
-                let _ = fs::remove_file(&partial);
+            let path = segment_path(&staged.dir, upload.offset);
+            let recipient = staged.recipient.clone();
+            let (back, written) = tokio::task::spawn_blocking(move || {
+                let written = write_segment(&path, &recipient, &mut latch, room);
+                (latch, written)
+            })
+            .await
+            .map_err(|e| Received::Failed(e.into()))?;
+            latch = back;
+            let Some(sealed) = written? else {
                 break;
-            }
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            drop(file);
-            crate::durable::commit_synced(&partial, &path)?;
+            };
             let segment = Segment {
                 start: upload.offset,
                 length: sealed.size,
                 sha256: sealed.sha256,
             };
-            if !self.db.add_segment(upload.id, &segment)? {
+            let committed = super::heavy::inline(|| self.db.add_segment(upload.id, &segment))?;
+            if !committed {
                 // Terminated (or expired and swept) meanwhile.
-                let _ = fs::remove_file(&path);
+                let _ = fs::remove_file(segment_path(&staged.dir, segment.start));
                 return Err(Received::Failed(VaultError::UnknownUpload(
                     upload.id.to_string(),
                 )));
             }
             upload.offset += sealed.size;
-            if !head_checked
-                && (upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full())
-            {
+            if !head_checked && (upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full()) {
                 head_checked = true;
-                self.check_head(&upload)?;
+                super::heavy::inline(|| self.check_staged_head(staged, &upload))?;
             }
             if sealed.size < room {
                 // The source ended (or failed, or was asked to stop).
                 break;
             }
         }
-        Ok((upload, source.failed))
+        Ok((upload, latch.failed))
     }
 
-    /// Intake's decision on the first bytes of the upload.
-    fn check_head(&self, upload: &Upload) -> Result<(), Received> {
+    /// Intake's decision on the first bytes of a staged upload.
+    fn check_staged_head(&self, staged: &Staged, upload: &Upload) -> Result<(), Received> {
         let segments = self.db.segments(upload.id)?;
         let mut reader = SegmentReader::new(
-            self.dir.clone(),
-            self.keys.clone(),
+            staged.dir.clone(),
+            staged.keys.clone(),
             segments,
             upload.offset,
         );
@@ -626,10 +638,44 @@ impl Staged<'_> {
         (&mut reader)
             .take(intake::HEAD_BYTES as u64)
             .read_to_end(&mut head)?;
-        intake::check_head(&head, self.kind, Some(upload.length), self.limits)
+        intake::check_head(&head, staged.kind, Some(upload.length), staged.limits)
             .map(|_| ())
             .map_err(|refusal| Received::Refused(refusal.into()))
     }
+}
+
+/// Encrypts up to `room` bytes of `source` into the segment file `path`
+/// (written aside, synced, renamed, its directory synced). `None` if the
+/// source had no byte left.
+fn write_segment(
+    path: &Path,
+    recipient: &age::x25519::Recipient,
+    source: &mut Latch,
+    room: u64,
+) -> Result<Option<crate::crypto::Sealed>, Received> {
+    let partial = path.with_extension("age.partial");
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    let mut out = BufWriter::new(file);
+    let sealed = crypto::seal_with(Threads::Calling, recipient, source.take(room), &mut out)
+        .map_err(|e| Received::Failed(VaultError::Io(io::Error::other(e.to_string()))));
+    let sealed = match sealed {
+        Ok(s) if s.size > 0 => s,
+        other => {
+            drop(out);
+            let _ = fs::remove_file(&partial);
+            return other.map(|_| None);
+        }
+    };
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    drop(file);
+    crate::durable::commit_synced(&partial, path)?;
+    Ok(Some(sealed))
 }
 
 /// Creates an upload's directory (owner-only) and syncs its parent.
@@ -655,13 +701,13 @@ fn make_dir(dir: &Path) -> io::Result<()> {
 /// A source that ends instead of failing, keeping the failure: the bytes
 /// before a dropped connection are still the upload's. It also ends when
 /// asked to stop (a newer append of the same upload takes over).
-struct Latch<'a> {
+struct Latch {
     inner: Box<dyn Read + Send>,
     failed: Option<io::Error>,
-    stop: &'a AtomicBool,
+    stop: Arc<AtomicBool>,
 }
 
-impl Read for Latch<'_> {
+impl Read for Latch {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.failed.is_some() {
             return Ok(0);

@@ -89,7 +89,11 @@ pub async fn same_origin_posts(
 /// it, an `Origin` that is this node's (the request's host, or the
 /// public URL's origin).
 fn same_origin(state: &WebState, headers: &HeaderMap) -> bool {
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     crate::domain::same_origin(
         headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
         text(header::ORIGIN),

@@ -19,7 +19,10 @@ use reqwest::blocking::{Client, RequestBuilder};
 pub enum Auth {
     Bearer(String),
     /// A page session: its cookie header and its form token.
-    Session { cookie: String, token: String },
+    Session {
+        cookie: String,
+        token: String,
+    },
 }
 
 /// A tus client against one server.
@@ -221,7 +224,8 @@ fn pump(
     cuts: &AtomicU64,
     up: &AtomicBool,
 ) {
-    let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let (mut from_client, mut to_server) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
     let (mut from_server, mut to_client) = (server, client);
     let back = std::thread::spawn(move || {
         let _ = std::io::copy(&mut from_server, &mut to_client);
