@@ -691,7 +691,7 @@ fn an_upload_survives_a_pause_a_closed_page_and_a_cut_link() {
             .unwrap();
         b.tick("form[data-upload] button[type=submit]").await;
         until(25.0).await;
-        b.click(".uploads li button").await;
+        b.tick(".uploads li button").await;
         assert!(b.text(".uploads").await.contains("Paused"));
         let kept = stored().await;
         let kept = kept.as_array().unwrap();
