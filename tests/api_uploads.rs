@@ -585,3 +585,79 @@ fn a_page_session_uploads_under_the_pages_csrf_rule() {
     let staff = s.login("staff", "staff-password-long");
     assert_eq!(content(&s, &staff, &doc), file);
 }
+
+#[test]
+fn check_reports_staged_uploads_and_gc_removes_expired_ones() {
+    let (_tmp, mut s, staff, child) = node(&[("HANDOVER_UPLOAD_EXPIRY_SECS", "4")]);
+    let tus = Tus::new(&s.url(""), Auth::Bearer(staff.clone()));
+    let file = marked_pdf(2 * 1024 * 1024, "GC");
+    let location = tus.create(&child, "fir", file.len() as u64);
+    let half = 1024 * 1024 + 17;
+    assert_eq!(
+        tus.patch(&location, 0, file[..half].to_vec())
+            .unwrap()
+            .status(),
+        204
+    );
+    s.stop();
+    let data = s.data.clone();
+    let handover = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_handover"))
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = handover(&["check", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["staged_uploads"], 1, "{report}");
+    assert_eq!(report["staged_upload_bytes"], half as u64, "{report}");
+    assert_eq!(report["broken_uploads"], json!([]));
+    // Before it expires gc keeps it; after, gc removes it and its files.
+    let out = handover(&["gc", "--json"]);
+    let gc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(gc["uploads"], 0, "{gc}");
+    assert!(!staged_files(&s.data).is_empty());
+    std::thread::sleep(Duration::from_secs(5));
+    let out = handover(&["gc", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(gc["uploads"], 1, "{gc}");
+    assert!(staged_files(&s.data).is_empty());
+    let out = handover(&["check", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["staged_uploads"], 0, "{report}");
+    // A segment file lost from disk is reported as a broken upload.
+    s.restart();
+    let location = tus.create(&child, "fir", file.len() as u64);
+    assert_eq!(
+        tus.patch(&location, 0, file[..half].to_vec())
+            .unwrap()
+            .status(),
+        204
+    );
+    s.stop();
+    std::fs::remove_file(&staged_files(&s.data)[0]).unwrap();
+    let out = handover(&["check", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["broken_uploads"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+}

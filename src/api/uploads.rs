@@ -49,11 +49,17 @@ const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 
 /// A tus answer: every one carries `Tus-Resumable`; a refusal is the
 /// API's problem+json with it.
-pub struct Tus(Response);
+pub struct Tus(Box<Response>);
+
+impl From<Response> for Tus {
+    fn from(r: Response) -> Self {
+        Tus(Box::new(r))
+    }
+}
 
 impl IntoResponse for Tus {
     fn into_response(self) -> Response {
-        let mut r = self.0;
+        let mut r = *self.0;
         r.headers_mut()
             .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
         r
@@ -63,7 +69,7 @@ impl IntoResponse for Tus {
 pub type TusResult = Result<Tus, Tus>;
 
 fn refused(e: impl Into<ApiError>) -> Tus {
-    Tus(e.into().into_response())
+    Tus::from(e.into().into_response())
 }
 
 /// Who is uploading: a bearer token, or a page session that passed the
@@ -74,7 +80,7 @@ impl FromRequestParts<AppState> for Uploader {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let reject = |e: ApiError| Tus(e.into_response()).into_response();
+        let reject = |e: ApiError| Tus::from(e.into_response()).into_response();
         if parts.headers.contains_key(header::AUTHORIZATION) {
             return Caller::from_request_parts(parts, state)
                 .await
@@ -146,7 +152,7 @@ fn check_version(headers: &HeaderMap) -> Result<(), Tus> {
             .into_response();
             r.headers_mut()
                 .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
-            Err(Tus(r))
+            Err(Tus::from(r))
         }
     }
 }
@@ -161,7 +167,7 @@ pub async fn options(State(state): State<AppState>) -> Tus {
         "tus-max-size",
         HeaderValue::from(state.vault.max_document_bytes()),
     );
-    Tus(r)
+    Tus::from(r)
 }
 
 /// `POST /api/v1/uploads`: starts an upload (`Upload-Length`,
@@ -240,7 +246,7 @@ pub async fn create(
     );
     describe(h, &upload, upload.document.as_ref());
     completed(h, document.as_ref());
-    Ok(Tus(r))
+    Ok(Tus::from(r))
 }
 
 /// `HEAD /api/v1/uploads/{id}`: the durable offset.
@@ -258,14 +264,16 @@ pub async fn head(
         .await
         .map_err(|e| match e {
             // A HEAD answer has no body.
-            e @ VaultError::UnknownUpload(_) => Tus(ApiError::from(e).status().into_response()),
+            e @ VaultError::UnknownUpload(_) => {
+                Tus::from(ApiError::from(e).status().into_response())
+            }
             e => refused(e),
         })?;
     let mut r = StatusCode::OK.into_response();
     let h = r.headers_mut();
     h.insert(UPLOAD_LENGTH, HeaderValue::from(upload.length));
     describe(h, &upload, upload.document.as_ref());
-    Ok(Tus(r))
+    Ok(Tus::from(r))
 }
 
 /// `PATCH /api/v1/uploads/{id}`: bytes at `Upload-Offset`.
@@ -298,7 +306,7 @@ pub async fn patch(
     let mut r = StatusCode::NO_CONTENT.into_response();
     describe(r.headers_mut(), &upload, upload.document.as_ref());
     completed(r.headers_mut(), document.as_ref());
-    Ok(Tus(r))
+    Ok(Tus::from(r))
 }
 
 /// `DELETE /api/v1/uploads/{id}`: ends the upload and removes what it staged.
@@ -314,7 +322,7 @@ pub async fn terminate(
         .run(move |v| v.terminate_upload(&actor, id))
         .await
         .map_err(refused)?;
-    Ok(Tus(StatusCode::NO_CONTENT.into_response()))
+    Ok(Tus::from(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// `POST /api/v1/uploads/{id}` with `X-HTTP-Method-Override` (for
