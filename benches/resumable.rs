@@ -37,7 +37,9 @@ struct Node {
 impl Node {
     fn start(bin: &str) -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let started = common::start(bin, &dir.path().join("node"), &[]);
+        // `BENCH_SERVER_LOG=info` shows the server's log lines (timings).
+        let log = std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+        let started = common::start(bin, &dir.path().join("node"), &[("HANDOVER_LOG", log)]);
         let base = format!("http://127.0.0.1:{}/api/v1", started.port);
         let c = client();
         let (_, admin) = common::session(

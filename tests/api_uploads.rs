@@ -54,6 +54,14 @@ fn staged_files(data: &Path) -> Vec<std::path::PathBuf> {
     common::files_under(&data.join("uploads"))
 }
 
+/// Waits until a completed upload's segments are gone (they are removed
+/// just after the answer).
+fn drained(data: &Path) {
+    common::server::wait_for(10, "the staged segments to be removed", || {
+        staged_files(data).is_empty().then_some(())
+    });
+}
+
 fn audit(data: &Path) -> Vec<Value> {
     std::fs::read_to_string(data.join("audit.log"))
         .unwrap()
@@ -203,7 +211,7 @@ fn the_protocol_from_discovery_to_a_document() {
         1
     );
     // Nothing staged is left, and the name was never written anywhere.
-    assert!(staged_files(&s.data).is_empty());
+    drained(&s.data);
     assert!(files_holding(&s.data, "rohini-kumari").is_empty());
     // Audited: the start and the completion, as adding a document to the
     // child; the appends themselves add no lines.
@@ -297,7 +305,7 @@ fn no_byte_is_in_clear_on_disk_half_done_or_after_a_kill_and_the_upload_resumes(
         s.get_json(&staff, &format!("/api/v1/documents/{doc}"))["sha256"],
         sha(&file)
     );
-    assert!(staged_files(&s.data).is_empty());
+    drained(&s.data);
     assert_eq!(files_holding(&s.data, MARKER), Vec::<String>::new());
     s.stop();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover"))
@@ -352,7 +360,7 @@ fn a_kill_after_the_last_byte_leaves_the_upload_whole_or_gone() {
         }
         (None, _) => assert!(docs().is_empty(), "gone whole"),
     }
-    assert!(staged_files(&s.data).is_empty());
+    drained(&s.data);
     s.stop();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover"))
         .args(["--data-dir", s.data.to_str().unwrap(), "check", "--json"])

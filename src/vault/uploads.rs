@@ -293,6 +293,7 @@ impl Vault {
             Err(Received::Failed(e)) => return Err(e),
         };
         let (document, metadata_removed) = if upload.is_full() {
+            tracing::info!(upload = %id, "every byte of the upload is in; completing it");
             let (doc, removed) = self.complete_upload(actor, &upload).await?;
             (Some(doc), removed)
         } else {
@@ -416,7 +417,11 @@ impl Vault {
             .await
         {
             Ok((doc, removed)) => {
-                let _ = fs::remove_dir_all(self.upload_dir(upload.id));
+                // The segments are no longer needed: removed after the
+                // answer (a thousand files for a GiB); what a stop leaves
+                // is removed by the sweep.
+                let dir = self.upload_dir(upload.id);
+                tokio::task::spawn_blocking(move || fs::remove_dir_all(dir));
                 tracing::info!(upload = %upload.id, document = %doc.id, "resumable upload completed");
                 Ok((doc, removed))
             }

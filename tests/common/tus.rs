@@ -262,7 +262,7 @@ fn pump(
 pub fn marked_pdf(len: usize, marker: &str) -> Vec<u8> {
     let mut v = b"%PDF-1.7\n".to_vec();
     let mut x: u32 = 0x9e37_79b9;
-    while v.len() + 8 < len {
+    while v.len() < len {
         if v.len() % 4096 < 4 {
             v.extend_from_slice(format!("\n% {marker}\n").as_bytes());
         }
