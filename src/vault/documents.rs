@@ -442,18 +442,26 @@ pub(super) fn file_name_rule(name: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Checks the caller's fields; returns the title and the file name to keep.
-fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), VaultError> {
-    let title = new
-        .title
-        .as_deref()
+/// A title as given (trimmed; blank is none), checked against
+/// [`title_rule`]: the title to keep.
+pub(super) fn checked_title(
+    kind: DocKind,
+    title: Option<&str>,
+) -> Result<Option<String>, VaultError> {
+    let title = title
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string);
-    title_rule(new.kind, title.as_deref()).map_err(|rule| VaultError::InvalidField {
+    title_rule(kind, title.as_deref()).map_err(|rule| VaultError::InvalidField {
         field: "title",
         rule: rule.into(),
     })?;
+    Ok(title)
+}
+
+/// Checks the caller's fields; returns the title and the file name to keep.
+fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), VaultError> {
+    let title = checked_title(new.kind, new.title.as_deref())?;
     let file_name = new
         .file_name
         .as_deref()

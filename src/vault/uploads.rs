@@ -35,7 +35,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::access::Note;
-use super::documents::{title_rule, NewDocument};
+use super::documents::{checked_title, NewDocument};
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
 use crate::crypto::{self, Threads};
@@ -158,16 +158,7 @@ impl Vault {
     pub fn create_upload(&self, actor: &Principal, new: NewUpload) -> Result<Upload, VaultError> {
         let id = UploadId::new();
         self.authorize_child(actor, Action::AddDocument, new.child_id, Note::target(id))?;
-        let title = new
-            .title
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        title_rule(new.kind, title.as_deref()).map_err(|rule| VaultError::InvalidField {
-            field: "title",
-            rule: rule.into(),
-        })?;
+        let title = checked_title(new.kind, new.title.as_deref())?;
         if new.length == 0 {
             return Err(IntakeError::Empty.into());
         }
@@ -250,28 +241,12 @@ impl Vault {
         offset: u64,
         source: Box<dyn Read + Send>,
     ) -> Result<Appended, VaultError> {
-        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
-        if upload.document.is_some() {
-            return Err(VaultError::UploadComplete(id.to_string()));
-        }
-        if offset != upload.offset {
-            return Err(VaultError::UploadOffset {
-                expected: upload.offset,
-            });
-        }
+        super::heavy::inline(|| self.appendable(actor, id, offset))?;
         // Let an append still running (its client has gone and come back)
-        // end, or ask it to stop, and take the turn.
+        // end, or ask it to stop, and take the turn; then ask again.
         let slot = self.active_uploads.slot(id);
         let turn = slot.take_over().await.ok_or(VaultError::UploadBusy)?;
-        let upload = super::heavy::inline(|| self.own_upload(actor, id))?;
-        if upload.document.is_some() {
-            return Err(VaultError::UploadComplete(id.to_string()));
-        }
-        if offset != upload.offset {
-            return Err(VaultError::UploadOffset {
-                expected: upload.offset,
-            });
-        }
+        let upload = super::heavy::inline(|| self.appendable(actor, id, offset))?;
         let staged = Staged {
             dir: self.upload_dir(id),
             recipient: self.keys.recipient(),
@@ -366,6 +341,25 @@ impl Vault {
             }
         }
         Ok((count, bytes, broken))
+    }
+
+    /// The caller's upload, if it is not complete and stands at `offset`.
+    fn appendable(
+        &self,
+        actor: &Principal,
+        id: UploadId,
+        offset: u64,
+    ) -> Result<Upload, VaultError> {
+        let upload = self.own_upload(actor, id)?;
+        if upload.document.is_some() {
+            return Err(VaultError::UploadComplete(id.to_string()));
+        }
+        if offset != upload.offset {
+            return Err(VaultError::UploadOffset {
+                expected: upload.offset,
+            });
+        }
+        Ok(upload)
     }
 
     /// The caller's upload; one that is not theirs, or has expired, is
