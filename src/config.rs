@@ -37,8 +37,24 @@ impl ConfigError {
 pub struct Settings {
     /// The node's data directory.
     pub data_dir: PathBuf,
-    /// Blob store URL (`file:///abs/dir`, `memory://`). Default: `blobs/` in the data directory.
+    /// Blob store URL (`file:///abs/dir`, `s3://BUCKET`, `memory://`).
+    /// Default: `blobs/` in the data directory.
     pub blob_store: Option<String>,
+    /// The S3 server of an `s3://` store, e.g. `http://127.0.0.1:3900`
+    /// (default: AWS, or `AWS_ENDPOINT`).
+    pub s3_endpoint: Option<String>,
+    /// The S3 region (default: `AWS_REGION`, else `us-east-1`; Garage's is `garage`).
+    pub s3_region: Option<String>,
+    /// Address objects as `ENDPOINT/BUCKET/KEY` (true, what Garage and
+    /// MinIO expect) or `BUCKET.ENDPOINT/KEY` (false).
+    pub s3_path_style: bool,
+    /// A TOML file holding `access_key_id` and `secret_access_key`, readable
+    /// by its owner only. Without it, `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` are used. Keys never go in this file itself.
+    pub s3_credentials_file: Option<PathBuf>,
+    /// Allow plain `http://` to an S3 endpoint off this machine (loopback
+    /// is always allowed).
+    pub s3_allow_http: bool,
     /// Largest document accepted, in bytes.
     pub max_document_bytes: u64,
     /// Largest JPEG/PNG/WebP scan accepted (its metadata is removed in memory), in bytes.
@@ -119,6 +135,11 @@ impl Default for Settings {
         Settings {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             blob_store: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_path_style: true,
+            s3_credentials_file: None,
+            s3_allow_http: false,
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             policies_dir: None,

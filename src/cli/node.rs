@@ -113,6 +113,10 @@ pub async fn check(settings: Settings, args: CheckArgs) -> CliResult<()> {
             ("corrupt", &report.corrupt),
             ("orphaned", &report.orphaned),
             ("interrupted upload (removed by gc)", &report.interrupted),
+            (
+                "incomplete multipart upload (aborted by gc)",
+                &report.incomplete_multipart,
+            ),
         ] {
             for id in ids {
                 println!("{what}\t{id}");

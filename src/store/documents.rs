@@ -23,6 +23,43 @@ impl Db {
         Ok(())
     }
 
+    /// Journals the S3 multipart upload of a pending blob, before its first part.
+    pub fn note_multipart(&self, key: &BlobKey, id: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE pending_blobs SET multipart_id = ?2 WHERE blob_key = ?1",
+            params![key.as_str(), id],
+        )?;
+        Ok(())
+    }
+
+    /// The S3 multipart uploads of pending blobs.
+    pub fn pending_multiparts(&self) -> Result<Vec<(BlobKey, String)>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare(
+            "SELECT blob_key, multipart_id FROM pending_blobs
+             WHERE multipart_id IS NOT NULL ORDER BY blob_key",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|r| {
+            let (k, id) = r?;
+            Ok((BlobKey::from_stored(k), id))
+        })
+        .collect()
+    }
+
+    /// The journaled multipart upload of one pending blob.
+    pub fn pending_multipart(&self, key: &BlobKey) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .read()
+            .query_row(
+                "SELECT multipart_id FROM pending_blobs WHERE blob_key = ?1",
+                [key.as_str()],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Forgets a pending blob (after it was deleted).
     pub fn forget_pending_blob(&self, key: &BlobKey) -> Result<(), StoreError> {
         self.conn().execute(

@@ -249,6 +249,11 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (upload_id, start)
     );
     "#,
+    // 12: the S3 multipart upload of a pending blob, so a crash's leftover
+    // can be found and aborted.
+    r#"
+    ALTER TABLE pending_blobs ADD COLUMN multipart_id TEXT;
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -18,7 +18,7 @@ mod transfers;
 mod uploads;
 mod users;
 
-pub use blobs::{BlobKey, BlobStore, StagedFile};
+pub use blobs::{BlobKey, BlobStore, BlobUpload, BlobWriter, S3Options, StagedFile};
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
 pub use db::Db;
 pub use uploads::Segment;
@@ -36,7 +36,7 @@ pub enum StoreError {
     /// The local file system under a local blob store.
     #[error("blob file error: {0}")]
     Io(#[source] std::io::Error),
-    #[error("unsupported blob store URL: {0}")]
+    #[error("blob store: {0}")]
     BlobUrl(String),
     #[error("stored row is malformed: {0}")]
     Malformed(String),

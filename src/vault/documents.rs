@@ -21,7 +21,7 @@ use super::{Vault, VaultError};
 use crate::crypto::{self, Sealed, SealedHead, StreamError};
 use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType, Principal};
 use crate::policy::Action;
-use crate::store::{BlobKey, StoreError};
+use crate::store::{BlobKey, BlobUpload, StoreError};
 
 /// What the caller says about a new document; the rest is found from its bytes.
 #[derive(Debug, Clone)]
@@ -311,13 +311,13 @@ impl Vault {
         declared_size: Option<u64>,
         source: Box<dyn Read + Send>,
     ) -> Result<(MediaType, Sealed, SealedHead, bool), VaultError> {
-        let writer = self.blobs.writer(key);
+        let upload = self.start_blob(key).await?;
         let recipient = self.keys.recipient();
         let limits = Limits {
             max_bytes: self.settings.max_document_bytes,
             max_image_bytes: self.settings.max_image_bytes,
         };
-        let handle = Handle::current();
+        let mut out = self.blobs.writer(upload, Handle::current());
         super::heavy::spawn_heavy(move || {
             let (source, received) = Counted::new(source);
             let prepared =
@@ -325,7 +325,6 @@ impl Vault {
                     Ok(refusal) => VaultError::Intake(refusal),
                     Err(io) => VaultError::Source(io),
                 })?;
-            let mut out = SyncIoBridge::new_with_handle(writer, handle.clone());
             let sealed =
                 crypto::seal_with_head(&recipient, prepared.reader, &mut out).and_then(|sealed| {
                     let received = received.load(Ordering::Relaxed);
@@ -338,15 +337,12 @@ impl Vault {
                 });
             match sealed {
                 Ok((sealed, head)) => {
-                    out.shutdown()?;
+                    out.finish()?;
                     let removed = prepared.metadata_removed.load(Ordering::Relaxed);
                     Ok((prepared.media, sealed, head, removed))
                 }
                 Err(e) => {
-                    let mut writer = out.into_inner();
-                    if let Err(abort) = handle.block_on(writer.abort()) {
-                        tracing::warn!(error = %abort, "aborting an upload failed");
-                    }
+                    out.abort();
                     Err(stream_failure(e, Streamed::Upload))
                 }
             }
@@ -355,12 +351,27 @@ impl Vault {
         .map_err(VaultError::from)?
     }
 
-    /// Removes a blob that did not become a document, and its pending mark.
+    /// Begins writing a blob whose pending mark is journaled: on S3, the
+    /// multipart upload's id is journaled beside it before any part goes up.
+    pub(super) async fn start_blob(&self, key: &BlobKey) -> Result<BlobUpload, VaultError> {
+        let upload = self.blobs.start(key).await?;
+        if let Some(id) = upload.multipart_id() {
+            super::heavy::inline(|| self.db.note_multipart(key, id))?;
+        }
+        Ok(upload)
+    }
+
+    /// Removes a blob that did not become a document (and, on S3, its
+    /// unfinished multipart upload), then its pending mark.
     pub(super) async fn discard(&self, key: &BlobKey) {
-        let result = match self.blobs.delete(key).await {
-            Ok(()) => self.db.forget_pending_blob(key),
-            Err(e) => Err(e),
-        };
+        let result = async {
+            if let Some(id) = self.db.pending_multipart(key)? {
+                self.blobs.abort_multipart(key, &id).await?;
+            }
+            self.blobs.delete(key).await?;
+            self.db.forget_pending_blob(key)
+        }
+        .await;
         if let Err(e) = result {
             // The pending mark stays, so gc removes the blob later.
             tracing::warn!(error = %e, "could not remove an unfinished upload; gc will");

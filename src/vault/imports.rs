@@ -10,7 +10,6 @@ use std::io::{self, Read, Write};
 
 use chrono::Utc;
 use tokio::runtime::Handle;
-use tokio_util::io::SyncIoBridge;
 
 use super::access::Note;
 use super::error::{stream_failure, Streamed};
@@ -198,17 +197,17 @@ impl Vault {
                 doc.to_document(id, child.id, child.created_by.clone(), now),
                 key.clone(),
             ));
-            let (writer, keys, handle) = (
-                self.blobs.writer(&key),
+            let upload = self.start_blob(&key).await?;
+            let (writer, keys) = (
+                self.blobs.writer(upload, Handle::current()),
                 self.keys.clone(),
-                Handle::current(),
             );
             let (path, kind, media) = (doc.path.clone(), doc.kind, doc.media_type);
             let (back, checked) = super::heavy::spawn_heavy(move || {
                 let checked = (|| -> Result<crypto::Opened, VaultError> {
                     let mut tee = Tee {
                         inner: reader.document_ciphertext(i + 1)?,
-                        copy: SyncIoBridge::new_with_handle(writer, handle.clone()),
+                        copy: writer,
                     };
                     let mut inspection = Inspection::new(kind, media, limits);
                     let opened = crypto::open(keys.identity(), &mut tee, &mut inspection)
@@ -221,11 +220,7 @@ impl Vault {
                         })?;
                     // Whatever age did not need still belongs to the entry.
                     io::copy(&mut tee, &mut io::sink())?;
-                    let mut copy = tee.copy;
-                    if let Err(e) = copy.shutdown() {
-                        let _ = handle.block_on(copy.into_inner().abort());
-                        return Err(e.into());
-                    }
+                    tee.copy.finish()?;
                     Ok(opened)
                 })();
                 (reader, checked)

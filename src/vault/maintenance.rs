@@ -25,6 +25,9 @@ pub struct CheckReport {
     pub orphaned: Vec<String>,
     /// Blob keys left by an interrupted upload (removed by `gc`).
     pub interrupted: Vec<String>,
+    /// On S3: blob keys whose multipart upload was begun and never
+    /// completed or aborted, so its parts still take space (aborted by `gc`).
+    pub incomplete_multipart: Vec<String>,
     /// Resumable uploads staged (started, not yet complete), and the
     /// bytes they hold so far (encrypted, under `uploads/`).
     pub staged_uploads: usize,
@@ -82,6 +85,9 @@ impl Vault {
         }
         for staged in self.blobs.staged_files() {
             report.interrupted.push(staged.path.display().to_string());
+        }
+        for (key, _) in self.db.pending_multiparts()? {
+            report.incomplete_multipart.push(key.as_str().to_string());
         }
         report.interrupted.sort();
         report.interrupted.dedup();
@@ -144,6 +150,9 @@ impl Vault {
     /// Caller holds the exclusive lock.
     pub(super) async fn clear_interrupted_uploads(&self) -> Result<usize, VaultError> {
         let mut removed = 0;
+        for (key, id) in self.db.pending_multiparts()? {
+            self.blobs.abort_multipart(&key, &id).await?;
+        }
         for key in self.db.pending_blobs()? {
             self.blobs.delete(&key).await?;
             self.db.forget_pending_blob(&key)?;

@@ -131,7 +131,11 @@ impl Vault {
             )));
         }
         let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), false)?;
-        let blobs = BlobStore::open(settings.blob_store.as_deref(), &dir.join(BLOBS))?;
+        let blobs = BlobStore::open(
+            settings.blob_store.as_deref(),
+            &dir.join(BLOBS),
+            &s3_options(&settings),
+        )?;
         let checklists = Checklists::load(settings.policies_dir.as_deref())?;
         let districts = super::districts::Districts::load(settings.policies_dir.as_deref())?;
         let policies = Policies::load(settings.policies_dir.as_deref(), &card.id)?;
@@ -199,6 +203,17 @@ impl Vault {
         self.lock.unlock()?;
         self.lock.lock_shared()?;
         result
+    }
+}
+
+/// How to reach the S3 store, if `blob_store` names one.
+pub(super) fn s3_options(settings: &Settings) -> crate::store::S3Options {
+    crate::store::S3Options {
+        endpoint: settings.s3_endpoint.clone(),
+        region: settings.s3_region.clone(),
+        path_style: settings.s3_path_style,
+        credentials_file: settings.s3_credentials_file.clone(),
+        allow_http: settings.s3_allow_http,
     }
 }
 
