@@ -11,22 +11,62 @@ use tempfile::TempDir;
 
 pub mod browser;
 pub mod bundles;
+pub mod garage;
 pub mod server;
 pub mod tus;
 pub mod web;
 
 pub const DEPT: &str = "test-dcpu";
 
+/// Where a test node keeps its document blobs.
+#[derive(Clone)]
+pub enum Store {
+    /// `blobs/` in the data directory (the default).
+    Disk,
+    /// A fresh bucket of this test binary's single-node Garage.
+    S3(garage::Bucket),
+}
+
+impl Store {
+    pub fn garage() -> Store {
+        Store::S3(garage::single().new_bucket())
+    }
+}
+
+/// Runs the test `fn NAME(store: Store)` once on the local disk and once on
+/// Garage, as the tests `NAME::on_disk` and `NAME::on_garage`.
+#[macro_export]
+macro_rules! on_each_store {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn on_disk() {
+                super::$name($crate::common::Store::Disk)
+            }
+            #[test]
+            fn on_garage() {
+                super::$name($crate::common::Store::garage())
+            }
+        }
+    )+};
+}
+
 /// A node in a temporary directory.
 pub struct Node {
     pub tmp: TempDir,
     pub data: PathBuf,
+    pub store: Store,
 }
 
 impl Node {
-    /// A fresh node (no passphrase).
+    /// A fresh node (no passphrase) on the local disk.
     pub fn init() -> Node {
-        let node = Node::uninitialised();
+        Node::init_on(Store::Disk)
+    }
+
+    /// A fresh node (no passphrase) keeping its blobs in `store`.
+    pub fn init_on(store: Store) -> Node {
+        let node = Node::uninitialised_on(store);
         node.cmd()
             .args(["init", "--department", DEPT, "--name", "Test DCPU"])
             .assert()
@@ -36,22 +76,90 @@ impl Node {
 
     /// A temporary place for a node, not yet set up.
     pub fn uninitialised() -> Node {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("node");
-        Node { tmp, data }
+        Node::uninitialised_on(Store::Disk)
     }
 
-    /// `handover --data-dir DATA` with a clean environment.
+    pub fn uninitialised_on(store: Store) -> Node {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("node");
+        Node { tmp, data, store }
+    }
+
+    /// `handover --data-dir DATA` with a clean environment, plus the
+    /// settings of the node's blob store.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("handover").unwrap();
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
         for (k, _) in std::env::vars() {
-            if k.starts_with("HANDOVER_") {
+            if (k.starts_with("HANDOVER_") || k.starts_with("AWS_"))
+                && !self.env().iter().any(|(set, _)| *set == k)
+            {
                 cmd.env_remove(k);
             }
         }
         cmd.current_dir(self.tmp.path());
         cmd.arg("--data-dir").arg(&self.data);
         cmd
+    }
+
+    /// Environment variables a process of this node needs (its blob store).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        match &self.store {
+            Store::Disk => Vec::new(),
+            Store::S3(bucket) => bucket.env(),
+        }
+    }
+
+    /// Every stored object of the blob store: on disk each file under the
+    /// blob directory (staging files included), on S3 each object plus one
+    /// entry per unfinished multipart upload.
+    pub fn stored(&self) -> Vec<String> {
+        match &self.store {
+            Store::Disk => files_under(&self.blob_dir())
+                .into_iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            Store::S3(bucket) => {
+                let mut all = bucket.objects();
+                for i in 0..bucket.unfinished_multipart_uploads() {
+                    all.push(format!("(unfinished multipart upload {i})"));
+                }
+                all
+            }
+        }
+    }
+
+    /// What an interrupted upload left: staging files, or unfinished
+    /// multipart uploads.
+    pub fn leftovers(&self) -> usize {
+        match &self.store {
+            Store::Disk => self
+                .blob_files()
+                .iter()
+                .filter(|p| p.to_string_lossy().contains('#'))
+                .count(),
+            Store::S3(bucket) => bucket.unfinished_multipart_uploads() as usize,
+        }
+    }
+
+    /// The stored bytes of a document's blob.
+    pub fn read_blob(&self, doc: &str) -> Vec<u8> {
+        match &self.store {
+            Store::Disk => std::fs::read(self.blob_dir().join(format!("{doc}.age"))).unwrap(),
+            Store::S3(bucket) => bucket.read(&format!("documents/{doc}.age")),
+        }
+    }
+
+    /// Replaces the stored bytes of a document's blob (to damage it).
+    pub fn write_blob(&self, doc: &str, bytes: &[u8]) {
+        match &self.store {
+            Store::Disk => {
+                std::fs::write(self.blob_dir().join(format!("{doc}.age")), bytes).unwrap()
+            }
+            Store::S3(bucket) => bucket.write(&format!("documents/{doc}.age"), bytes),
+        }
     }
 
     /// Adds a child; returns its id.
