@@ -7,9 +7,20 @@ use std::io::Write;
 use std::path::Path;
 
 use common::bundles::*;
-use common::{run_ok, Node};
+use common::{run_ok, Node, Store};
 use predicates::prelude::*;
 use predicates::str::contains;
+
+on_each_store!(
+    hand_over_between_the_demo_departments,
+    create_refusals,
+    create_sends_only_the_stored_files_recorded,
+    every_single_byte_flip_is_refused_by_verify_and_open,
+    truncation_at_any_point_is_refused,
+    wrong_destination_retargeted_and_resigned_envelopes,
+    extra_missing_duplicate_and_versioned_entries,
+    unsafe_paths_symlinks_compression_and_zip_bombs,
+);
 
 /// A small bundle of a child with two documents (checklist incomplete).
 fn small_bundle(src: &Node) -> (std::path::PathBuf, Vec<Vec<u8>>) {
@@ -23,9 +34,8 @@ fn small_bundle(src: &Node) -> (std::path::PathBuf, Vec<Vec<u8>>) {
     (out, docs)
 }
 
-#[test]
-fn hand_over_between_the_demo_departments() {
-    let (src, dst) = two_nodes();
+fn hand_over_between_the_demo_departments(store: Store) {
+    let (src, dst) = two_nodes_on(&store);
     let (child, docs) = child_with(&src, "Zqxname Child", &RESTORATION, 50_000);
 
     let bundle = create(&src, &child, "child.bundle", &[]);
@@ -45,7 +55,11 @@ fn hand_over_between_the_demo_departments() {
     }
 
     // Anyone with the directory verifies it: source, destination, a third node.
-    for node in [&src, &dst, &demo_node("xx-third-node", &[SOURCE, DEST])] {
+    for node in [
+        &src,
+        &dst,
+        &demo_node_on("xx-third-node", &[SOURCE, DEST], &store),
+    ] {
         let out = run_ok(node.cmd().args(["bundle", "verify", "--json"]).arg(&bundle));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["source"], SOURCE);
@@ -102,9 +116,8 @@ fn create_cmd(node: &Node, child: &str, to: &str, reason: &str, out: &Path) -> a
     cmd
 }
 
-#[test]
-fn create_refusals() {
-    let (src, _dst) = two_nodes();
+fn create_refusals(store: Store) {
+    let (src, _dst) = two_nodes_on(&store);
     let (child, _) = child_with(&src, "Test Child", &["fir"], 500);
     let out = src.path("b.bundle");
     src.cmd()
@@ -128,12 +141,12 @@ fn create_refusals() {
     assert!(!out.exists());
 
     // A stored document that fails its digest mid-way: nothing is written.
-    let blob = src.blob_files().pop().unwrap();
-    let good_blob = std::fs::read(&blob).unwrap();
+    let blob = src.doc_ids(&child).pop().unwrap();
+    let good_blob = src.read_blob(&blob);
     let mut bad_blob = good_blob.clone();
     let at = bad_blob.len() - 20;
     bad_blob[at] ^= 1;
-    std::fs::write(&blob, &bad_blob).unwrap();
+    src.write_blob(&blob, &bad_blob);
     create_cmd(&src, &child, DEST, "r", &out)
         .assert()
         .code(2)
@@ -143,7 +156,7 @@ fn create_refusals() {
         !handover::bundle::partial_path(&out).exists(),
         "no partial file left"
     );
-    std::fs::write(&blob, &good_blob).unwrap();
+    src.write_blob(&blob, &good_blob);
 
     // With a reason it goes, and the reason travels in the manifest.
     let bundle = create(
@@ -163,19 +176,6 @@ fn create_refusals() {
         .stderr(contains("already exists"));
 }
 
-/// The stored file of each document of `child` at `node`, in document order.
-fn stored_files(node: &Node, child: &str) -> Vec<std::path::PathBuf> {
-    node.doc_ids(child)
-        .iter()
-        .map(|id| {
-            node.blob_files()
-                .into_iter()
-                .find(|f| f.to_string_lossy().contains(id.as_str()))
-                .expect("each document has its stored file")
-        })
-        .collect()
-}
-
 /// `create` for `to` refuses with `expect`, leaving neither the bundle nor a partial file.
 fn create_refused(node: &Node, child: &str, to: &str, out: &Path, expect: &str) {
     create_cmd(node, child, to, "r", out)
@@ -185,19 +185,18 @@ fn create_refused(node: &Node, child: &str, to: &str, out: &Path, expect: &str) 
     assert!(!out.exists() && !handover::bundle::partial_path(out).exists());
 }
 
-#[test]
-fn create_sends_only_the_stored_files_recorded() {
+fn create_sends_only_the_stored_files_recorded(store: Store) {
     const NOT_RECORDED: &str = "stored file is not the one recorded for it";
-    let (src, dst) = two_nodes();
+    let (src, dst) = two_nodes_on(&store);
     let (child, docs) = child_with(&src, "Test Child", &["fir", "medical_report"], 500);
-    let files = stored_files(&src, &child);
-    let stored: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let files = src.doc_ids(&child);
+    let stored: Vec<Vec<u8>> = files.iter().map(|f| src.read_blob(f)).collect();
     let out = src.path("b.bundle");
 
     // Two documents' stored files swapped: each is valid age to this node,
     // with the same plaintext size, but not the file recorded for it.
-    std::fs::write(&files[0], &stored[1]).unwrap();
-    std::fs::write(&files[1], &stored[0]).unwrap();
+    src.write_blob(&files[0], &stored[1]);
+    src.write_blob(&files[1], &stored[0]);
     create_refused(&src, &child, DEST, &out, NOT_RECORDED);
 
     // A file newly encrypted to this node, other content of the same size.
@@ -206,10 +205,10 @@ fn create_sends_only_the_stored_files_recorded() {
     let mut forged = Vec::new();
     let other = vec![b'x'; docs[0].len()];
     handover::crypto::seal(&recipient, &other[..], &mut forged).unwrap();
-    std::fs::write(&files[0], &forged).unwrap();
-    std::fs::write(&files[1], &stored[1]).unwrap();
+    src.write_blob(&files[0], &forged);
+    src.write_blob(&files[1], &stored[1]);
     create_refused(&src, &child, DEST, &out, NOT_RECORDED);
-    std::fs::write(&files[0], &stored[0]).unwrap();
+    src.write_blob(&files[0], &stored[0]);
 
     // Restored, it goes; the destination imports it.
     let bundle = create(&src, &child, "b.bundle", &["--allow-incomplete", "r"]);
@@ -220,13 +219,10 @@ fn create_sends_only_the_stored_files_recorded() {
     let imported = run_ok(dst.cmd().args(["child", "list"]));
     let imported = String::from_utf8(imported.stdout).unwrap();
     let onward = imported.split('\t').next().unwrap().trim().to_string();
-    let files = stored_files(&dst, &onward);
-    let (a, b) = (
-        std::fs::read(&files[0]).unwrap(),
-        std::fs::read(&files[1]).unwrap(),
-    );
-    std::fs::write(&files[0], &b).unwrap();
-    std::fs::write(&files[1], &a).unwrap();
+    let files = dst.doc_ids(&onward);
+    let (a, b) = (dst.read_blob(&files[0]), dst.read_blob(&files[1]));
+    dst.write_blob(&files[0], &b);
+    dst.write_blob(&files[1], &a);
     let back = dst.path("back.bundle");
     create_refused(
         &dst,
@@ -235,16 +231,15 @@ fn create_sends_only_the_stored_files_recorded() {
         &back,
         "does not match its recorded SHA-256",
     );
-    std::fs::write(&files[0], &a).unwrap();
-    std::fs::write(&files[1], &b).unwrap();
+    dst.write_blob(&files[0], &a);
+    dst.write_blob(&files[1], &b);
     create_cmd(&dst, &onward, SOURCE, "r", &back)
         .assert()
         .success();
 }
 
-#[test]
-fn every_single_byte_flip_is_refused_by_verify_and_open() {
-    let (src, _dst) = two_nodes();
+fn every_single_byte_flip_is_refused_by_verify_and_open(store: Store) {
+    let (src, _dst) = two_nodes_on(&store);
     let (bundle, _) = small_bundle(&src);
     let good = std::fs::read(&bundle).unwrap();
     open_in_process(&bundle).unwrap();
@@ -285,9 +280,8 @@ fn every_single_byte_flip_is_refused_by_verify_and_open() {
     }
 }
 
-#[test]
-fn truncation_at_any_point_is_refused() {
-    let (src, _dst) = two_nodes();
+fn truncation_at_any_point_is_refused(store: Store) {
+    let (src, _dst) = two_nodes_on(&store);
     let (bundle, _) = small_bundle(&src);
     let good = std::fs::read(&bundle).unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -330,16 +324,15 @@ fn refused(bytes: &[u8], code: i32, expect: &str) {
     assert!(!dst.path("out").exists() && !dst.path("out.partial").exists());
 }
 
-#[test]
-fn wrong_destination_retargeted_and_resigned_envelopes() {
-    let (src, _dst) = two_nodes();
+fn wrong_destination_retargeted_and_resigned_envelopes(store: Store) {
+    let (src, _dst) = two_nodes_on(&store);
     let (bundle, _) = small_bundle(&src);
     let good = std::fs::read(&bundle).unwrap();
     let entries = entries(&good);
     assert_eq!(rebuild(&entries), good, "the rebuild is exact");
 
     // A bundle for another department: a third node cannot open it.
-    let third = demo_node("xx-third-node", &[SOURCE, DEST]);
+    let third = demo_node_on("xx-third-node", &[SOURCE, DEST], &store);
     third
         .cmd()
         .args(["bundle", "open"])
@@ -396,9 +389,8 @@ fn wrong_destination_retargeted_and_resigned_envelopes() {
         .stderr(contains("not in the directory"));
 }
 
-#[test]
-fn extra_missing_duplicate_and_versioned_entries() {
-    let (src, _dst) = two_nodes();
+fn extra_missing_duplicate_and_versioned_entries(store: Store) {
+    let (src, _dst) = two_nodes_on(&store);
     let (bundle, _) = small_bundle(&src);
     let entries = entries(&std::fs::read(&bundle).unwrap());
 
@@ -435,9 +427,8 @@ fn extra_missing_duplicate_and_versioned_entries() {
     refused(&rebuild(&e), 2, "exceeds a size limit");
 }
 
-#[test]
-fn unsafe_paths_symlinks_compression_and_zip_bombs() {
-    let (src, _dst) = two_nodes();
+fn unsafe_paths_symlinks_compression_and_zip_bombs(store: Store) {
+    let (src, _dst) = two_nodes_on(&store);
     let (bundle, _) = small_bundle(&src);
     let entries = entries(&std::fs::read(&bundle).unwrap());
 

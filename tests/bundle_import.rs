@@ -4,8 +4,14 @@
 mod common;
 
 use common::bundles::*;
-use common::{created_id, run_ok, Node};
+use common::{created_id, run_ok, Node, Store};
 use predicates::str::contains;
+
+on_each_store!(
+    import_receipt_and_delivery,
+    bad_receipts_are_refused,
+    import_is_all_or_nothing,
+);
 
 fn import(dst: &Node, bundle: &std::path::Path, receipt: &str) -> String {
     created_id(
@@ -46,9 +52,8 @@ fn resigned(bundle: &[u8], edit: impl Fn(&mut Vec<(String, Vec<u8>)>)) -> Vec<u8
     rebuild(&e)
 }
 
-#[test]
-fn import_receipt_and_delivery() {
-    let (src, dst) = two_nodes();
+fn import_receipt_and_delivery(store: Store) {
+    let (src, dst) = two_nodes_on(&store);
     let (child, docs) = child_with(&src, "Test Child", &RESTORATION, 80_000);
     let bundle = create(&src, &child, "b.bundle", &[]);
 
@@ -83,10 +88,7 @@ fn import_receipt_and_delivery() {
     let bytes = std::fs::read(&bundle).unwrap();
     let first = &entries(&bytes)[4].1;
     let doc_id = v["documents"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        &std::fs::read(dst.blob_dir().join(format!("{doc_id}.age"))).unwrap(),
-        first
-    );
+    assert_eq!(&dst.read_blob(doc_id), first);
 
     // A replay imports nothing new and returns the same child and receipt.
     let receipt = std::fs::read(dst.path("receipt.json")).unwrap();
@@ -109,7 +111,7 @@ fn import_receipt_and_delivery() {
             .len(),
         1
     );
-    assert_eq!(dst.blob_files().len(), RESTORATION.len());
+    assert_eq!(dst.stored().len(), RESTORATION.len());
 
     // The receipt, back at the source.
     let r = src.file("receipt.json", &receipt);
@@ -126,9 +128,8 @@ fn import_receipt_and_delivery() {
         .stderr(contains("already recorded"));
 }
 
-#[test]
-fn bad_receipts_are_refused() {
-    let (src, dst) = two_nodes();
+fn bad_receipts_are_refused(store: Store) {
+    let (src, dst) = two_nodes_on(&store);
     let (child, _) = child_with(&src, "Test Child", &["fir"], 1_000);
     let bundle = create(&src, &child, "b.bundle", &["--allow-incomplete", "test"]);
     import(&dst, &bundle, "receipt.json");
@@ -206,9 +207,8 @@ fn bad_receipts_are_refused() {
         .stderr(contains("was sent from this node"));
 }
 
-#[test]
-fn import_is_all_or_nothing() {
-    let (src, dst) = two_nodes();
+fn import_is_all_or_nothing(store: Store) {
+    let (src, dst) = two_nodes_on(&store);
     let (child, _) = child_with(
         &src,
         "Test Child",
@@ -248,12 +248,12 @@ fn import_is_all_or_nothing() {
         .output()
         .unwrap();
     assert_eq!(list.stdout, b"[]\n");
-    assert!(dst.blob_files().is_empty(), "{:?}", dst.blob_files());
+    assert!(dst.stored().is_empty(), "{:?}", dst.stored());
     dst.cmd().args(["check"]).assert().success();
 
     // The genuine bundle still imports afterwards.
     import(&dst, &bundle, "r.json");
-    assert_eq!(dst.blob_files().len(), 3);
+    assert_eq!(dst.stored().len(), 3);
 
     // A different bundle carrying an already imported bundle id is refused.
     let same_id = resigned(&good, |e| {
@@ -268,5 +268,5 @@ fn import_is_all_or_nothing() {
         .assert()
         .code(2)
         .stderr(contains("a different bundle with id"));
-    assert_eq!(dst.blob_files().len(), 3);
+    assert_eq!(dst.stored().len(), 3);
 }

@@ -132,10 +132,6 @@ fn kill_at_any_moment_leaves_all_or_nothing(store: Store) {
             .success();
         assert_eq!(sha256_file(&out), digest);
         // Every stored object belongs to a listed document.
-        assert_eq!(
-            node.stored().len(),
-            ids.len(),
-            "after kill at {delay:?}"
-        );
+        assert_eq!(node.stored().len(), ids.len(), "after kill at {delay:?}");
     }
 }

@@ -3,8 +3,22 @@
 
 mod common;
 
-use common::{created_id, pdf, sha256_file, write_big_pdf, Node};
+use common::{created_id, pdf, sha256_file, write_big_pdf, Node, Store};
 use predicates::str::contains;
+
+on_each_store!(
+    every_kind_round_trips_byte_for_byte,
+    a_second_scan_of_a_kind_is_a_new_document,
+    stdin_in_and_stdout_out,
+    one_gibibyte_round_trip,
+    get_refuses_to_replace_an_existing_file_without_force,
+    exif_gps_and_xmp_are_removed_from_scans_without_reencoding,
+    child_records_checklist_and_edits,
+    every_jpeg_app_segment_and_png_ancillary_chunk_that_decoding_does_not_need_is_removed,
+    tiff_and_heic_are_refused_with_how_to_convert_them,
+    a_pdf_loses_its_information_dictionary_xmp_and_the_gps_of_its_images,
+    a_password_protected_pdf_is_refused_with_how_to_convert_it_and_nothing_is_stored,
+);
 
 const KINDS: [&str; 13] = [
     "fir",
@@ -22,9 +36,8 @@ const KINDS: [&str; 13] = [
     "other",
 ];
 
-#[test]
-fn every_kind_round_trips_byte_for_byte() {
-    let node = Node::init();
+fn every_kind_round_trips_byte_for_byte(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     for (i, kind) in KINDS.iter().enumerate() {
         let bytes = if *kind == "other" {
@@ -59,9 +72,8 @@ fn every_kind_round_trips_byte_for_byte() {
     assert_eq!(node.doc_ids(&child).len(), KINDS.len());
 }
 
-#[test]
-fn a_second_scan_of_a_kind_is_a_new_document() {
-    let node = Node::init();
+fn a_second_scan_of_a_kind_is_a_new_document(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let a = node.put(&child, "fir", &node.file("a.pdf", &pdf(1000, "a")));
     let b = node.put(&child, "fir", &node.file("b.pdf", &pdf(1000, "b")));
@@ -69,9 +81,8 @@ fn a_second_scan_of_a_kind_is_a_new_document() {
     assert_eq!(node.doc_ids(&child), vec![a, b]);
 }
 
-#[test]
-fn stdin_in_and_stdout_out() {
-    let node = Node::init();
+fn stdin_in_and_stdout_out(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let bytes = pdf(300_000, "stdin");
     let id = created_id(
@@ -93,9 +104,8 @@ fn stdin_in_and_stdout_out() {
     assert!(meta.get("file_name").is_none());
 }
 
-#[test]
-fn one_gibibyte_round_trip() {
-    let node = Node::init();
+fn one_gibibyte_round_trip(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let input = node.path("big.pdf");
     let digest = write_big_pdf(&input, 1 << 30);
@@ -114,9 +124,8 @@ fn one_gibibyte_round_trip() {
     assert!(!node.path("big.out.partial").exists());
 }
 
-#[test]
-fn get_refuses_to_replace_an_existing_file_without_force() {
-    let node = Node::init();
+fn get_refuses_to_replace_an_existing_file_without_force(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let id = node.put(&child, "fir", &node.file("a.pdf", &pdf(1000, "a")));
     let out = node.file("exists.pdf", b"keep me");
@@ -156,9 +165,8 @@ fn after_sos(b: &[u8]) -> &[u8] {
     &b[pos..]
 }
 
-#[test]
-fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
-    let node = Node::init();
+fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let fixtures = common::scans_dir();
 
@@ -244,9 +252,8 @@ fn exif_gps_and_xmp_are_removed_from_scans_without_reencoding() {
     }
 }
 
-#[test]
-fn child_records_checklist_and_edits() {
-    let node = Node::init();
+fn child_records_checklist_and_edits(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = created_id(node.cmd().args([
         "child",
         "add",
@@ -376,10 +383,11 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     c
 }
 
-#[test]
-fn every_jpeg_app_segment_and_png_ancillary_chunk_that_decoding_does_not_need_is_removed() {
+fn every_jpeg_app_segment_and_png_ancillary_chunk_that_decoding_does_not_need_is_removed(
+    store: Store,
+) {
     common::require_exiftool();
-    let node = Node::init();
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let fixtures = common::scans_dir();
     let marker = b"ZqLocationMarker 26.8467N 80.9462E";
@@ -433,9 +441,8 @@ fn every_jpeg_app_segment_and_png_ancillary_chunk_that_decoding_does_not_need_is
     }
 }
 
-#[test]
-fn tiff_and_heic_are_refused_with_how_to_convert_them() {
-    let node = Node::init();
+fn tiff_and_heic_are_refused_with_how_to_convert_them(store: Store) {
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let mut tiff = b"II*\0\x08\0\0\0".to_vec();
     tiff.extend(std::iter::repeat_n(0u8, 2048));
@@ -459,7 +466,7 @@ fn tiff_and_heic_are_refused_with_how_to_convert_them() {
         );
     }
     assert!(node.doc_ids(&child).is_empty());
-    assert!(node.blob_files().is_empty(), "nothing stored");
+    assert!(node.stored().is_empty(), "nothing stored");
 }
 
 /// A one-page PDF showing `jpeg` as its image, with a valid
@@ -507,10 +514,9 @@ fn pdf_with_image(jpeg: &[u8]) -> Vec<u8> {
     pdf
 }
 
-#[test]
-fn a_pdf_loses_its_information_dictionary_xmp_and_the_gps_of_its_images() {
+fn a_pdf_loses_its_information_dictionary_xmp_and_the_gps_of_its_images(store: Store) {
     common::require_exiftool();
-    let node = Node::init();
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let fixtures = common::scans_dir();
     let jpeg = std::fs::read(fixtures.join("scan-gps.jpg")).unwrap();
@@ -615,21 +621,20 @@ fn a_pdf_loses_its_information_dictionary_xmp_and_the_gps_of_its_images() {
     );
 }
 
-#[test]
-fn a_password_protected_pdf_is_refused_with_how_to_convert_it_and_nothing_is_stored() {
+fn a_password_protected_pdf_is_refused_with_how_to_convert_it_and_nothing_is_stored(store: Store) {
     use predicates::prelude::PredicateBooleanExt;
-    let node = Node::init();
+    let node = Node::init_on(store.fresh());
     let child = node.add_child("Test Child");
     let mut pdf = pdf_with_image(b"\xFF\xD8\xFF\xD9");
     let at = pdf.windows(8).position(|w| w == b"/Root 1 ").unwrap();
     pdf.splice(at..at, b"/Encrypt 9 0 R ".iter().copied());
-    let before = node.blob_files().len();
+    let before = node.stored().len();
     node.cmd()
         .args(["doc", "put", &child, "--kind", "fir"])
         .arg(node.file("locked.pdf", &pdf))
         .assert()
         .failure()
         .stderr(contains("password-protected").and(contains("Save as PDF")));
-    assert_eq!(node.blob_files().len(), before, "nothing stored");
+    assert_eq!(node.stored().len(), before, "nothing stored");
     assert!(node.doc_ids(&child).is_empty());
 }

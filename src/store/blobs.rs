@@ -24,12 +24,12 @@ use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{MultipartId, ObjectStore};
 use serde::Deserialize;
+use tokio::io::AsyncRead;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
-use tokio_util::io::SyncIoBridge;
-use tokio::io::AsyncRead;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::io::StreamReader;
+use tokio_util::io::SyncIoBridge;
 
 use super::StoreError;
 use crate::domain::DocumentId;
@@ -189,9 +189,13 @@ impl BlobStore {
                 done: Vec::new(),
             }),
             _ => {
-                let writer = BufWriter::with_capacity(self.store.clone(), upload.key.path(), PART_BYTES)
-                    .with_max_concurrency(PARTS_IN_FLIGHT);
-                BlobWriter::Buffered(SyncIoBridge::new_with_handle(writer, handle.clone()), handle)
+                let writer =
+                    BufWriter::with_capacity(self.store.clone(), upload.key.path(), PART_BYTES)
+                        .with_max_concurrency(PARTS_IN_FLIGHT);
+                BlobWriter::Buffered(
+                    SyncIoBridge::new_with_handle(writer, handle.clone()),
+                    handle,
+                )
             }
         }
     }
@@ -571,9 +575,14 @@ impl PartWriter {
 /// Builds the S3 client of `s3://BUCKET`.
 fn open_s3(url: &url::Url, opts: &S3Options) -> Result<AmazonS3, StoreError> {
     let bad = |why: &str| StoreError::BlobUrl(format!("{url}: {why}"));
-    let bucket = url.host_str().filter(|b| !b.is_empty()).ok_or_else(|| bad("no bucket"))?;
+    let bucket = url
+        .host_str()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| bad("no bucket"))?;
     if !matches!(url.path(), "" | "/") || url.query().is_some() || !url.username().is_empty() {
-        return Err(bad("give only the bucket: s3://BUCKET (credentials never go in the URL)"));
+        return Err(bad(
+            "give only the bucket: s3://BUCKET (credentials never go in the URL)",
+        ));
     }
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
@@ -606,7 +615,9 @@ fn open_s3(url: &url::Url, opts: &S3Options) -> Result<AmazonS3, StoreError> {
             .with_secret_access_key(creds.secret_access_key);
     }
     builder.build().map_err(|e| match e {
-        object_store::Error::Generic { source, .. } => StoreError::BlobUrl(format!("{url}: {source}")),
+        object_store::Error::Generic { source, .. } => {
+            StoreError::BlobUrl(format!("{url}: {source}"))
+        }
         other => StoreError::Blob(other),
     })
 }

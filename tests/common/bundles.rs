@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use handover::bundle::zipfmt::{Entry, ZipWriter};
 use handover::domain::{DepartmentCard, Directory};
 
-use super::{created_id, pdf, Node};
+use super::{created_id, pdf, Node, Store};
 
 pub const SOURCE: &str = "rj-dcpu-jaipur";
 pub const DEST: &str = "br-swd-patna";
@@ -29,9 +29,14 @@ pub fn repo(path: &str) -> PathBuf {
 }
 
 /// A node of a demo department, made from its test keys (fresh keys for
-/// any other id), knowing `peers`.
+/// any other id), knowing `peers`, on the local disk.
 pub fn demo_node(id: &str, peers: &[&str]) -> Node {
-    let node = Node::uninitialised();
+    demo_node_on(id, peers, &Store::Disk)
+}
+
+/// The same, keeping its blobs in a store like `store` (its own bucket).
+pub fn demo_node_on(id: &str, peers: &[&str], store: &Store) -> Node {
+    let node = Node::uninitialised_on(store.fresh());
     let keys = repo(&format!("fixtures/keys/{id}"));
     let mut init = node.cmd();
     init.args(["init", "--department", id, "--name", id]);
@@ -49,9 +54,17 @@ pub fn demo_node(id: &str, peers: &[&str]) -> Node {
     node
 }
 
-/// Source and destination nodes that know each other.
+/// Source and destination nodes that know each other, on the local disk.
 pub fn two_nodes() -> (Node, Node) {
-    (demo_node(SOURCE, &[DEST]), demo_node(DEST, &[SOURCE]))
+    two_nodes_on(&Store::Disk)
+}
+
+/// The same, each with a store like `store`.
+pub fn two_nodes_on(store: &Store) -> (Node, Node) {
+    (
+        demo_node_on(SOURCE, &[DEST], store),
+        demo_node_on(DEST, &[SOURCE], store),
+    )
 }
 
 /// A child at `node` with one synthetic document of each kind given; returns

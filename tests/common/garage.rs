@@ -30,7 +30,9 @@ const REGION: &str = "garage";
 
 /// The `garage` binary, or a failure that says how to install it.
 pub fn binary() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let candidates = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -171,7 +173,6 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
 
 /// A single-node Garage server.
 pub struct Garage {
-    _dir: tempfile::TempDir,
     s3_port: u16,
     admin_port: u16,
     _server: Mutex<Child>,
@@ -181,9 +182,14 @@ pub struct Garage {
 pub fn single() -> &'static Garage {
     static SINGLE: OnceLock<Garage> = OnceLock::new();
     SINGLE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), 1);
-        let mut cmd = server_command(&config, &dir.path().join("garage.log"));
+        // A static is never dropped, so the server's data lives in one
+        // place per test binary, cleared when the binary next starts.
+        let exe = std::env::current_exe().unwrap();
+        let name = exe.file_stem().unwrap().to_string_lossy().into_owned();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("garage-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = write_config(&dir, 1);
+        let mut cmd = server_command(&config, &dir.join("garage.log"));
         cmd.args(["--single-node", "--default-bucket"])
             .env("GARAGE_DEFAULT_ACCESS_KEY", KEY_ID)
             .env("GARAGE_DEFAULT_SECRET_KEY", SECRET)
@@ -191,10 +197,15 @@ pub fn single() -> &'static Garage {
         let server = spawn_tied(cmd);
         let port = config.admin_port;
         wait_for("the default bucket", Duration::from_secs(60), || {
-            admin(port, "GET", "GetBucketInfo?globalAlias=handover-default", None).is_ok()
+            admin(
+                port,
+                "GET",
+                "GetBucketInfo?globalAlias=handover-default",
+                None,
+            )
+            .is_ok()
         });
         Garage {
-            _dir: dir,
             s3_port: config.s3_port,
             admin_port: config.admin_port,
             _server: Mutex::new(server),
@@ -296,7 +307,11 @@ impl Bucket {
         use futures::TryStreamExt;
         let (s3, rt) = self.client();
         let mut keys: Vec<String> = rt
-            .block_on(s3.list(None).map_ok(|m| m.location.to_string()).try_collect())
+            .block_on(
+                s3.list(None)
+                    .map_ok(|m| m.location.to_string())
+                    .try_collect(),
+            )
             .unwrap();
         keys.sort();
         keys
@@ -322,10 +337,17 @@ impl Bucket {
     }
 }
 
+/// One node of a cluster: its configuration, log and process (when running).
+struct ClusterNode {
+    config: ServerConfig,
+    log: PathBuf,
+    process: Arc<Mutex<Option<Child>>>,
+}
+
 /// A three-node Garage cluster with replication factor 3.
 pub struct Cluster {
     _dir: tempfile::TempDir,
-    servers: Vec<(ServerConfig, PathBuf, Arc<Mutex<Option<Child>>>)>,
+    servers: Vec<ClusterNode>,
     /// The bucket, reached through the first node.
     pub bucket: Bucket,
 }
@@ -339,12 +361,16 @@ impl Cluster {
             let config = write_config(&node_dir, 3);
             let log = node_dir.join("garage.log");
             let child = spawn_tied(server_command(&config, &log));
-            servers.push((config, log, Arc::new(Mutex::new(Some(child)))));
+            servers.push(ClusterNode {
+                config,
+                log,
+                process: Arc::new(Mutex::new(Some(child))),
+            });
         }
         let cli = |i: usize, args: &[&str]| -> String {
             let out = Command::new(binary())
                 .arg("-c")
-                .arg(&servers[i].0.file)
+                .arg(&servers[i].config.file)
                 .args(args)
                 .env("RUST_LOG", "warn")
                 .output()
@@ -357,8 +383,8 @@ impl Cluster {
             String::from_utf8(out.stdout).unwrap()
         };
         let mut ids = Vec::new();
-        for i in 0..3 {
-            let port = servers[i].0.admin_port;
+        for (i, server) in servers.iter().enumerate() {
+            let port = server.config.admin_port;
             wait_for("a node", Duration::from_secs(60), || {
                 admin(port, "GET", "GetClusterHealth", None).is_ok()
             });
@@ -372,7 +398,7 @@ impl Cluster {
             cli(0, &["layout", "assign", "-z", "dc1", "-c", "1G", short]);
         }
         cli(0, &["layout", "apply", "--version", "1"]);
-        let port = servers[0].0.admin_port;
+        let port = servers[0].config.admin_port;
         wait_for("a healthy cluster", Duration::from_secs(60), || {
             admin(port, "GET", "GetClusterHealth", None)
                 .map(|h| all_up(&h))
@@ -385,7 +411,7 @@ impl Cluster {
             Some(json!({ "accessKeyId": KEY_ID, "secretAccessKey": SECRET, "name": "test" })),
         )
         .unwrap();
-        let bucket = Bucket::create(port, servers[0].0.s3_port);
+        let bucket = Bucket::create(port, servers[0].config.s3_port);
         Cluster {
             _dir: dir,
             servers,
@@ -395,7 +421,7 @@ impl Cluster {
 
     /// Kills node `i` (SIGKILL).
     pub fn kill(&self, i: usize) {
-        if let Some(mut child) = self.servers[i].2.lock().unwrap().take() {
+        if let Some(mut child) = self.servers[i].process.lock().unwrap().take() {
             child.kill().unwrap();
             child.wait().unwrap();
         }
@@ -403,10 +429,10 @@ impl Cluster {
 
     /// Starts node `i` again on its data, and waits until all three are up.
     pub fn restart(&self, i: usize) {
-        let (config, log, slot) = &self.servers[i];
-        let log = log.with_extension("restarted.log");
-        *slot.lock().unwrap() = Some(spawn_tied(server_command(config, &log)));
-        let port = self.servers[0].0.admin_port;
+        let node = &self.servers[i];
+        let log = node.log.with_extension("restarted.log");
+        *node.process.lock().unwrap() = Some(spawn_tied(server_command(&node.config, &log)));
+        let port = self.servers[0].config.admin_port;
         wait_for("the node back", Duration::from_secs(60), || {
             admin(port, "GET", "GetClusterHealth", None)
                 .map(|h| all_up(&h))
@@ -416,7 +442,12 @@ impl Cluster {
 
     /// The cluster's health as the first node sees it.
     pub fn health(&self) -> Value {
-        admin(self.servers[0].0.admin_port, "GET", "GetClusterHealth", None).unwrap()
+        admin(
+            self.servers[0].config.admin_port,
+            "GET",
+            "GetClusterHealth",
+            None,
+        )
+        .unwrap()
     }
-
 }

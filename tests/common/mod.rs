@@ -31,6 +31,14 @@ impl Store {
     pub fn garage() -> Store {
         Store::S3(garage::single().new_bucket())
     }
+
+    /// A store of the same kind for another node: on S3, a new bucket.
+    pub fn fresh(&self) -> Store {
+        match self {
+            Store::Disk => Store::Disk,
+            Store::S3(_) => Store::garage(),
+        }
+    }
 }
 
 /// Runs the test `fn NAME(store: Store)` once on the local disk and once on
