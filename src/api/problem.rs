@@ -162,7 +162,13 @@ impl From<VaultError> for ApiError {
             VaultError::Conflict(_) => {
                 (S::CONFLICT, "conflict", "Not possible in the current state")
             }
-            VaultError::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy", "The node is busy"),
+            // The API starts no blob migration; the command line does.
+            VaultError::Busy(_) | VaultError::SwitchNeedsNode { .. } => {
+                (S::SERVICE_UNAVAILABLE, "busy", "The node is busy")
+            }
+            VaultError::SameBlobStore => {
+                (S::CONFLICT, "conflict", "Not possible in the current state")
+            }
             VaultError::PlacementByMoveOnly => (
                 S::UNPROCESSABLE_ENTITY,
                 "placement-by-move-only",

@@ -4,6 +4,7 @@
 
 use output::CliResult;
 mod access;
+mod blobs;
 mod bundle;
 mod child;
 mod doc;
@@ -62,6 +63,9 @@ pub enum Command {
     Check(node::CheckArgs),
     /// Remove leftovers of interrupted uploads
     Gc(node::GcArgs),
+    /// Where the document blobs are kept: move them to another store
+    #[command(subcommand)]
+    Blobs(blobs::BlobsCommand),
     /// The department directory: this node's card, other departments' cards
     #[command(subcommand)]
     Dept(node::DeptCommand),
@@ -120,6 +124,7 @@ impl Cli {
 /// (it is the `api` face).
 pub async fn run(cli: Cli) -> CliResult<()> {
     let settings = cli.settings()?;
+    let config = cli.config.clone();
     output::set_token(cli.token);
     match cli.command {
         Command::Serve(_) => Err(CliError::Usage(
@@ -130,6 +135,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Doc(cmd) => doc::run(settings, cmd).await,
         Command::Check(args) => node::check(settings, args).await,
         Command::Gc(args) => node::gc(settings, args).await,
+        Command::Blobs(cmd) => blobs::run(settings, config, cmd).await,
         Command::Dept(cmd) => node::dept(settings, cmd).await,
         Command::Bundle(cmd) => bundle::run(settings, cmd).await,
         Command::Receipt(cmd) => bundle::run_receipt(settings, cmd).await,

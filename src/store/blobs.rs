@@ -103,6 +103,8 @@ pub struct BlobStore {
     local_root: Option<PathBuf>,
     /// For an S3 store: the same store, driven part by part (see the module doc).
     s3: Option<Arc<AmazonS3>>,
+    /// Where the blobs are: the local directory, or the S3 endpoint and bucket.
+    place: String,
 }
 
 impl BlobStore {
@@ -121,6 +123,7 @@ impl BlobStore {
                 .map_err(|e| StoreError::BlobUrl(format!("{}: {e}", dir.display())))?;
             Ok(BlobStore {
                 store: Arc::new(LocalFileSystem::new_with_prefix(&dir)?),
+                place: format!("file://{}", dir.display()),
                 local_root: Some(dir),
                 s3: None,
             })
@@ -139,19 +142,30 @@ impl BlobStore {
                 store: Arc::new(InMemory::new()),
                 local_root: None,
                 s3: None,
+                place: format!("memory://{}", uuid::Uuid::now_v7()),
             }),
             "s3" => {
+                let place = format!(
+                    "{url} at {}",
+                    s3.endpoint.as_deref().unwrap_or("the default endpoint")
+                );
                 let s3 = Arc::new(open_s3(&parsed, s3)?);
                 Ok(BlobStore {
                     store: s3.clone(),
                     local_root: None,
                     s3: Some(s3),
+                    place,
                 })
             }
             other => Err(StoreError::BlobUrl(format!(
                 "scheme {other:?} (supported: file://, s3://, memory://)"
             ))),
         }
+    }
+
+    /// Whether `other` is this same store.
+    pub fn same_place(&self, other: &BlobStore) -> bool {
+        self.place == other.place
     }
 
     /// Whether this store is on the local disk (it then has staging files

@@ -60,6 +60,33 @@ impl Db {
             .flatten())
     }
 
+    /// Records that `key` was copied to `destination` and verified there.
+    pub fn mark_migrated(
+        &self,
+        destination: &str,
+        key: &BlobKey,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO migrated_blobs (destination, blob_key, verified_at)
+             VALUES (?1, ?2, ?3)",
+            params![destination, key.as_str(), Time(at)],
+        )?;
+        Ok(())
+    }
+
+    /// The blobs already copied to `destination` and verified there.
+    pub fn migrated_blobs(
+        &self,
+        destination: &str,
+    ) -> Result<std::collections::BTreeSet<BlobKey>, StoreError> {
+        let conn = self.read();
+        let mut stmt =
+            conn.prepare("SELECT blob_key FROM migrated_blobs WHERE destination = ?1")?;
+        let keys = stmt.query_map([destination], |r| r.get::<_, String>(0))?;
+        keys.map(|k| Ok(BlobKey::from_stored(k?))).collect()
+    }
+
     /// Forgets a pending blob (after it was deleted).
     pub fn forget_pending_blob(&self, key: &BlobKey) -> Result<(), StoreError> {
         self.conn().execute(

@@ -254,6 +254,16 @@ const STEPS: &[&str] = &[
     r#"
     ALTER TABLE pending_blobs ADD COLUMN multipart_id TEXT;
     "#,
+    // 13: blobs copied to another store and verified there, so a migration
+    // that stopped goes on where it was.
+    r#"
+    CREATE TABLE migrated_blobs (
+        destination TEXT NOT NULL,
+        blob_key    TEXT NOT NULL,
+        verified_at TEXT NOT NULL,
+        PRIMARY KEY (destination, blob_key)
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -274,7 +274,18 @@ impl Vault {
         key: &BlobKey,
         sink: Box<dyn Write + Send>,
     ) -> Result<(), VaultError> {
-        let reader = match self.blobs.reader(key).await {
+        self.verify_blob_in(&self.blobs, doc, key, sink).await
+    }
+
+    /// [`Vault::verify_blob`] against the copy in another store.
+    pub(super) async fn verify_blob_in(
+        &self,
+        blobs: &crate::store::BlobStore,
+        doc: &Document,
+        key: &BlobKey,
+        sink: Box<dyn Write + Send>,
+    ) -> Result<(), VaultError> {
+        let reader = match blobs.reader(key).await {
             Ok(r) => r,
             Err(StoreError::Blob(object_store::Error::NotFound { .. })) => {
                 return Err(VaultError::Integrity(format!(

@@ -141,6 +141,16 @@ pub enum VaultError {
     Integrity(String),
     #[error("the node is busy: another handover process holds it ({0})")]
     Busy(&'static str),
+    /// A blob migration whose destination is the store in use.
+    #[error("the blobs are already in that store")]
+    SameBlobStore,
+    /// A blob migration that copied and verified everything, but could not
+    /// switch: another process uses the node.
+    #[error(
+        "every blob is copied to the new store and verified there ({copied} by this run), \
+         but switching to it needs the node to itself, and another process uses it"
+    )]
+    SwitchNeedsNode { copied: usize },
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
@@ -258,6 +268,8 @@ impl VaultError {
             | VaultError::Source(_)
             | VaultError::Config(_)
             | VaultError::Busy(_)
+            | VaultError::SameBlobStore
+            | VaultError::SwitchNeedsNode { .. }
             | VaultError::Denied(_)
             | VaultError::HoldsRealData
             | VaultError::Unauthenticated

@@ -22,7 +22,7 @@ use crate::store::{BlobStore, Db};
 pub(super) const CARD: &str = "card.json";
 const DATABASE: &str = "meta.db";
 const LOCK: &str = "lock";
-const BLOBS: &str = "blobs";
+pub(super) const BLOBS: &str = "blobs";
 
 /// What `init` needs to know.
 #[derive(Debug, Clone)]

@@ -330,6 +330,11 @@ impl Bucket {
         })
     }
 
+    pub fn delete(&self, key: &str) {
+        let (s3, rt) = self.client();
+        rt.block_on(s3.delete(&ObjectPath::from(key))).unwrap();
+    }
+
     pub fn write(&self, key: &str, bytes: &[u8]) {
         let (s3, rt) = self.client();
         rt.block_on(s3.put(&ObjectPath::from(key), bytes.to_vec().into()))
