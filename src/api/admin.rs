@@ -2,13 +2,14 @@
 //! grants, and the department directory.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::paging::{page_request, paged, PageQuery};
 use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
 use super::{parse_id, AppState, Problem};
 use crate::domain::{
@@ -52,14 +53,22 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// Users of this node (admin).
+/// Users of this node (admin), in name order, a page at a time; `q`
+/// searches names.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = [User]), (status = 403, body = Problem)))]
+    params(PageQuery),
+    responses((status = 200, body = [User],
+        headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     Caller(actor): Caller,
-) -> ApiResult<Json<Vec<User>>> {
-    Ok(Json(state.run(move |v| v.list_users(&actor)).await?))
+    QueryParams(q): QueryParams<PageQuery>,
+) -> ApiResult<(HeaderMap, Json<Vec<User>>)> {
+    let page = q.request()?;
+    let found = state.run(move |v| v.list_users_page(&actor, &page)).await?;
+    let keep = [("limit", q.limit.map(|l| l.to_string())), ("q", q.q)];
+    Ok(paged("/api/v1/users", &keep, found))
 }
 
 /// Another role or scope for a user.
@@ -252,28 +261,40 @@ pub async fn add_grant(
     Ok((StatusCode::CREATED, Json(grant)))
 }
 
-/// Filter of the grant list.
+/// Filter and page of the grant list.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct GrantQuery {
     /// Only this child's grants.
     pub child: Option<String>,
+    /// Rows per page: 1 to 500, default 50.
+    pub limit: Option<usize>,
+    /// Where the previous page ended: the cursor in its `Link: rel="next"` header.
+    pub after: Option<String>,
 }
 
-/// Grants the caller may see.
+/// Grants the caller may see, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/grants", tag = "grants", security(("bearer" = [])), params(GrantQuery),
-    responses((status = 200, body = [Grant]), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = [Grant],
+        headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_grants(
     State(state): State<AppState>,
     Caller(actor): Caller,
     QueryParams(q): QueryParams<GrantQuery>,
-) -> ApiResult<Json<Vec<Grant>>> {
+) -> ApiResult<(HeaderMap, Json<Vec<Grant>>)> {
+    let page = page_request(q.limit, q.after.clone(), None)?;
     let child = match q.child.as_deref() {
         Some(c) => Some(parse_id(&state, &actor, c, "child").await?),
         None => None,
     };
-    Ok(Json(
-        state.run(move |v| v.list_grants(&actor, child)).await?,
-    ))
+    let found = state
+        .run(move |v| v.list_grants_page(&actor, child, &page))
+        .await?;
+    let keep = [
+        ("child", q.child),
+        ("limit", q.limit.map(|l| l.to_string())),
+    ];
+    Ok(paged("/api/v1/grants", &keep, found))
 }
 
 /// Revoke a grant at once.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::auth::Caller;
+use super::paging::{paged, PageQuery};
 use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
 use super::{parse_id, AppState, Created, Problem};
 use crate::domain::{CaseRecord, CaseRecordPatch, Child, ChildId, DocKind, Document, Purpose};
@@ -35,14 +36,24 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(Created::new(id))))
 }
 
-/// The children the caller may see.
+/// The children the caller may see, a page at a time, in name order;
+/// `q` searches names.
 #[utoipa::path(get, path = "/api/v1/children", tag = "children", security(("bearer" = [])),
-    responses((status = 200, body = [Child]), (status = 403, body = Problem)))]
+    params(PageQuery),
+    responses((status = 200, body = [Child],
+        headers(("Link" = String, description = "`<...?after=ID>; rel=\"next\"` when there may be another page"))),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
-) -> ApiResult<Json<Vec<Child>>> {
-    Ok(Json(state.run(move |v| v.list_children(&actor)).await?))
+    QueryParams(q): QueryParams<PageQuery>,
+) -> ApiResult<(HeaderMap, Json<Vec<Child>>)> {
+    let page = q.request()?;
+    let found = state
+        .run(move |v| v.list_children_page(&actor, &page))
+        .await?;
+    let keep = [("limit", q.limit.map(|l| l.to_string())), ("q", q.q)];
+    Ok(paged("/api/v1/children", &keep, found))
 }
 
 /// One child: record, documents and the checklist for a purpose.
@@ -267,47 +278,61 @@ pub struct AccessRecord {
     pub purpose: Option<String>,
 }
 
-/// Who asked for what about a child, when and why (from the audit log).
+/// Who asked for what about a child, when and why (from the audit log,
+/// through its index), oldest first, a page at a time; the cursor is the
+/// last decision's `seq`.
 #[utoipa::path(get, path = "/api/v1/children/{id}/access-log", tag = "children", security(("bearer" = [])),
-    params(("id" = String, Path, description = "child id")),
-    responses((status = 200, body = [AccessRecord]), (status = 404, body = Problem)))]
+    params(("id" = String, Path, description = "child id"),
+        ("limit" = Option<usize>, Query, description = "rows per page: 1 to 500, default 50"),
+        ("after" = Option<String>, Query, description = "the `seq` the previous page ended at (its `Link: rel=\"next\"`)")),
+    responses((status = 200, body = [AccessRecord],
+        headers(("Link" = String, description = "`<...?after=SEQ>; rel=\"next\"` when there may be another page"))),
+        (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn access_log(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let id: ChildId = parse_id(&state, &actor, &id, "child").await?;
-    // A long history is read and turned into JSON on the heavy pool, not
-    // on the runtime's workers.
-    let json = state
-        .run_heavy(move |v| {
-            let records: Vec<AccessRecord> = v
-                .access_log(&actor, id)?
-                .into_iter()
-                .map(|(line, e)| AccessRecord {
-                    seq: line.seq,
-                    time: line.time,
-                    who: e.who,
-                    role: e.role,
-                    action: e.action,
-                    decision: match e.decision {
-                        crate::vault::Outcome::Allow => "allow".into(),
-                        crate::vault::Outcome::Deny => "deny".into(),
-                    },
-                    document: e.document,
-                    grant: e.grant,
-                    purpose: e.purpose,
-                })
-                .collect();
-            serde_json::to_vec(&records).map_err(|e| crate::vault::VaultError::Io(e.into()))
-        })
+    QueryParams(q): QueryParams<PageQuery>,
+) -> ApiResult<(HeaderMap, Json<Vec<AccessRecord>>)> {
+    let page = q.request()?;
+    let after = match page.after.as_deref() {
+        Some(a) => Some(
+            a.parse::<u64>()
+                .map_err(|_| ApiError::bad_request("after: not a line number"))?,
+        ),
+        None => None,
+    };
+    let child: ChildId = parse_id(&state, &actor, &id, "child").await?;
+    let found = state
+        .run(move |v| v.access_log_page(&actor, child, after, page.limit, false))
         .await?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        json,
-    )
-        .into_response())
+    let records = crate::domain::Page {
+        items: found
+            .items
+            .into_iter()
+            .map(|(line, e)| AccessRecord {
+                seq: line.seq,
+                time: line.time,
+                who: e.who,
+                role: e.role,
+                action: e.action,
+                decision: match e.decision {
+                    crate::vault::Outcome::Allow => "allow".into(),
+                    crate::vault::Outcome::Deny => "deny".into(),
+                },
+                document: e.document,
+                grant: e.grant,
+                purpose: e.purpose,
+            })
+            .collect(),
+        next: found.next,
+    };
+    let keep = [("limit", q.limit.map(|l| l.to_string()))];
+    Ok(paged(
+        &format!("/api/v1/children/{child}/access-log"),
+        &keep,
+        records,
+    ))
 }
 
 fn purpose(p: Option<&str>) -> ApiResult<Purpose> {

@@ -5,14 +5,15 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
 
 use super::auth::{Caller, MaybeCaller};
-use super::problem::{ApiError, ApiResult, JsonBody};
+use super::paging::{page_request, paged, PageQuery};
+use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
 use super::{AppState, Problem};
 use crate::domain::{AnswerOutcome, InboxItem};
 
@@ -67,14 +68,23 @@ pub async fn receive(
     ))
 }
 
-/// The inbox, newest first: origin, size and document count of each bundle.
+/// The inbox, newest first, a page at a time: origin, size and document
+/// count of each bundle.
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", security(("bearer" = [])),
-    responses((status = 200, body = [InboxItem]), (status = 403, body = Problem)))]
+    params(("limit" = Option<usize>, Query, description = "rows per page: 1 to 500, default 50"),
+        ("after" = Option<String>, Query, description = "where the previous page ended (its `Link: rel=\"next\"`)")),
+    responses((status = 200, body = [InboxItem],
+        headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
-) -> ApiResult<Json<Vec<InboxItem>>> {
-    Ok(Json(state.run(move |v| v.list_inbox(&actor)).await?))
+    QueryParams(q): QueryParams<PageQuery>,
+) -> ApiResult<(HeaderMap, Json<Vec<InboxItem>>)> {
+    let page = page_request(q.limit, q.after.clone(), None)?;
+    let found = state.run(move |v| v.list_inbox_page(&actor, &page)).await?;
+    let keep = [("limit", q.limit.map(|l| l.to_string()))];
+    Ok(paged("/api/v1/inbox", &keep, found))
 }
 
 /// What accepting did.

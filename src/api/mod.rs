@@ -11,6 +11,7 @@ mod guard;
 mod health;
 mod inbox;
 mod openapi;
+mod paging;
 mod problem;
 mod push;
 mod server;

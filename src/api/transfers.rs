@@ -4,13 +4,14 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tokio_util::io::ReaderStream;
 
 use super::auth::Caller;
+use super::paging::{page_request, paged};
 use super::problem::{ApiError, ApiResult, JsonBody, QueryParams};
 use super::{parse_id, AppState, Created, Problem};
 use crate::domain::{ChildId, Transfer, TransferId, TransferStep};
@@ -39,28 +40,40 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Created::new(t.id))))
 }
 
-/// Filter of the transfer list.
+/// Filter and page of the transfer list.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// Only this child's transfers.
     pub child: Option<String>,
+    /// Rows per page: 1 to 500, default 50.
+    pub limit: Option<usize>,
+    /// Where the previous page ended: the cursor in its `Link: rel="next"` header.
+    pub after: Option<String>,
 }
 
-/// Transfers the caller may see, newest first.
+/// Transfers the caller may see, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/transfers", tag = "transfers", security(("bearer" = [])),
-    params(ListQuery), responses((status = 200, body = [Transfer]), (status = 404, body = Problem)))]
+    params(ListQuery), responses((status = 200, body = [Transfer],
+        headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
+        (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
     QueryParams(q): QueryParams<ListQuery>,
-) -> ApiResult<Json<Vec<Transfer>>> {
+) -> ApiResult<(HeaderMap, Json<Vec<Transfer>>)> {
+    let page = page_request(q.limit, q.after.clone(), None)?;
     let child = match q.child.as_deref() {
         Some(c) => Some(parse_id(&state, &actor, c, "child").await?),
         None => None,
     };
-    Ok(Json(
-        state.run(move |v| v.list_transfers(&actor, child)).await?,
-    ))
+    let found = state
+        .run(move |v| v.list_transfers_page(&actor, child, &page))
+        .await?;
+    let keep = [
+        ("child", q.child),
+        ("limit", q.limit.map(|l| l.to_string())),
+    ];
+    Ok(paged("/api/v1/transfers", &keep, found))
 }
 
 /// One transfer with its state and history.

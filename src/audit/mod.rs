@@ -7,12 +7,17 @@
 //! Appends are durable when acknowledged (group commit: concurrent writers
 //! share one fdatasync). If the log cannot be written, the append fails and
 //! so does the request (fail closed).
+//!
+//! Reading by byte offset (`scan`) serves the access-history index that
+//! the vault keeps in its database; the log stays the one truth.
 
 mod format;
+mod scan;
 mod verify;
 mod writer;
 
-pub use format::{checkpoint_message, Body, Checkpoint, Entry, Line, Outcome, GENESIS};
+pub use format::{checkpoint_message, line_hash, Body, Checkpoint, Entry, Line, Outcome, GENESIS};
+pub use scan::{lines_at, scan_from, ScannedLine};
 pub use verify::{history, verify, Verified};
 pub use writer::AuditLog;
 

@@ -1,5 +1,6 @@
-//! Checking the whole log with the node's public key alone, and reading a
-//! child's access history out of it.
+//! Checking the whole log with the node's public key alone, in one pass
+//! that holds one line at a time (a log of any length in constant memory),
+//! and reading a child's access history out of it.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -77,10 +78,28 @@ pub fn verify(
         last_checkpoint: 0,
         unsigned_tail: 0,
     };
+    // The copy of the last checkpoint, read first so the log is read once.
+    let recorded = match head.map(std::fs::read) {
+        None => None,
+        Some(Ok(copy)) => {
+            let copy = copy.strip_suffix(b"\n").unwrap_or(&copy).to_vec();
+            let line: Line = serde_json::from_slice(&copy)
+                .map_err(|_| AuditError::Read("the checkpoint copy is malformed".into()))?;
+            Some((line.seq, copy))
+        }
+        Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => None,
+        Some(Err(e)) => return Err(AuditError::Read(e.to_string())),
+    };
+    let mut recorded_matches = false;
     let mut prev_hash = GENESIS.to_string();
     let mut before_prev_hash: Option<String> = None;
     for item in lines(log)? {
         let (n, bytes, complete) = item?;
+        if let Some((seq, copy)) = &recorded {
+            if *seq == n {
+                recorded_matches = bytes == *copy;
+            }
+        }
         if !complete {
             return Err(broken(n, "incomplete last line (cut off mid-write)"));
         }
@@ -146,44 +165,24 @@ pub fn verify(
         before_prev_hash = Some(std::mem::replace(&mut prev_hash, line_hash(&bytes)));
         v.lines = n;
     }
-    if let Some(head) = head {
-        match std::fs::read(head) {
-            Ok(copy) => {
-                let copy = copy.strip_suffix(b"\n").unwrap_or(&copy);
-                let recorded: Line = serde_json::from_slice(copy)
-                    .map_err(|_| AuditError::Read("the checkpoint copy is malformed".into()))?;
-                if recorded.seq > v.lines {
-                    return Err(broken(
-                        v.lines + 1,
-                        format!(
-                            "the log ends at line {} but its last checkpoint is line {}: truncated",
-                            v.lines, recorded.seq
-                        ),
-                    ));
-                }
-                let at = nth_line(log, recorded.seq)?;
-                if at.as_deref() != Some(copy) {
-                    return Err(broken(
-                        recorded.seq,
-                        "differs from the recorded copy of the last checkpoint",
-                    ));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(AuditError::Read(e.to_string())),
+    if let Some((seq, _)) = recorded {
+        if seq > v.lines {
+            return Err(broken(
+                v.lines + 1,
+                format!(
+                    "the log ends at line {} but its last checkpoint is line {seq}: truncated",
+                    v.lines
+                ),
+            ));
+        }
+        if !recorded_matches {
+            return Err(broken(
+                seq,
+                "differs from the recorded copy of the last checkpoint",
+            ));
         }
     }
     Ok(v)
-}
-
-fn nth_line(log: &Path, n: u64) -> Result<Option<Vec<u8>>, AuditError> {
-    for item in lines(log)? {
-        let (i, bytes, _) = item?;
-        if i == n {
-            return Ok(Some(bytes));
-        }
-    }
-    Ok(None)
 }
 
 /// Every decision about `child`, oldest first.

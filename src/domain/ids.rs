@@ -37,6 +37,11 @@ macro_rules! opaque_id {
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
             }
+
+            /// The id's 16 bytes (a compact database key).
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
         }
 
         impl Default for $name {

@@ -11,6 +11,7 @@ mod grant;
 mod ids;
 mod language;
 mod oversight;
+mod page;
 mod principal;
 mod purpose;
 mod session;
@@ -31,6 +32,7 @@ pub use ids::{
 };
 pub use language::{Language, UnknownLanguage};
 pub use oversight::{reads_papers, OversightEvent, OversightKind};
+pub use page::{fold_name, Page, PageError, PageRequest, DEFAULT_LIMIT, MAX_LIMIT};
 pub use principal::{
     valid_district, valid_place_id, InvalidScope, Principal, Role, Scope, UnknownRole, User,
 };

@@ -279,8 +279,8 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO children (id, record, created_at, created_by, updated_at, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO children (id, record, created_at, created_by, updated_at, origin, name_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params_from_iter(child_params(child)?),
         )?;
         for (doc, key) in documents {

@@ -5,8 +5,27 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
 use super::columns::Time;
+use super::BlobKey;
 use super::{Db, StoreError};
-use crate::domain::{CaseRecord, Child, ChildId};
+use crate::domain::{fold_name, CaseRecord, Child, ChildId, Document};
+
+/// Which children a list's query may return: the caller's scope as SQL.
+/// It narrows what the policy then checks row by row; it never widens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildFilter {
+    /// Every child (the local operator).
+    All,
+    /// Children placed in one institution.
+    Institution(String),
+    /// Children placed in one district.
+    District(String),
+    /// Children that came in a bundle from another department.
+    TransferredIn,
+    /// These children only (a support person's grants).
+    Ids(Vec<ChildId>),
+    /// None.
+    Nothing,
+}
 
 const COLUMNS: &str = "id, record, created_at, created_by, updated_at, origin";
 
@@ -14,8 +33,8 @@ impl Db {
     /// Adds a new child.
     pub fn insert_child(&self, child: &Child) -> Result<(), StoreError> {
         self.conn().execute(
-            "INSERT INTO children (id, record, created_at, created_by, updated_at, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO children (id, record, created_at, created_by, updated_at, origin, name_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params_from_iter(child_params(child)?),
         )?;
         Ok(())
@@ -31,8 +50,8 @@ impl Db {
         let json =
             serde_json::to_string(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let n = self.conn().execute(
-            "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, json, Time(at)],
+            "UPDATE children SET record = ?2, updated_at = ?3, name_key = ?4 WHERE id = ?1",
+            params![id, json, Time(at), fold_name(&record.name)],
         )?;
         Ok(n == 1)
     }
@@ -52,8 +71,13 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            "UPDATE children SET record = ?2, updated_at = ?3 WHERE id = ?1",
-            params![child.id, json, Time(child.updated_at)],
+            "UPDATE children SET record = ?2, updated_at = ?3, name_key = ?4 WHERE id = ?1",
+            params![
+                child.id,
+                json,
+                Time(child.updated_at),
+                fold_name(&child.record.name)
+            ],
         )?;
         tx.execute(
             "INSERT INTO child_moves (id, child_id, from_institution, from_district,
@@ -96,8 +120,112 @@ impl Db {
     }
 }
 
-/// The values of a child's row, in [`COLUMNS`] order.
-pub(super) fn child_params(child: &Child) -> Result<[Box<dyn rusqlite::ToSql>; 6], StoreError> {
+impl Db {
+    /// Up to `limit` children that `filter` lets through, in the order of
+    /// their folded names (then ids), after the child `after`, whose folded
+    /// name holds `q` (already folded) if given. Each filter has its index
+    /// (migration 14), so a page reads about `limit` rows, not the table.
+    pub fn children_page(
+        &self,
+        filter: &ChildFilter,
+        q: Option<&str>,
+        after: Option<ChildId>,
+        limit: usize,
+    ) -> Result<Vec<Child>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM children WHERE 1");
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        match filter {
+            ChildFilter::All => {}
+            ChildFilter::Nothing => return Ok(Vec::new()),
+            ChildFilter::Institution(i) => {
+                sql.push_str(" AND institution = ?");
+                args.push(Box::new(i.clone()));
+            }
+            ChildFilter::District(d) => {
+                sql.push_str(" AND district = ?");
+                args.push(Box::new(d.clone()));
+            }
+            ChildFilter::TransferredIn => sql.push_str(" AND origin IS NOT NULL"),
+            ChildFilter::Ids(ids) => {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sql.push_str(" AND id IN (");
+                for (i, id) in ids.iter().enumerate() {
+                    sql.push_str(if i == 0 { "?" } else { ", ?" });
+                    args.push(Box::new(*id));
+                }
+                sql.push(')');
+            }
+        }
+        if let Some(after) = after {
+            // A cursor that names no child gives an empty page.
+            sql.push_str(" AND (name_key, id) > (SELECT name_key, id FROM children WHERE id = ?)");
+            args.push(Box::new(after));
+        }
+        if let Some(q) = q {
+            // instr, not LIKE: the search text's own % and _ mean themselves.
+            sql.push_str(" AND instr(name_key, ?) > 0");
+            args.push(Box::new(q.to_string()));
+        }
+        sql.push_str(" ORDER BY name_key, id LIMIT ?");
+        args.push(Box::new(limit as i64));
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), row_to_child)?;
+        rows.map(|r| r?).collect()
+    }
+}
+
+impl Db {
+    /// Adds many children, each with its document rows, in one
+    /// transaction (a bulk load: the national-scale bench fills a node
+    /// with it). The rows are exactly those [`Db::insert_child`] and a
+    /// document's commit write; the blobs are the caller's affair.
+    pub fn insert_children_bulk(
+        &self,
+        batch: &[(Child, Vec<(Document, BlobKey)>)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (child, documents) in batch {
+            tx.prepare_cached(
+                "INSERT INTO children (id, record, created_at, created_by, updated_at, origin, name_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params_from_iter(child_params(child)?))?;
+            for (doc, key) in documents {
+                super::documents::insert_document(&tx, doc, key)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Fills the folded name of rows written before it existed (migration 14).
+pub(super) fn fill_name_keys(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let missing: Vec<(String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, json_extract(record, '$.name') FROM children WHERE name_key = ''",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?)))?;
+        rows.map(|r| r.map(|(id, name)| (id, name.unwrap_or_default())))
+            .collect::<Result<_, _>>()?
+    };
+    for (id, name) in missing {
+        tx.execute(
+            "UPDATE children SET name_key = ?2 WHERE id = ?1",
+            params![id, fold_name(&name)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The values of a child's row, in [`COLUMNS`] order, then its folded name.
+pub(super) fn child_params(child: &Child) -> Result<[Box<dyn rusqlite::ToSql>; 7], StoreError> {
     let record =
         serde_json::to_string(&child.record).map_err(|e| StoreError::Malformed(e.to_string()))?;
     let origin = child
@@ -113,6 +241,7 @@ pub(super) fn child_params(child: &Child) -> Result<[Box<dyn rusqlite::ToSql>; 6
         Box::new(child.created_by.clone()),
         Box::new(Time(child.updated_at)),
         Box::new(origin),
+        Box::new(fold_name(&child.record.name)),
     ])
 }
 

@@ -75,6 +75,22 @@ impl Db {
         rows.map(|r| r?).collect()
     }
 
+    /// Up to `limit` inbox items, newest first, after the bundle `after`.
+    pub fn inbox_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox WHERE ?1 IS NULL
+               OR (received_at, bundle_id) < (SELECT received_at, bundle_id FROM inbox WHERE bundle_id = ?1)
+             ORDER BY received_at DESC, bundle_id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| Ok(inbox_row(r)))?;
+        rows.map(|r| r?).collect()
+    }
+
     /// Queues a push; an existing one for the same kind and bundle is kept.
     pub fn queue_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
         self.conn().execute(

@@ -61,6 +61,28 @@ impl Db {
         rows.map(|r| r?).collect()
     }
 
+    /// Up to `limit` grants, newest first, after the grant `after`,
+    /// filtered by grantee and/or child.
+    pub fn grants_page(
+        &self,
+        user: Option<UserId>,
+        child: Option<ChildId>,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE (?1 IS NULL OR user_id = ?1)
+             AND (?2 IS NULL OR child_id = ?2)
+             AND (?3 IS NULL OR (created_at, id) < (SELECT created_at, id FROM grants WHERE id = ?3))
+             ORDER BY created_at DESC, id DESC LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(params![user, child, after, limit as i64], |r| {
+            Ok(grant_from_row(r))
+        })?;
+        rows.map(|r| r?).collect()
+    }
+
     /// Revokes a grant; `false` when unknown or already revoked.
     pub fn revoke_grant(&self, id: GrantId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let n = self.conn().execute(

@@ -264,6 +264,30 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (destination, blob_key)
     );
     "#,
+    // 14: lists that scale. The scope of a list (institution, district,
+    // transferred in) and the name search go into the query: the folded
+    // name (`domain::fold_name`, written by the program; `Db::open` fills
+    // it for rows from before) and an index per scope in name order. The
+    // access history's index: which audit lines name which child (by byte
+    // offset), caught up from the log, which stays the one truth.
+    r#"
+    ALTER TABLE children ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE children ADD COLUMN district TEXT
+        GENERATED ALWAYS AS (json_extract(record, '$.district')) VIRTUAL;
+    CREATE INDEX children_by_name ON children(name_key, id);
+    CREATE INDEX children_by_institution ON children(institution, name_key, id);
+    CREATE INDEX children_by_district ON children(district, name_key, id);
+    CREATE INDEX children_transferred_in ON children(name_key, id) WHERE origin IS NOT NULL;
+    CREATE INDEX transfers_by_time ON transfers(created_at, id);
+    CREATE INDEX grants_by_time ON grants(created_at, id);
+    CREATE INDEX inbox_by_time ON inbox(received_at, bundle_id);
+    CREATE TABLE audit_index (
+        child  BLOB NOT NULL,
+        seq    INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        PRIMARY KEY (child, seq)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this program writes.

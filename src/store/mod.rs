@@ -1,8 +1,8 @@
 //! Storage: the metadata database (SQLite encrypted with SQLCipher) and the
-//! blob store (`object_store`: local files, or `memory://` for tests; no
-//! other store is built yet).
+//! blob store (`object_store`: local files, S3, or `memory://` for tests).
 //! Stores bytes and rows; knows nothing of policy or of what the bytes mean.
 
+mod audit_index;
 mod blobs;
 mod bundles;
 mod children;
@@ -18,8 +18,10 @@ mod transfers;
 mod uploads;
 mod users;
 
+pub use audit_index::IndexMark;
 pub use blobs::{BlobKey, BlobStore, BlobUpload, BlobWriter, S3Options, StagedFile};
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
+pub use children::ChildFilter;
 pub use db::Db;
 pub use uploads::Segment;
 

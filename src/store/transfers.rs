@@ -65,4 +65,25 @@ impl Db {
         rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("transfer")))
             .collect()
     }
+
+    /// Up to `limit` transfers of one child (or all), newest first, after
+    /// the transfer `after`.
+    pub fn transfers_page(
+        &self,
+        child: Option<ChildId>,
+        after: Option<TransferId>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(
+            "SELECT record FROM transfers WHERE (?1 IS NULL OR child_id = ?1)
+             AND (?2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM transfers WHERE id = ?2))
+             ORDER BY created_at DESC, id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![child, after, limit as i64], |r| {
+            r.get::<_, String>(0)
+        })?;
+        rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("transfer")))
+            .collect()
+    }
 }

@@ -107,6 +107,24 @@ impl Db {
         rows.map(|r| r?).collect()
     }
 
+    /// Up to `limit` users in name order after the name `after`, whose
+    /// name holds `q` (already lower case) if given.
+    pub fn users_page(
+        &self,
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE (?1 IS NULL OR name > ?1)
+             AND (?2 IS NULL OR instr(lower(name), ?2) > 0)
+             ORDER BY name LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![after, q, limit as i64], |r| Ok(user_from_row(r)))?;
+        rows.map(|r| r?).collect()
+    }
+
     /// A user by id.
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.read()

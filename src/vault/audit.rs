@@ -1,14 +1,13 @@
-//! Reading the audit log through the vault: one child's access history;
-//! and checks that need no open node (so no key): verifying the whole log
-//! with the node's public card, and validating a policy directory.
+//! Checks that need no open node (so no key): verifying the whole audit
+//! log with the node's public card, and validating a policy directory.
+//! (A child's access history, read through its index, is `history.rs`.)
 
 use std::path::{Path, PathBuf};
 
-use super::access::Note;
-use super::{Vault, VaultError};
-use crate::audit::{self, Entry, Line};
-use crate::domain::{ChildId, DepartmentCard, Principal};
-use crate::policy::{Action, Policies};
+use super::VaultError;
+use crate::audit;
+use crate::domain::DepartmentCard;
+use crate::policy::Policies;
 
 pub use crate::audit::{
     Entry as AuditEntry, Line as AuditLine, Outcome, Verified as AuditVerified,
@@ -42,19 +41,4 @@ pub fn verify_audit_log(
 /// returns how many there are.
 pub fn check_policies(dir: Option<&Path>) -> Result<usize, VaultError> {
     Ok(Policies::check(dir)?)
-}
-
-impl Vault {
-    /// Who asked for what about `child`, when and why, oldest first.
-    pub fn access_log(
-        &self,
-        actor: &Principal,
-        child: ChildId,
-    ) -> Result<Vec<(Line, Entry)>, VaultError> {
-        self.authorize_child(actor, Action::ReadAccessLog, child, Note::default())?;
-        Ok(audit::history(
-            &self.data_dir().join(audit::LOG_FILE),
-            &child.to_string(),
-        )?)
-    }
 }

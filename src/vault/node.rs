@@ -56,6 +56,8 @@ pub struct Vault {
     pub(super) clock: super::clock::VaultClock,
     /// Wakes whoever pushes the outbox when something was queued.
     pub(super) outbox: tokio::sync::Notify,
+    /// One catch-up of the access-history index at a time.
+    pub(super) audit_index_turn: super::history::IndexTurn,
     card: DepartmentCard,
     lock: File,
 }
@@ -162,9 +164,13 @@ impl Vault {
             active_uploads: Default::default(),
             clock: Default::default(),
             outbox: tokio::sync::Notify::new(),
+            audit_index_turn: Default::default(),
             card,
             lock,
         };
+        // The access history's index reaches the end of the log (built
+        // from the whole log the first time, or when it was lost).
+        vault.catch_up_audit_index()?;
         if clean_up && vault.lock.try_lock().is_ok() {
             let cleared = vault.clear_interrupted_uploads().await;
             vault.lock.unlock()?;

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use super::access::Note;
 use super::{Checklist, Purpose, Vault, VaultError};
 use crate::domain::{
-    Child, ChildId, DocKind, Grant, Principal, Role, Transfer, TransferState, UserId,
+    Child, ChildId, DocKind, Grant, Page, PageRequest, Principal, Role, Transfer, TransferState,
+    UserId,
 };
 use crate::policy::Action;
 
@@ -136,25 +137,42 @@ impl Vault {
         actor: &Principal,
         purpose: Purpose,
     ) -> Result<Vec<ChildSummary>, VaultError> {
-        let mut out: Vec<ChildSummary> = self
-            .list_children(actor)?
+        self.list_children(actor)?
             .into_iter()
-            .map(|child| {
-                let documents = self.db.documents_of(child.id)?;
-                let (child, documents) = self.need_to_know(actor, child, documents)?;
-                let checklist = self.checklists.evaluate(purpose, &documents);
-                Ok(ChildSummary { child, checklist })
-            })
-            .collect::<Result<_, VaultError>>()?;
-        out.sort_by(|a, b| {
-            a.child
-                .record
-                .name
-                .to_lowercase()
-                .cmp(&b.child.record.name.to_lowercase())
-                .then(a.child.id.cmp(&b.child.id))
-        });
-        Ok(out)
+            .map(|child| self.summary_of(actor, child, purpose))
+            .collect()
+    }
+
+    /// One page of [`Vault::children_overview`] (name order; `q` searches
+    /// names).
+    pub fn children_overview_page(
+        &self,
+        actor: &Principal,
+        purpose: Purpose,
+        page: &PageRequest,
+    ) -> Result<Page<ChildSummary>, VaultError> {
+        let found = self.list_children_page(actor, page)?;
+        Ok(Page {
+            items: found
+                .items
+                .into_iter()
+                .map(|child| self.summary_of(actor, child, purpose))
+                .collect::<Result<_, _>>()?,
+            next: found.next,
+        })
+    }
+
+    /// A child with the checklist of `purpose`, as `actor` may see them.
+    fn summary_of(
+        &self,
+        actor: &Principal,
+        child: Child,
+        purpose: Purpose,
+    ) -> Result<ChildSummary, VaultError> {
+        let documents = self.db.documents_of(child.id)?;
+        let (child, documents) = self.need_to_know(actor, child, documents)?;
+        let checklist = self.checklists.evaluate(purpose, &documents);
+        Ok(ChildSummary { child, checklist })
     }
 
     /// The transfers whose child `actor` may see, newest first; with
@@ -291,13 +309,17 @@ impl Vault {
     }
 
     /// Who asked for what about `child`, when and why, newest first, with
-    /// user names and the kinds of the papers (see [`Vault::access_log`]).
+    /// user names and the kinds of the papers: up to `limit` decisions
+    /// before line `before` (see [`Vault::access_log_page`]), and the line
+    /// to read older ones before, if any.
     pub fn access_history(
         &self,
         actor: &Principal,
         child: ChildId,
-    ) -> Result<Vec<AccessRecord>, VaultError> {
-        let entries = self.access_log(actor, child)?;
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRecord>, Option<String>), VaultError> {
+        let page = self.access_log_page(actor, child, before, limit, true)?;
         let users: BTreeMap<String, String> = self
             .db
             .users()?
@@ -310,7 +332,8 @@ impl Vault {
             .into_iter()
             .map(|d| (d.id.to_string(), d.kind))
             .collect();
-        let mut out: Vec<AccessRecord> = entries
+        let out = page
+            .items
             .into_iter()
             .map(|(line, e)| AccessRecord {
                 at: line.time,
@@ -322,8 +345,7 @@ impl Vault {
                 purpose: e.purpose.as_deref().and_then(|p| p.parse().ok()),
             })
             .collect();
-        out.reverse();
-        Ok(out)
+        Ok((out, page.next))
     }
 
     /// The numbers of the children `actor` may see (a DCPU officer: the

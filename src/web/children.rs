@@ -4,16 +4,17 @@
 //! papers by kind, and what the visitor may do next.
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::page::{Chrome, Page, PageResult};
+use super::page::{error_page, Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
 use crate::domain::{
-    CaseRecord, CaseRecordPatch, ChildId, DocKind, Document, Grant, Sex, Transfer,
+    CaseRecord, CaseRecordPatch, ChildId, DocKind, Document, Grant, PageRequest, Sex, Transfer,
 };
 use crate::vault::{ChildAbilities, ChildSummary, ChildView, Purpose};
 
@@ -26,30 +27,32 @@ struct ListPage {
     c: Chrome,
     rows: Vec<ChildSummary>,
     q: String,
-    page: usize,
-    pages: usize,
-    total: usize,
+    /// Whether this is a later page (offer the first one again).
+    later: bool,
+    /// The cursor of the next page, if there may be one.
+    next: Option<String>,
 }
 
 #[derive(Deserialize)]
-pub struct PageQuery {
-    page: Option<usize>,
+pub struct ListQuery {
+    /// Where the previous page ended (a child id, never a name).
+    after: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct SearchForm {
     #[serde(default)]
     q: String,
-    page: Option<usize>,
+    after: Option<String>,
 }
 
 /// `GET /children`: the children the visitor may see, a page at a time.
 pub async fn list(
     State(state): State<WebState>,
     v: Visitor,
-    Query(p): Query<PageQuery>,
+    Query(p): Query<ListQuery>,
 ) -> PageResult {
-    render_list(&state, v, String::new(), p.page.unwrap_or(1)).await
+    render_list(&state, v, String::new(), p.after).await
 }
 
 /// `POST /children`: the same list, searched by name (posted, so the
@@ -59,35 +62,32 @@ pub async fn search(
     v: Visitor,
     Form(f): Form<SearchForm>,
 ) -> PageResult {
-    render_list(&state, v, f.q.trim().to_string(), f.page.unwrap_or(1)).await
+    render_list(&state, v, f.q.trim().to_string(), f.after).await
 }
 
-async fn render_list(state: &WebState, v: Visitor, q: String, page: usize) -> PageResult {
-    let all = v
-        .ask(state, |vault, who| {
-            vault.children_overview(who, Purpose::Restoration)
+async fn render_list(state: &WebState, v: Visitor, q: String, after: Option<String>) -> PageResult {
+    let later = after.as_deref().is_some_and(|a| !a.is_empty());
+    let request = PageRequest::new(Some(PAGE_SIZE), after, Some(&q)).map_err(|_| {
+        let c = v.chrome();
+        let field = c.t("children-search");
+        error_page(
+            c,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error-invalid-field",
+            vec![field],
+        )
+    })?;
+    let found = v
+        .ask(state, move |vault, who| {
+            vault.children_overview_page(who, Purpose::Restoration, &request)
         })
         .await?;
-    let needle = q.to_lowercase();
-    let matching: Vec<ChildSummary> = all
-        .into_iter()
-        .filter(|c| needle.is_empty() || c.child.record.name.to_lowercase().contains(&needle))
-        .collect();
-    let total = matching.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = page.clamp(1, pages);
-    let rows = matching
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
     Ok(Page(ListPage {
         c: v.chrome().titled("children-title"),
-        rows,
+        rows: found.items,
         q,
-        page,
-        pages,
-        total,
+        later,
+        next: found.next,
     })
     .into_response())
 }

@@ -194,22 +194,38 @@ struct AccessPage {
     c: Chrome,
     child: ChildId,
     records: Vec<AccessRecord>,
+    /// The line number to read older decisions before, if there are any.
+    older: Option<String>,
 }
 
-/// `GET /children/{id}/access`: who read which paper, when and why.
+/// Which part of a history: the decisions before line `before`.
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    before: Option<u64>,
+}
+
+/// `GET /children/{id}/access`: who read which paper, when and why,
+/// newest first, 50 at a time (`?before=LINE` for older ones).
 pub async fn access_history(
     State(state): State<WebState>,
     v: Visitor,
     Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
 ) -> PageResult {
     let child: ChildId = v.id(&id)?;
-    let records = v
-        .ask_heavy(&state, move |vault, who| vault.access_history(who, child))
+    let (records, older) = v
+        .ask(&state, move |vault, who| {
+            vault.access_history(who, child, q.before, HISTORY_PAGE)
+        })
         .await?;
     Ok(Page(AccessPage {
         c: v.chrome().titled("access-title"),
         child,
         records,
+        older,
     })
     .into_response())
 }
+
+/// Decisions on one page of a child's access history.
+const HISTORY_PAGE: usize = 50;

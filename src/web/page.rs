@@ -127,14 +127,6 @@ impl Chrome {
         )
     }
 
-    /// "Page 2 of 5".
-    pub fn page_of(&self, page: impl Count, pages: impl Count) -> String {
-        self.tr.args(
-            "page-of",
-            &[("page", self.tr.num(page)), ("pages", self.tr.num(pages))],
-        )
-    }
-
     /// The child's age in years, from the date of birth or the estimate.
     pub fn age_of(&self, r: &CaseRecord) -> Option<String> {
         let today = chrono::Utc::now().date_naive();

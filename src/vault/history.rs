@@ -1,0 +1,225 @@
+//! A child's access history at scale: an index in the database of which
+//! audit log lines name which child (`store::audit_index`), so one child's
+//! page reads its own lines by offset instead of the whole log.
+//!
+//! The log stays the one truth. The index is caught up from the log before
+//! every read, by the serve sweep and when the node opens; it is rebuilt
+//! from the log when it is missing or out of step (the log does not go on
+//! where the index's mark says, or a line read by offset is not the one
+//! the index names); and `audit verify` checks it against the log line by
+//! line ([`Vault::verify_audit_index`]). Catching up is idempotent, so two
+//! processes on one node (serve and a command) may both do it.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::access::Note;
+use super::{Vault, VaultError};
+use crate::audit::{self, AuditError, Entry, Line};
+use crate::domain::{ChildId, Page};
+use crate::policy::Action;
+use crate::store::IndexMark;
+
+/// Rows written per transaction while catching up (bounds memory while a
+/// log of millions of lines is indexed).
+const FLUSH_ROWS: usize = 50_000;
+
+/// One catch-up at a time in this process.
+#[derive(Debug, Default)]
+pub(super) struct IndexTurn(Mutex<()>);
+
+/// Why a catch-up stopped short: the log does not go on from the mark.
+const OUT_OF_STEP: &str = "the access-history index is out of step with the log";
+
+impl Vault {
+    fn audit_log_path(&self) -> PathBuf {
+        self.data_dir().join(audit::LOG_FILE)
+    }
+
+    /// Who asked for what about `child`, when and why: up to `limit`
+    /// decisions after line `after` (oldest first), or before line `after`
+    /// (`newest_first`). The next page's cursor is the last line's number.
+    pub fn access_log_page(
+        &self,
+        actor: &crate::domain::Principal,
+        child: ChildId,
+        after: Option<u64>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Page<(Line, Entry)>, VaultError> {
+        self.authorize_child(actor, Action::ReadAccessLog, child, Note::default())?;
+        self.catch_up_audit_index()?;
+        let wanted = child.to_string();
+        for attempt in 0..2 {
+            let mut rows = self
+                .db
+                .audit_index_page(child, after, limit + 1, newest_first)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let offsets: Vec<u64> = rows.iter().map(|r| r.1).collect();
+            let lines = audit::lines_at(&self.audit_log_path(), &offsets)?;
+            let items: Option<Vec<(Line, Entry)>> = lines
+                .into_iter()
+                .zip(&rows)
+                .map(|(found, (seq, _))| {
+                    found.filter(|(l, e)| l.seq == *seq && e.child.as_deref() == Some(&wanted))
+                })
+                .collect();
+            if let Some(items) = items {
+                let next = more
+                    .then(|| items.last().map(|(l, _)| l.seq.to_string()))
+                    .flatten();
+                return Ok(Page { items, next });
+            }
+            if attempt == 0 {
+                tracing::warn!("{OUT_OF_STEP}; rebuilding it from the log");
+                self.index_audit_log(true)?;
+            }
+        }
+        Err(VaultError::Integrity(OUT_OF_STEP.into()))
+    }
+
+    /// Every decision about `child`, oldest first (the command line's
+    /// whole history; pages through the index).
+    pub fn access_log(
+        &self,
+        actor: &crate::domain::Principal,
+        child: ChildId,
+    ) -> Result<Vec<(Line, Entry)>, VaultError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.access_log_page(actor, child, after, 500, false)?;
+            all.extend(page.items);
+            match page.next {
+                Some(n) => after = n.parse().ok(),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Brings the index up to the end of the log; rebuilds it when it is
+    /// missing or the log does not go on from its mark.
+    pub fn catch_up_audit_index(&self) -> Result<(), VaultError> {
+        match self.index_audit_log(false) {
+            Err(VaultError::Audit(AuditError::Broken { reason, .. })) if reason == OUT_OF_STEP => {
+                tracing::warn!("{OUT_OF_STEP}; rebuilding it from the log");
+                self.index_audit_log(true)
+            }
+            other => other,
+        }
+    }
+
+    /// Indexes the log from the mark (or from its start, with `rebuild` or
+    /// when there is no mark). Returns the out-of-step error when the
+    /// log's line at the mark is not the one after the last indexed.
+    fn index_audit_log(&self, rebuild: bool) -> Result<(), VaultError> {
+        let _turn = self
+            .audit_index_turn
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let log = self.audit_log_path();
+        let log_len = match std::fs::metadata(&log) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(AuditError::Read(e.to_string()).into()),
+        };
+        let start = match self.db.audit_index_mark()? {
+            Some(m) if !rebuild && m.offset <= log_len => Some(m),
+            _ => None,
+        };
+        let mut reset = start.is_none();
+        let mut mark = start.unwrap_or_default();
+        if mark.offset == log_len && !reset {
+            return Ok(());
+        }
+        let mut rows = Vec::new();
+        let mut flush = |rows: &mut Vec<(ChildId, u64, u64)>, mark: &IndexMark| {
+            self.db.audit_index_add(rows, mark, reset)?;
+            reset = false;
+            rows.clear();
+            Ok::<(), VaultError>(())
+        };
+        let mut failed: Option<VaultError> = None;
+        audit::scan_from(&log, mark.offset, |line| {
+            let follows = line.seq == mark.seq + 1
+                && (mark.seq == 0 && line.prev == audit::GENESIS || line.prev == mark.hash);
+            if !follows {
+                return Err(AuditError::Broken {
+                    line: line.seq,
+                    reason: OUT_OF_STEP.into(),
+                });
+            }
+            if let Some(child) = line.child.as_deref().and_then(|c| c.parse().ok()) {
+                rows.push((child, line.seq, line.offset));
+            }
+            mark = IndexMark {
+                offset: line.end,
+                seq: line.seq,
+                hash: line.hash,
+            };
+            if rows.len() >= FLUSH_ROWS {
+                if let Err(e) = flush(&mut rows, &mark) {
+                    failed = Some(e);
+                    return Err(AuditError::Read("cannot write the index".into()));
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| failed.take().unwrap_or(VaultError::Audit(e)))?;
+        flush(&mut rows, &mark)
+    }
+
+    /// Checks the index against the log: every decision naming a child,
+    /// up to the index's mark, is in the index at its offset, and the
+    /// index holds nothing else. Streams the log (memory stays flat).
+    /// Returns how many lines the index holds.
+    pub fn verify_audit_index(&self) -> Result<u64, VaultError> {
+        self.catch_up_audit_index()?;
+        let _turn = self
+            .audit_index_turn
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let Some(mark) = self.db.audit_index_mark()? else {
+            return Ok(0);
+        };
+        let mut named = 0u64;
+        let mut failed: Option<VaultError> = None;
+        let bad = |seq: u64, why: &str| AuditError::Broken {
+            line: seq,
+            reason: format!("the access-history index {why}"),
+        };
+        audit::scan_from(&self.audit_log_path(), 0, |line| {
+            if line.offset >= mark.offset {
+                return Ok(());
+            }
+            let Some(child) = line
+                .child
+                .as_deref()
+                .and_then(|c| c.parse::<ChildId>().ok())
+            else {
+                return Ok(());
+            };
+            named += 1;
+            match self.db.audit_index_offset(child, line.seq) {
+                Ok(Some(o)) if o == line.offset => Ok(()),
+                Ok(_) => Err(bad(line.seq, "misses this line or holds another offset")),
+                Err(e) => {
+                    failed = Some(e.into());
+                    Err(bad(line.seq, "cannot be read"))
+                }
+            }
+        })
+        .map_err(|e| failed.take().unwrap_or(VaultError::Audit(e)))?;
+        let held = self.db.audit_index_len()?;
+        if held != named {
+            return Err(VaultError::Audit(bad(
+                mark.seq,
+                &format!("holds {held} lines where the log has {named}"),
+            )));
+        }
+        Ok(held)
+    }
+}
