@@ -245,6 +245,14 @@ async fn sweep(vault: Arc<Vault>, older_than: Duration, stop: CancellationToken)
         if let Err(e) = vault.sweep_uploads().await {
             tracing::warn!(error = %e, "cannot sweep resumable uploads");
         }
+        // Keeps the access-history index near the log's end, so a read
+        // of a history rarely has much to catch up.
+        let v = vault.clone();
+        match tokio::task::spawn_blocking(move || v.catch_up_audit_index()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot catch up the access-history index"),
+            Err(e) => tracing::warn!(error = %e, "the access-history index catch-up failed"),
+        }
     }
 }
 

@@ -35,11 +35,8 @@ fn read_error(log: &Path, e: std::io::Error) -> AuditError {
     AuditError::Read(format!("{}: {e}", log.display()))
 }
 
-fn malformed(seq_or_offset: u64) -> AuditError {
-    AuditError::Broken {
-        line: seq_or_offset,
-        reason: "not a valid audit line".into(),
-    }
+fn malformed(offset: u64) -> AuditError {
+    AuditError::Read(format!("no valid audit line at byte {offset}"))
 }
 
 /// Calls `each` for every complete line from byte `start` on, in order,

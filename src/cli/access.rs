@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use super::output::{actor, open, print_json, CliError};
 use crate::config::Settings;
 use crate::domain::{ChildId, DocKind, GrantId, Purpose, Role, Scope, TokenId};
+use crate::vault::Vault;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -361,11 +362,24 @@ pub fn policy(settings: Settings, cmd: PolicyCommand) -> CliResult<()> {
 pub async fn audit(settings: Settings, cmd: AuditCommand) -> CliResult<()> {
     match cmd {
         AuditCommand::Verify { log, card } => {
+            let own_node = log.is_none() && card.is_none() && Vault::exists(&settings.data_dir);
             let v = crate::vault::verify_audit_log(&settings.data_dir, log, card)?;
             println!(
                 "audit log verified: {} lines, {} signed checkpoints (last at line {}), {} entries after it",
                 v.lines, v.checkpoints, v.last_checkpoint, v.unsigned_tail
             );
+            // The node's own log: its access-history index must agree with
+            // it too. That needs the database, so the node's key; without
+            // it the log alone was checked, and that is said.
+            if own_node {
+                match open(settings).await {
+                    Ok(vault) => {
+                        let n = vault.verify_audit_index()?;
+                        println!("access-history index verified: {n} entries, each at its line");
+                    }
+                    Err(e) => eprintln!("the access-history index was not checked: {e}"),
+                }
+            }
         }
         AuditCommand::Log { child, json } => {
             let vault = open(settings).await?;

@@ -134,29 +134,8 @@ impl Db {
     ) -> Result<Vec<Child>, StoreError> {
         let mut sql = format!("SELECT {COLUMNS} FROM children WHERE 1");
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        match filter {
-            ChildFilter::All => {}
-            ChildFilter::Nothing => return Ok(Vec::new()),
-            ChildFilter::Institution(i) => {
-                sql.push_str(" AND institution = ?");
-                args.push(Box::new(i.clone()));
-            }
-            ChildFilter::District(d) => {
-                sql.push_str(" AND district = ?");
-                args.push(Box::new(d.clone()));
-            }
-            ChildFilter::TransferredIn => sql.push_str(" AND origin IS NOT NULL"),
-            ChildFilter::Ids(ids) => {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                sql.push_str(" AND id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    sql.push_str(if i == 0 { "?" } else { ", ?" });
-                    args.push(Box::new(*id));
-                }
-                sql.push(')');
-            }
+        if !filter_sql(filter, "children", &mut sql, &mut args) {
+            return Ok(Vec::new());
         }
         if let Some(after) = after {
             // A cursor that names no child gives an empty page.
@@ -201,6 +180,41 @@ impl Db {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Appends `filter` as conditions on the children table `table` to a
+/// query's `WHERE`; `false` when it lets nothing through.
+pub(super) fn filter_sql(
+    filter: &ChildFilter,
+    table: &str,
+    sql: &mut String,
+    args: &mut Vec<Box<dyn rusqlite::ToSql>>,
+) -> bool {
+    match filter {
+        ChildFilter::All => {}
+        ChildFilter::Nothing => return false,
+        ChildFilter::Institution(i) => {
+            sql.push_str(&format!(" AND {table}.institution = ?"));
+            args.push(Box::new(i.clone()));
+        }
+        ChildFilter::District(d) => {
+            sql.push_str(&format!(" AND {table}.district = ?"));
+            args.push(Box::new(d.clone()));
+        }
+        ChildFilter::TransferredIn => sql.push_str(&format!(" AND {table}.origin IS NOT NULL")),
+        ChildFilter::Ids(ids) => {
+            if ids.is_empty() {
+                return false;
+            }
+            sql.push_str(&format!(" AND {table}.id IN ("));
+            for (i, id) in ids.iter().enumerate() {
+                sql.push_str(if i == 0 { "?" } else { ", ?" });
+                args.push(Box::new(*id));
+            }
+            sql.push(')');
+        }
+    }
+    true
 }
 
 /// Fills the folded name of rows written before it existed (migration 14).

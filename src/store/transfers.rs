@@ -2,12 +2,12 @@
 //! state, child and bundle id as columns to look it up by.
 
 use chrono::Utc;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, params_from_iter, OptionalExtension};
 
-use super::children::malformed;
+use super::children::{filter_sql, malformed, ChildFilter};
 use super::columns::Time;
 use super::{Db, StoreError};
-use crate::domain::{ChildId, Transfer, TransferId};
+use crate::domain::{ChildId, Transfer, TransferId, TransferState};
 
 impl Db {
     /// Adds or replaces a transfer.
@@ -83,6 +83,47 @@ impl Db {
         let rows = stmt.query_map(params![child, after, limit as i64], |r| {
             r.get::<_, String>(0)
         })?;
+        rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("transfer")))
+            .collect()
+    }
+
+    /// Up to `limit` transfers of the children `filter` lets through,
+    /// newest first, after the transfer `after`; only those in `state`,
+    /// or only those not in `except`, if given.
+    pub fn transfers_of_children_page(
+        &self,
+        filter: &ChildFilter,
+        state: Option<TransferState>,
+        except: Option<TransferState>,
+        after: Option<TransferId>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let mut sql =
+            "SELECT t.record FROM transfers t JOIN children c ON c.id = t.child_id WHERE 1"
+                .to_string();
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if !filter_sql(filter, "c", &mut sql, &mut args) {
+            return Ok(Vec::new());
+        }
+        if let Some(s) = state {
+            sql.push_str(" AND t.state = ?");
+            args.push(Box::new(s.as_str()));
+        }
+        if let Some(s) = except {
+            sql.push_str(" AND t.state <> ?");
+            args.push(Box::new(s.as_str()));
+        }
+        if let Some(a) = after {
+            sql.push_str(
+                " AND (t.created_at, t.id) < (SELECT created_at, id FROM transfers WHERE id = ?)",
+            );
+            args.push(Box::new(a));
+        }
+        sql.push_str(" ORDER BY t.created_at DESC, t.id DESC LIMIT ?");
+        args.push(Box::new(limit as i64));
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
         rows.map(|j| serde_json::from_str(&j?).map_err(|_| malformed("transfer")))
             .collect()
     }

@@ -107,17 +107,18 @@ impl Db {
         rows.map(|r| r?).collect()
     }
 
-    /// Up to `limit` users in name order after the name `after`, whose
+    /// Up to `limit` users in name order after the user `after`, whose
     /// name holds `q` (already lower case) if given.
     pub fn users_page(
         &self,
         q: Option<&str>,
-        after: Option<&str>,
+        after: Option<UserId>,
         limit: usize,
     ) -> Result<Vec<User>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE (?1 IS NULL OR name > ?1)
+            "SELECT {USER_COLUMNS} FROM users
+             WHERE (?1 IS NULL OR (name, id) > (SELECT name, id FROM users WHERE id = ?1))
              AND (?2 IS NULL OR instr(lower(name), ?2) > 0)
              ORDER BY name LIMIT ?3"
         ))?;

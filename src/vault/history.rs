@@ -101,8 +101,10 @@ impl Vault {
     /// Brings the index up to the end of the log; rebuilds it when it is
     /// missing or the log does not go on from its mark.
     pub fn catch_up_audit_index(&self) -> Result<(), VaultError> {
+        // A line that does not follow the mark, or no line where the mark
+        // points: the index is out of step (a log restored or replaced).
         match self.index_audit_log(false) {
-            Err(VaultError::Audit(AuditError::Broken { reason, .. })) if reason == OUT_OF_STEP => {
+            Err(VaultError::Audit(_)) => {
                 tracing::warn!("{OUT_OF_STEP}; rebuilding it from the log");
                 self.index_audit_log(true)
             }
@@ -221,5 +223,127 @@ impl Vault {
             )));
         }
         Ok(held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CaseRecord, Principal, Purpose};
+
+    async fn node() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::config::Settings {
+            data_dir: dir.path().join("node"),
+            ..Default::default()
+        };
+        Vault::init(
+            settings.clone(),
+            crate::vault::InitOptions {
+                department_id: "test-dcpu".into(),
+                department_name: "Test".into(),
+                inbox_url: None,
+                passphrase: None,
+                keys_from: None,
+            },
+        )
+        .unwrap();
+        let vault = Vault::open(settings, || None, false).await.unwrap();
+        (dir, vault)
+    }
+
+    fn record(name: &str) -> CaseRecord {
+        CaseRecord {
+            name: name.into(),
+            ..CaseRecord::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_of_a_history_come_from_the_index_and_match_the_log() {
+        let (_dir, vault) = node().await;
+        let op = Principal::LocalOperator;
+        let a = vault.add_child(&op, record("Synthetic A")).unwrap();
+        let b = vault.add_child(&op, record("Synthetic B")).unwrap();
+        for _ in 0..3 {
+            vault.show_child(&op, a, Purpose::Restoration).unwrap();
+            vault.show_child(&op, b, Purpose::Restoration).unwrap();
+        }
+        // Oldest first, two at a time: create, three reads, and each
+        // history read so far is itself a decision about the child.
+        let first = vault.access_log_page(&op, a, None, 2, false).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.items[0].1.action, "create_child");
+        let after: u64 = first.next.clone().unwrap().parse().unwrap();
+        let second = vault
+            .access_log_page(&op, a, Some(after), 2, false)
+            .unwrap();
+        assert!(second.items.iter().all(|(l, _)| l.seq > after));
+        let all = vault.access_log(&op, a).unwrap();
+        assert!(all
+            .iter()
+            .all(|(_, e)| e.child.as_deref() == Some(a.to_string().as_str())));
+        assert!(all.windows(2).all(|w| w[0].0.seq < w[1].0.seq));
+        assert_eq!(
+            all.len(),
+            1 + 3 + 2 + 1,
+            "create, 3 reads, 2 history pages, this read"
+        );
+        // Newest first.
+        let newest = vault.access_log_page(&op, a, None, 1, true).unwrap();
+        assert_eq!(newest.items[0].1.action, "read_access_log");
+        assert_eq!(
+            vault.verify_audit_index().unwrap(),
+            vault.db.audit_index_len().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_or_wrong_index_is_rebuilt_and_a_bad_row_is_caught() {
+        let (_dir, vault) = node().await;
+        let op = Principal::LocalOperator;
+        let a = vault.add_child(&op, record("Synthetic A")).unwrap();
+        vault.show_child(&op, a, Purpose::Restoration).unwrap();
+        let before = vault.access_log(&op, a).unwrap().len();
+
+        // Lost: no mark, no rows. The next read rebuilds it from the log.
+        vault
+            .db
+            .audit_index_add(&[], &IndexMark::default(), true)
+            .unwrap();
+        vault
+            .db
+            .set_node_value("audit_index_mark", "{\"offset\":0,\"seq\":0,\"hash\":\"\"}")
+            .unwrap();
+        assert_eq!(vault.access_log(&op, a).unwrap().len(), before + 1);
+
+        // Out of step: a mark the log does not go on from.
+        let mut mark = vault.db.audit_index_mark().unwrap().unwrap();
+        mark.hash = "0".repeat(64);
+        mark.offset -= 1;
+        vault.db.audit_index_add(&[], &mark, false).unwrap();
+        assert_eq!(vault.access_log(&op, a).unwrap().len(), before + 2);
+
+        // A row the log does not have is caught by the check.
+        let mark = vault.db.audit_index_mark().unwrap().unwrap();
+        vault
+            .db
+            .audit_index_add(&[(a, 2, 0)], &mark, false)
+            .unwrap();
+        let err = vault.verify_audit_index().unwrap_err();
+        assert!(err.to_string().contains("index"), "{err}");
+        // And one that points at the wrong line, read through a page, is
+        // noticed there: the index is rebuilt and the page is right.
+        vault.index_audit_log(true).unwrap();
+        assert!(vault.verify_audit_index().is_ok());
+        let mark = vault.db.audit_index_mark().unwrap().unwrap();
+        let rows = vault.db.audit_index_page(a, None, 1, false).unwrap();
+        vault
+            .db
+            .audit_index_add(&[(a, rows[0].0, rows[0].1 + 1)], &mark, false)
+            .unwrap();
+        let page = vault.access_log_page(&op, a, None, 1, false).unwrap();
+        assert_eq!(page.items[0].1.action, "create_child");
+        assert!(vault.verify_audit_index().is_ok());
     }
 }

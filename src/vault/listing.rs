@@ -6,11 +6,14 @@
 //! the policy stays the authority, so a row the query lets through wrongly
 //! is dropped here, never shown (tested below).
 
+use std::collections::BTreeMap;
+
 use super::access::Note;
+use super::TransferSummary;
 use super::{Vault, VaultError};
 use crate::domain::{
     Child, ChildId, Grant, GrantId, InboxItem, Page, PageRequest, Principal, Role, Scope, Transfer,
-    TransferId, User,
+    TransferId, TransferState, User, UserId,
 };
 use crate::policy::Action;
 use crate::store::ChildFilter;
@@ -96,6 +99,63 @@ impl Vault {
         })
     }
 
+    /// A page of the transfers whose child `actor` may read, newest first,
+    /// each with the child's name: only those in `state`, or only those
+    /// not in `except`, if given. The caller's scope narrows the query;
+    /// the policies decide each child.
+    pub fn transfers_visible_page(
+        &self,
+        actor: &Principal,
+        state: Option<TransferState>,
+        except: Option<TransferState>,
+        page: &PageRequest,
+    ) -> Result<Page<TransferSummary>, VaultError> {
+        self.authorize_node(actor, Action::ListChildren, Note::default())?;
+        let filter = self.child_filter(actor)?;
+        let mut after: Option<TransferId> = cursor(page, "not a transfer id")?;
+        let mut names: BTreeMap<ChildId, Option<String>> = BTreeMap::new();
+        let mut items = Vec::with_capacity(page.limit);
+        let batch = page.limit + BATCH_EXTRA;
+        loop {
+            let rows = self
+                .db
+                .transfers_of_children_page(&filter, state, except, after, batch)?;
+            let (count, exhausted) = (rows.len(), rows.len() < batch);
+            for (i, transfer) in rows.into_iter().enumerate() {
+                after = Some(transfer.id);
+                let name = match names.get(&transfer.child) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n = match self.db.child(transfer.child)? {
+                            Some(c) if self.may(actor, Action::ReadRecord, &c)? => {
+                                Some(c.record.name)
+                            }
+                            _ => None,
+                        };
+                        names.insert(transfer.child, n.clone());
+                        n
+                    }
+                };
+                let Some(child_name) = name else { continue };
+                let id = transfer.id;
+                items.push(TransferSummary {
+                    transfer,
+                    child_name,
+                });
+                if items.len() == page.limit {
+                    let more = !exhausted || i + 1 < count;
+                    return Ok(Page {
+                        items,
+                        next: more.then(|| id.to_string()),
+                    });
+                }
+            }
+            if exhausted {
+                return Ok(Page { items, next: None });
+            }
+        }
+    }
+
     /// A page of the transfers of one child (for whoever may read its
     /// record), or of all (administration), newest first.
     pub fn list_transfers_page(
@@ -152,10 +212,11 @@ impl Vault {
         page: &PageRequest,
     ) -> Result<Page<User>, VaultError> {
         self.authorize_node(actor, Action::Administer, Note::default())?;
+        let after: Option<UserId> = cursor(page, "not a user id")?;
         let rows = self
             .db
-            .users_page(page.q.as_deref(), page.after.as_deref(), page.limit + 1)?;
-        Ok(paged(rows, page.limit, |u| u.name.clone()))
+            .users_page(page.q.as_deref(), after, page.limit + 1)?;
+        Ok(paged(rows, page.limit, |u| u.id.to_string()))
     }
 }
 
@@ -186,7 +247,7 @@ fn paged<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CaseRecord, UserId};
+    use crate::domain::CaseRecord;
     use chrono::Utc;
 
     fn staff_of(institution: &str) -> Principal {

@@ -169,8 +169,12 @@ impl Vault {
             lock,
         };
         // The access history's index reaches the end of the log (built
-        // from the whole log the first time, or when it was lost).
-        vault.catch_up_audit_index()?;
+        // from the whole log the first time, or when it was lost). It is
+        // derived data: a node whose log cannot be indexed still opens,
+        // and a history read then fails with the reason.
+        if let Err(e) = vault.catch_up_audit_index() {
+            tracing::warn!(error = %e, "the access-history index cannot be caught up");
+        }
         if clean_up && vault.lock.try_lock().is_ok() {
             let cleared = vault.clear_interrupted_uploads().await;
             vault.lock.unlock()?;

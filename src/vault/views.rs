@@ -175,41 +175,6 @@ impl Vault {
         Ok(ChildSummary { child, checklist })
     }
 
-    /// The transfers whose child `actor` may see, newest first; with
-    /// `state`, only those in it.
-    pub fn transfers_visible(
-        &self,
-        actor: &Principal,
-        state: Option<TransferState>,
-    ) -> Result<Vec<TransferSummary>, VaultError> {
-        self.authorize_node(actor, Action::ListChildren, Note::default())?;
-        let mut names: BTreeMap<ChildId, Option<String>> = BTreeMap::new();
-        let mut out = Vec::new();
-        for t in self.db.transfers(None)? {
-            if state.is_some_and(|s| s != t.state) {
-                continue;
-            }
-            let name = match names.get(&t.child) {
-                Some(n) => n.clone(),
-                None => {
-                    let n = match self.db.child(t.child)? {
-                        Some(c) if self.may(actor, Action::ReadRecord, &c)? => Some(c.record.name),
-                        _ => None,
-                    };
-                    names.insert(t.child, n.clone());
-                    n
-                }
-            };
-            if let Some(child_name) = name {
-                out.push(TransferSummary {
-                    transfer: t,
-                    child_name,
-                });
-            }
-        }
-        Ok(out)
-    }
-
     /// The grants on children `actor` may grant access to, newest first.
     pub fn grants_given(&self, actor: &Principal) -> Result<Vec<GrantSummary>, VaultError> {
         self.authorize_node(actor, Action::ListChildren, Note::default())?;

@@ -5,7 +5,7 @@
 //! recorded reason; staff send an approved transfer (its bundle is pushed
 //! to the destination), and the page follows it to `delivered`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use serde::Deserialize;
@@ -13,7 +13,9 @@ use serde::Deserialize;
 use super::page::{Chrome, Page, PageResult};
 use super::session::Visitor;
 use super::WebState;
-use crate::domain::{ChildId, Principal, Role, TransferId, TransferState, TransferStep};
+use crate::domain::{
+    ChildId, PageRequest, Principal, Role, TransferId, TransferState, TransferStep,
+};
 use crate::vault::{ChildAbilities, ChildView, DirectoryEntry, Purpose, TransferSummary};
 
 #[derive(askama::Template)]
@@ -77,32 +79,70 @@ struct ListPage {
     c: Chrome,
     waiting: Vec<TransferSummary>,
     others: Vec<TransferSummary>,
+    /// The cursor of the next page of the others, if there may be one.
+    next: Option<String>,
+    /// Whether this is a later page of the others.
+    later: bool,
     for_committee: bool,
 }
 
+/// Which page of the other transfers.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Where the previous page ended (a transfer id).
+    after: Option<String>,
+}
+
 /// `GET /transfers`: for a CWC member, the transfers waiting for the
-/// committee first; for staff, their transfers; then all others visible.
-pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
-    let all = v
-        .ask(&state, |vault, who| vault.transfers_visible(who, None))
-        .await?;
+/// committee first; for staff, those waiting to be sent; then the others
+/// visible, newest first, 50 a page (`?after=TRANSFER_ID`).
+pub async fn list(
+    State(state): State<WebState>,
+    v: Visitor,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
     let for_committee = matches!(&v.who, Principal::User(u) if u.role == Role::CwcMember);
     let waiting_state = if for_committee {
         TransferState::Submitted
     } else {
         TransferState::Approved
     };
-    let (waiting, others) = all
-        .into_iter()
-        .partition(|t| t.transfer.state == waiting_state);
+    let later = q.after.as_deref().is_some_and(|a| !a.is_empty());
+    let others_page =
+        PageRequest::new(Some(PAGE_SIZE), q.after, None).map_err(|_| v.not_found())?;
+    let (waiting, others) = v
+        .ask(&state, move |vault, who| {
+            let waiting = if later {
+                Vec::new()
+            } else {
+                vault
+                    .transfers_visible_page(
+                        who,
+                        Some(waiting_state),
+                        None,
+                        &PageRequest::new(Some(crate::domain::MAX_LIMIT), None, None)
+                            .expect("a valid page"),
+                    )?
+                    .items
+            };
+            let others =
+                vault.transfers_visible_page(who, None, Some(waiting_state), &others_page)?;
+            Ok((waiting, others))
+        })
+        .await?;
     Ok(Page(ListPage {
         c: v.chrome().titled("transfers-title"),
         waiting,
-        others,
+        others: others.items,
+        next: others.next,
+        later,
         for_committee,
     })
     .into_response())
 }
+
+/// Transfers on one page of the others.
+const PAGE_SIZE: usize = 50;
 
 #[derive(askama::Template)]
 #[template(path = "transfer.html")]
