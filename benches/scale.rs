@@ -462,6 +462,38 @@ fn main() {
     let mut process = server.process;
     process.kill().ok();
     process.wait().ok();
+
+    // `audit verify` on the whole log (and the index against it): time and
+    // peak RSS of the command, which streams both.
+    let rss_file = dir.path().join("verify.rss");
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss_file)
+        .arg(&bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["audit", "verify"])
+        .env("HANDOVER_LOG", "warn")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kib: f64 = std::fs::read_to_string(&rss_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    println!(
+        "audit verify: {:.1} s, peak RSS {:.1} MiB",
+        took.as_secs_f64(),
+        kib / 1024.0
+    );
 }
 
 fn urlencode(s: &str) -> String {
