@@ -59,7 +59,7 @@ pub async fn add_user(
     params(PageQuery),
     responses((status = 200, body = [User],
         headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
-        (status = 400, body = Problem), (status = 403, body = Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -276,7 +276,7 @@ pub struct GrantQuery {
 #[utoipa::path(get, path = "/api/v1/grants", tag = "grants", security(("bearer" = [])), params(GrantQuery),
     responses((status = 200, body = [Grant],
         headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_grants(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -42,7 +42,7 @@ pub async fn add(
     params(PageQuery),
     responses((status = 200, body = [Child],
         headers(("Link" = String, description = "`<...?after=ID>; rel=\"next\"` when there may be another page"))),
-        (status = 400, body = Problem), (status = 403, body = Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -55,7 +55,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/transfers", tag = "transfers", security(("bearer" = [])),
     params(ListQuery), responses((status = 200, body = [Transfer],
         headers(("Link" = String, description = "`<...?after=CURSOR>; rel=\"next\"` when there may be another page"))),
-        (status = 400, body = Problem), (status = 404, body = Problem)))]
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,

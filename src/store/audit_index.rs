@@ -2,7 +2,8 @@
 //! (`audit_index`: child id as 16 bytes, line number, byte offset), and how
 //! far into the log it reaches (the mark, in the `node` table: the offset
 //! just past the last indexed line, that line's number and hash). Derived
-//! data: the log is the truth, and the vault rebuilds this from it.
+//! data: the log is the truth, and the vault rebuilds this from it
+//! (through `audit_index_load`, then copied in key order).
 
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -36,18 +37,14 @@ impl Db {
     }
 
     /// Adds `(child, seq, offset)` rows and moves the mark, in one
-    /// transaction; with `reset`, the index is emptied first.
+    /// transaction (catching up a few lines at a time).
     pub fn audit_index_add(
         &self,
         rows: &[(ChildId, u64, u64)],
         mark: &IndexMark,
-        reset: bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        if reset {
-            tx.execute("DELETE FROM audit_index", [])?;
-        }
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO audit_index (child, seq, offset) VALUES (?1, ?2, ?3)",
@@ -64,6 +61,60 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Starts a rebuild: empties the load table.
+    pub fn audit_index_load_start(&self) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM audit_index_load", [])?;
+        Ok(())
+    }
+
+    /// Adds rows of a rebuild to the load table, in one transaction.
+    pub fn audit_index_load_add(&self, rows: &[(ChildId, u64, u64)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit_index_load (child, seq, offset) VALUES (?1, ?2, ?3)",
+            )?;
+            for (child, seq, offset) in rows {
+                stmt.execute(params![id_bytes(*child), *seq as i64, *offset as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ends a rebuild of `loaded` rows: replaces the index with the load
+    /// table, copied in key order, and sets the mark, in one transaction.
+    /// `false` (and nothing changed) when the load table does not hold
+    /// exactly `loaded` rows (another process rebuilt at the same time).
+    pub fn audit_index_load_finish(
+        &self,
+        loaded: u64,
+        mark: &IndexMark,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(mark).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let held: i64 = tx.query_row("SELECT count(*) FROM audit_index_load", [], |r| r.get(0))?;
+        if held as u64 != loaded {
+            return Ok(false);
+        }
+        tx.execute("DELETE FROM audit_index", [])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO audit_index (child, seq, offset)
+             SELECT child, seq, offset FROM audit_index_load ORDER BY child, seq",
+            [],
+        )?;
+        tx.execute("DELETE FROM audit_index_load", [])?;
+        tx.execute(
+            "INSERT INTO node (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![MARK, json],
+        )?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Up to `limit` `(seq, offset)` of lines naming `child`: after line
@@ -104,6 +155,26 @@ impl Db {
             .query_row(params![id_bytes(child), seq as i64], |r| r.get::<_, i64>(0))
             .optional()?
             .map(|o| o as u64))
+    }
+
+    /// Calls `each` with every row of the index (child id bytes, line
+    /// number, offset), in key order, reading the table once.
+    pub fn audit_index_each(
+        &self,
+        mut each: impl FnMut(&[u8], u64, u64),
+    ) -> Result<(), StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare("SELECT child, seq, offset FROM audit_index")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let child = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+            each(
+                child,
+                row.get::<_, i64>(1)? as u64,
+                row.get::<_, i64>(2)? as u64,
+            );
+        }
+        Ok(())
     }
 
     /// How many lines the index holds.

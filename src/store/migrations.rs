@@ -287,6 +287,14 @@ const STEPS: &[&str] = &[
         offset INTEGER NOT NULL,
         PRIMARY KEY (child, seq)
     ) WITHOUT ROWID;
+    -- A rebuild of the index loads here in log order, then copies it
+    -- sorted into audit_index (inserting millions of rows in random key
+    -- order would rewrite most of the tree's pages again and again).
+    CREATE TABLE audit_index_load (
+        child  BLOB NOT NULL,
+        seq    INTEGER NOT NULL,
+        offset INTEGER NOT NULL
+    );
     "#,
 ];
 

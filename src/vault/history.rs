@@ -113,8 +113,12 @@ impl Vault {
     }
 
     /// Indexes the log from the mark (or from its start, with `rebuild` or
-    /// when there is no mark). Returns the out-of-step error when the
-    /// log's line at the mark is not the one after the last indexed.
+    /// when there is no mark). Catching up adds rows to the index as it
+    /// goes; rebuilding loads them in log order aside and swaps them in,
+    /// sorted, at the end (so a log of millions of lines is indexed in
+    /// minutes, and a rebuild cut short leaves the old index and mark).
+    /// Returns an error when the log's line at the mark is not the one
+    /// after the last indexed, or cannot be read.
     fn index_audit_log(&self, rebuild: bool) -> Result<(), VaultError> {
         let _turn = self
             .audit_index_turn
@@ -131,15 +135,23 @@ impl Vault {
             Some(m) if !rebuild && m.offset <= log_len => Some(m),
             _ => None,
         };
-        let mut reset = start.is_none();
+        let rebuilding = start.is_none();
         let mut mark = start.unwrap_or_default();
-        if mark.offset == log_len && !reset {
+        if !rebuilding && mark.offset == log_len {
             return Ok(());
         }
+        if rebuilding {
+            self.db.audit_index_load_start()?;
+        }
         let mut rows = Vec::new();
+        let mut loaded = 0u64;
         let mut flush = |rows: &mut Vec<(ChildId, u64, u64)>, mark: &IndexMark| {
-            self.db.audit_index_add(rows, mark, reset)?;
-            reset = false;
+            if rebuilding {
+                self.db.audit_index_load_add(rows)?;
+                loaded += rows.len() as u64;
+            } else {
+                self.db.audit_index_add(rows, mark)?;
+            }
             rows.clear();
             Ok::<(), VaultError>(())
         };
@@ -170,13 +182,23 @@ impl Vault {
             Ok(())
         })
         .map_err(|e| failed.take().unwrap_or(VaultError::Audit(e)))?;
-        flush(&mut rows, &mark)
+        flush(&mut rows, &mark)?;
+        if rebuilding && !self.db.audit_index_load_finish(loaded, &mark)? {
+            return Err(VaultError::Audit(AuditError::Read(
+                "the access-history index was rebuilt by another process at the same time".into(),
+            )));
+        }
+        Ok(())
     }
 
     /// Checks the index against the log: every decision naming a child,
     /// up to the index's mark, is in the index at its offset, and the
-    /// index holds nothing else. Streams the log (memory stays flat).
-    /// Returns how many lines the index holds.
+    /// index holds nothing else. One streaming pass over the log and one
+    /// over the index compare a count and an order-free digest of the
+    /// rows (the sum of each row's SHA-256, truncated to 128 bits); only
+    /// when they differ, a slower pass looks each line up to name the
+    /// first one that is wrong. Memory stays flat. Returns how many lines
+    /// the index holds.
     pub fn verify_audit_index(&self) -> Result<u64, VaultError> {
         self.catch_up_audit_index()?;
         let _turn = self
@@ -187,14 +209,51 @@ impl Vault {
         let Some(mark) = self.db.audit_index_mark()? else {
             return Ok(0);
         };
-        let mut named = 0u64;
-        let mut failed: Option<VaultError> = None;
-        let bad = |seq: u64, why: &str| AuditError::Broken {
+        let log = self.audit_log_path();
+        let (mut named, mut from_log) = (0u64, 0u128);
+        audit::scan_from(&log, 0, |line| {
+            if line.offset < mark.offset {
+                if let Some(child) = line
+                    .child
+                    .as_deref()
+                    .and_then(|c| c.parse::<ChildId>().ok())
+                {
+                    named += 1;
+                    from_log =
+                        from_log.wrapping_add(row_digest(child.as_bytes(), line.seq, line.offset));
+                }
+            }
+            Ok(())
+        })?;
+        let (mut held, mut from_index) = (0u64, 0u128);
+        self.db.audit_index_each(|child, seq, offset| {
+            held += 1;
+            from_index = from_index.wrapping_add(row_digest(child, seq, offset));
+        })?;
+        if held == named && from_index == from_log {
+            return Ok(held);
+        }
+        Err(VaultError::Audit(
+            self.first_unindexed_line(&mark, held, named)?,
+        ))
+    }
+
+    /// The first line of the log the index does not hold at its offset
+    /// (one lookup per line: only run once the digests disagree).
+    fn first_unindexed_line(
+        &self,
+        mark: &IndexMark,
+        held: u64,
+        named: u64,
+    ) -> Result<AuditError, VaultError> {
+        let bad = |seq: u64, why: String| AuditError::Broken {
             line: seq,
             reason: format!("the access-history index {why}"),
         };
-        audit::scan_from(&self.audit_log_path(), 0, |line| {
-            if line.offset >= mark.offset {
+        let mut failed: Option<VaultError> = None;
+        let mut found: Option<AuditError> = None;
+        let scanned = audit::scan_from(&self.audit_log_path(), 0, |line| {
+            if line.offset >= mark.offset || found.is_some() {
                 return Ok(());
             }
             let Some(child) = line
@@ -204,26 +263,40 @@ impl Vault {
             else {
                 return Ok(());
             };
-            named += 1;
             match self.db.audit_index_offset(child, line.seq) {
-                Ok(Some(o)) if o == line.offset => Ok(()),
-                Ok(_) => Err(bad(line.seq, "misses this line or holds another offset")),
-                Err(e) => {
-                    failed = Some(e.into());
-                    Err(bad(line.seq, "cannot be read"))
+                Ok(Some(o)) if o == line.offset => {}
+                Ok(_) => {
+                    found = Some(bad(
+                        line.seq,
+                        "misses this line or holds another offset".into(),
+                    ))
                 }
+                Err(e) => failed = Some(e.into()),
             }
-        })
-        .map_err(|e| failed.take().unwrap_or(VaultError::Audit(e)))?;
-        let held = self.db.audit_index_len()?;
-        if held != named {
-            return Err(VaultError::Audit(bad(
-                mark.seq,
-                &format!("holds {held} lines where the log has {named}"),
-            )));
+            Ok(())
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
-        Ok(held)
+        scanned?;
+        Ok(found.unwrap_or_else(|| {
+            bad(
+                mark.seq,
+                format!("holds {held} lines where the log has {named}, or other lines"),
+            )
+        }))
     }
+}
+
+/// One index row's share of the order-free digest.
+fn row_digest(child: &[u8], seq: u64, offset: u64) -> u128 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(child);
+    h.update(seq.to_be_bytes());
+    h.update(offset.to_be_bytes());
+    let d = h.finalize();
+    u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
 #[cfg(test)]
@@ -307,29 +380,24 @@ mod tests {
         let before = vault.access_log(&op, a).unwrap().len();
 
         // Lost: no mark, no rows. The next read rebuilds it from the log.
-        vault
+        vault.db.audit_index_load_start().unwrap();
+        assert!(vault
             .db
-            .audit_index_add(&[], &IndexMark::default(), true)
-            .unwrap();
-        vault
-            .db
-            .set_node_value("audit_index_mark", "{\"offset\":0,\"seq\":0,\"hash\":\"\"}")
-            .unwrap();
+            .audit_index_load_finish(0, &IndexMark::default())
+            .unwrap());
+        assert_eq!(vault.db.audit_index_len().unwrap(), 0);
         assert_eq!(vault.access_log(&op, a).unwrap().len(), before + 1);
 
         // Out of step: a mark the log does not go on from.
         let mut mark = vault.db.audit_index_mark().unwrap().unwrap();
         mark.hash = "0".repeat(64);
         mark.offset -= 1;
-        vault.db.audit_index_add(&[], &mark, false).unwrap();
+        vault.db.audit_index_add(&[], &mark).unwrap();
         assert_eq!(vault.access_log(&op, a).unwrap().len(), before + 2);
 
         // A row the log does not have is caught by the check.
         let mark = vault.db.audit_index_mark().unwrap().unwrap();
-        vault
-            .db
-            .audit_index_add(&[(a, 2, 0)], &mark, false)
-            .unwrap();
+        vault.db.audit_index_add(&[(a, 2, 0)], &mark).unwrap();
         let err = vault.verify_audit_index().unwrap_err();
         assert!(err.to_string().contains("index"), "{err}");
         // And one that points at the wrong line, read through a page, is
@@ -340,7 +408,7 @@ mod tests {
         let rows = vault.db.audit_index_page(a, None, 1, false).unwrap();
         vault
             .db
-            .audit_index_add(&[(a, rows[0].0, rows[0].1 + 1)], &mark, false)
+            .audit_index_add(&[(a, rows[0].0, rows[0].1 + 1)], &mark)
             .unwrap();
         let page = vault.access_log_page(&op, a, None, 1, false).unwrap();
         assert_eq!(page.items[0].1.action, "create_child");
