@@ -22,6 +22,9 @@ use crate::store::ChildFilter;
 /// page whose rows the policy drops rarely needs a second query).
 const BATCH_EXTRA: usize = 16;
 
+/// Rows read per query when a whole scope is read.
+const MAX_BATCH: usize = 500;
+
 impl Vault {
     /// One page of the children `actor` may see, in name order (folded
     /// names, then ids).
@@ -72,7 +75,7 @@ impl Vault {
 
     /// The caller's scope as a query filter: a superset of what the
     /// policies let them read, never more than their scope.
-    fn child_filter(&self, actor: &Principal) -> Result<ChildFilter, VaultError> {
+    pub(super) fn child_filter(&self, actor: &Principal) -> Result<ChildFilter, VaultError> {
         let Principal::User(user) = actor else {
             return Ok(ChildFilter::All);
         };
@@ -152,6 +155,26 @@ impl Vault {
             }
             if exhausted {
                 return Ok(Page { items, next: None });
+            }
+        }
+    }
+
+    /// Every transfer of the children `filter` lets through, newest
+    /// first, read a page at a time (for counts over a scope).
+    pub(super) fn transfers_in_scope(
+        &self,
+        filter: &ChildFilter,
+    ) -> Result<Vec<Transfer>, VaultError> {
+        let mut all: Vec<Transfer> = Vec::new();
+        loop {
+            let after = all.last().map(|t| t.id);
+            let rows = self
+                .db
+                .transfers_of_children_page(filter, None, None, after, MAX_BATCH)?;
+            let done = rows.len() < MAX_BATCH;
+            all.extend(rows);
+            if done {
+                return Ok(all);
             }
         }
     }

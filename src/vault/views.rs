@@ -349,7 +349,8 @@ impl Vault {
             })
             .collect();
         let mut waiting = Vec::new();
-        for t in self.db.transfers(None)? {
+        let filter = self.child_filter(actor)?;
+        for t in self.transfers_in_scope(&filter)? {
             if !ids.contains(&t.child) {
                 continue;
             }
