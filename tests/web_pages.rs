@@ -522,3 +522,75 @@ fn the_server_log_keeps_route_templates_never_paths_or_names() {
     );
     assert!(!log.contains("Zqlogmarker"), "a child's name in the log");
 }
+
+#[test]
+fn long_lists_come_fifty_a_page_and_the_search_pages_by_post() {
+    let (_dir, server, admin) = node(&[]);
+    let token = server.login("staff", "staff-password-long");
+    for i in 0..53 {
+        server.create(
+            &token,
+            "/api/v1/children",
+            json!({"name": format!("Synthetic Paged {i:02}")}),
+            201,
+        );
+    }
+    let mut web = staff(&server);
+    let first = web.get("/children");
+    assert_eq!(first.status, 200);
+    let body = unescape(&first.body);
+    assert_eq!(body.matches("Synthetic Paged").count(), 50, "{body}");
+    assert!(body.contains("Synthetic Paged 49") && !body.contains("Synthetic Paged 50"));
+    // The next page is a post of the search text and a child's id: no
+    // name in any URL.
+    let after = body
+        .split("name=\"after\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a next page")
+        .to_string();
+    assert!(after.parse::<uuid::Uuid>().is_ok(), "{after}");
+    let csrf = first.csrf().unwrap();
+    let second = web.post(
+        "/children",
+        &[("csrf", &csrf), ("q", ""), ("after", &after)],
+    );
+    assert_eq!(second.status, 200);
+    let body = unescape(&second.body);
+    assert_eq!(body.matches("Synthetic Paged").count(), 3, "{body}");
+    assert!(body.contains("First page") && !body.contains("name=\"after\""));
+    // A search that fits one page, in either case.
+    let found = web.post("/children", &[("csrf", &csrf), ("q", "paged 5")]);
+    let body = unescape(&found.body);
+    assert_eq!(body.matches("Synthetic Paged").count(), 3, "{body}");
+    // A made-up cursor is an absent page, not an error of the server.
+    let bad = web.post("/children", &[("csrf", &csrf), ("after", "x")]);
+    assert!(bad.status == 404 || bad.status == 422, "{}", bad.status);
+
+    // The admin's users page pages too, by user id.
+    for i in 0..51 {
+        let r = server.post_json(
+            &admin,
+            "/api/v1/users",
+            json!({"name": format!("reader{i:02}"), "role": "dcpu_officer",
+                   "scope": "district:rajasthan/jaipur"}),
+        );
+        assert_eq!(r.status(), 201);
+    }
+    let mut web = Web::new(&server.url(""));
+    assert_eq!(web.login("admin", ADMIN_PASSWORD).status, 303);
+    let users = web.get("/admin/users");
+    assert_eq!(users.status, 200);
+    let next = users
+        .body
+        .split("href=\"/admin/users?after=")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a next page of users")
+        .to_string();
+    let rest = web.get(&format!("/admin/users?after={next}"));
+    assert_eq!(rest.status, 200);
+    let shown = |html: &str| html.matches("<article class=\"user\">").count();
+    assert_eq!(shown(&users.body), 50);
+    assert_eq!(shown(&rest.body), 53 - 50, "admin, staff and 51 readers");
+}

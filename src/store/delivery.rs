@@ -76,18 +76,22 @@ impl Db {
     }
 
     /// Up to `limit` inbox items, newest first, after the bundle `after`.
+    /// With `waiting`, only the bundles waiting (`Some(true)`) or only
+    /// those decided (`Some(false)`).
     pub fn inbox_page(
         &self,
+        waiting: Option<bool>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<InboxItem>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {INBOX_COLUMNS} FROM inbox WHERE ?1 IS NULL
-               OR (received_at, bundle_id) < (SELECT received_at, bundle_id FROM inbox WHERE bundle_id = ?1)
-             ORDER BY received_at DESC, bundle_id DESC LIMIT ?2"
+            "SELECT {INBOX_COLUMNS} FROM inbox WHERE (?1 IS NULL OR (state = 'waiting') = ?1)
+             AND (?2 IS NULL
+               OR (received_at, bundle_id) < (SELECT received_at, bundle_id FROM inbox WHERE bundle_id = ?2))
+             ORDER BY received_at DESC, bundle_id DESC LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![after, limit as i64], |r| Ok(inbox_row(r)))?;
+        let rows = stmt.query_map(params![waiting, after, limit as i64], |r| Ok(inbox_row(r)))?;
         rows.map(|r| r?).collect()
     }
 

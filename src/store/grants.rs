@@ -1,9 +1,9 @@
 //! Rows of the `grants` table: purpose-bound, time-limited read access.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
-use super::children::malformed;
+use super::children::{filter_sql, malformed, ChildFilter};
 use super::columns::Time;
 use super::{Db, StoreError};
 use crate::domain::{ChildId, Grant, GrantId, UserId};
@@ -80,6 +80,39 @@ impl Db {
         let rows = stmt.query_map(params![user, child, after, limit as i64], |r| {
             Ok(grant_from_row(r))
         })?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Up to `limit` grants on the children `filter` lets through, newest
+    /// first, after the grant `after`.
+    pub fn grants_of_children_page(
+        &self,
+        filter: &ChildFilter,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql =
+            format!("SELECT {columns} FROM grants g JOIN children c ON c.id = g.child_id WHERE 1");
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if !filter_sql(filter, "c", &mut sql, &mut args) {
+            return Ok(Vec::new());
+        }
+        if let Some(a) = after {
+            sql.push_str(
+                " AND (g.created_at, g.id) < (SELECT created_at, id FROM grants WHERE id = ?)",
+            );
+            args.push(Box::new(a));
+        }
+        sql.push_str(" ORDER BY g.created_at DESC, g.id DESC LIMIT ?");
+        args.push(Box::new(limit as i64));
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| Ok(grant_from_row(r)))?;
         rows.map(|r| r?).collect()
     }
 

@@ -234,12 +234,6 @@ impl Vault {
         Ok((item, true))
     }
 
-    /// The inbox, newest first.
-    pub fn list_inbox(&self, actor: &Principal) -> Result<Vec<InboxItem>, VaultError> {
-        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
-        Ok(self.db.inbox()?)
-    }
-
     /// Accepts a waiting bundle: imports it (all or nothing, once), then
     /// queues its receipt back to the source. Returns the item and the
     /// receipt bytes.

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::access::Note;
-use super::TransferSummary;
+use super::{GrantSummary, TransferSummary};
 use super::{Vault, VaultError};
 use crate::domain::{
     Child, ChildId, Grant, GrantId, InboxItem, Page, PageRequest, Principal, Role, Scope, Transfer,
@@ -205,8 +205,94 @@ impl Vault {
         page: &PageRequest,
     ) -> Result<Page<InboxItem>, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
-        let rows = self.db.inbox_page(page.after.as_deref(), page.limit + 1)?;
+        let rows = self
+            .db
+            .inbox_page(None, page.after.as_deref(), page.limit + 1)?;
         Ok(paged(rows, page.limit, |i| i.bundle_id.clone()))
+    }
+
+    /// The inbox as a page shows it: every bundle waiting for a decision
+    /// (their number is bounded by the inbox's staging limits), and a page
+    /// of those decided, newest first.
+    pub fn inbox_overview(
+        &self,
+        actor: &Principal,
+        decided: &PageRequest,
+    ) -> Result<(Vec<InboxItem>, Page<InboxItem>), VaultError> {
+        self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
+        let mut waiting: Vec<InboxItem> = Vec::new();
+        loop {
+            let after = waiting.last().map(|i| i.bundle_id.clone());
+            let rows = self
+                .db
+                .inbox_page(Some(true), after.as_deref(), MAX_BATCH)?;
+            let done = rows.len() < MAX_BATCH;
+            waiting.extend(rows);
+            if done {
+                break;
+            }
+        }
+        let rows = self
+            .db
+            .inbox_page(Some(false), decided.after.as_deref(), decided.limit + 1)?;
+        Ok((waiting, paged(rows, decided.limit, |i| i.bundle_id.clone())))
+    }
+
+    /// A page of the grants on children `actor` may grant access to,
+    /// newest first, with the grantee's and the child's names. The scope
+    /// narrows the query; the policies decide each child.
+    pub fn grants_given_page(
+        &self,
+        actor: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<GrantSummary>, VaultError> {
+        self.authorize_node(actor, Action::ListChildren, Note::default())?;
+        let filter = self.child_filter(actor)?;
+        let mut after: Option<GrantId> = cursor(page, "not a grant id")?;
+        let mut names: BTreeMap<UserId, String> = BTreeMap::new();
+        let mut items = Vec::with_capacity(page.limit);
+        let batch = page.limit + BATCH_EXTRA;
+        loop {
+            let rows = self.db.grants_of_children_page(&filter, after, batch)?;
+            let (count, exhausted) = (rows.len(), rows.len() < batch);
+            for (i, grant) in rows.into_iter().enumerate() {
+                after = Some(grant.id);
+                let Some(child) = self.db.child(grant.child)? else {
+                    continue;
+                };
+                if !self.may(actor, Action::GrantAccess, &child)? {
+                    continue;
+                }
+                let grantee = match names.get(&grant.user) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n = self
+                            .db
+                            .user(grant.user)?
+                            .map(|u| u.name)
+                            .unwrap_or_default();
+                        names.insert(grant.user, n.clone());
+                        n
+                    }
+                };
+                let id = grant.id;
+                items.push(GrantSummary {
+                    grantee,
+                    child_name: child.record.name,
+                    grant,
+                });
+                if items.len() == page.limit {
+                    let more = !exhausted || i + 1 < count;
+                    return Ok(Page {
+                        items,
+                        next: more.then(|| id.to_string()),
+                    });
+                }
+            }
+            if exhausted {
+                return Ok(Page { items, next: None });
+            }
+        }
     }
 
     /// A page of the grants on one child (needs the right to grant for

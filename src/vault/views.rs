@@ -14,7 +14,6 @@ use super::access::Note;
 use super::{Checklist, Purpose, Vault, VaultError};
 use crate::domain::{
     Child, ChildId, DocKind, Grant, Page, PageRequest, Principal, Role, Transfer, TransferState,
-    UserId,
 };
 use crate::policy::Action;
 
@@ -173,31 +172,6 @@ impl Vault {
         let (child, documents) = self.need_to_know(actor, child, documents)?;
         let checklist = self.checklists.evaluate(purpose, &documents);
         Ok(ChildSummary { child, checklist })
-    }
-
-    /// The grants on children `actor` may grant access to, newest first.
-    pub fn grants_given(&self, actor: &Principal) -> Result<Vec<GrantSummary>, VaultError> {
-        self.authorize_node(actor, Action::ListChildren, Note::default())?;
-        let users: BTreeMap<UserId, String> = self
-            .db
-            .users()?
-            .into_iter()
-            .map(|u| (u.id, u.name))
-            .collect();
-        let mut out = Vec::new();
-        for grant in self.db.grants(None, None)? {
-            let Some(child) = self.db.child(grant.child)? else {
-                continue;
-            };
-            if self.may(actor, Action::GrantAccess, &child)? {
-                out.push(GrantSummary {
-                    grantee: users.get(&grant.user).cloned().unwrap_or_default(),
-                    child_name: child.record.name,
-                    grant,
-                });
-            }
-        }
-        Ok(out)
     }
 
     /// The grants made to `actor` (a support person), live ones first,

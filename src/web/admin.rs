@@ -4,7 +4,7 @@
 //! fingerprints large enough to read aloud over the phone), and the
 //! node's status and health.
 
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use secrecy::SecretString;
@@ -23,21 +23,31 @@ struct UsersPage {
     users: Vec<(User, Vec<TokenInfo>)>,
     roles: [Role; 6],
     now: chrono::DateTime<chrono::Utc>,
+    later: bool,
+    next: Option<String>,
 }
 
-/// `GET /admin/users`.
-pub async fn users(State(state): State<WebState>, v: Visitor) -> PageResult {
-    let users = v
-        .ask(&state, |vault, who| {
-            let users = vault.list_users(who)?;
+/// `GET /admin/users`: the users in name order, 50 a page
+/// (`?after=USER_ID`), each with their tokens.
+pub async fn users(
+    State(state): State<WebState>,
+    v: Visitor,
+    Query(q): Query<super::AfterQuery>,
+) -> PageResult {
+    let (page, later) = q.page(&v)?;
+    let (users, next) = v
+        .ask(&state, move |vault, who| {
+            let found = vault.list_users_page(who, &page)?;
             let tokens = vault.list_tokens(who, None)?;
-            Ok(users
+            let users = found
+                .items
                 .into_iter()
                 .map(|u| {
                     let mine = tokens.iter().filter(|t| t.user == u.id).cloned().collect();
                     (u, mine)
                 })
-                .collect())
+                .collect();
+            Ok((users, found.next))
         })
         .await?;
     Ok(Page(UsersPage {
@@ -45,6 +55,8 @@ pub async fn users(State(state): State<WebState>, v: Visitor) -> PageResult {
         users,
         roles: Role::ALL,
         now: chrono::Utc::now(),
+        later,
+        next,
     })
     .into_response())
 }

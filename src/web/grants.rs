@@ -22,15 +22,29 @@ struct GrantsPage {
     c: Chrome,
     grants: Vec<GrantSummary>,
     now: chrono::DateTime<Utc>,
+    later: bool,
+    next: Option<String>,
 }
 
-/// `GET /grants`: the grants on children the visitor may grant access to.
-pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
-    let grants = v.ask(&state, |vault, who| vault.grants_given(who)).await?;
+/// `GET /grants`: the grants on children the visitor may grant access
+/// to, newest first, 50 a page (`?after=GRANT_ID`).
+pub async fn list(
+    State(state): State<WebState>,
+    v: Visitor,
+    Query(q): Query<super::AfterQuery>,
+) -> PageResult {
+    let (page, later) = q.page(&v)?;
+    let found = v
+        .ask(&state, move |vault, who| {
+            vault.grants_given_page(who, &page)
+        })
+        .await?;
     Ok(Page(GrantsPage {
         c: v.chrome().titled("grants-title"),
-        grants,
+        grants: found.items,
         now: Utc::now(),
+        later,
+        next: found.next,
     })
     .into_response())
 }

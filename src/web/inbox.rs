@@ -5,7 +5,7 @@
 //! child and papers are imported, and a signed receipt goes back) or
 //! refuses it with a reason (a signed refusal goes back).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use serde::Deserialize;
@@ -27,24 +27,33 @@ struct InboxPage {
     c: Chrome,
     waiting: Vec<Row>,
     decided: Vec<Row>,
+    later: bool,
+    next: Option<String>,
 }
 
-/// `GET /inbox`.
-pub async fn list(State(state): State<WebState>, v: Visitor) -> PageResult {
-    let (items, names) = v
-        .ask(&state, |vault, who| {
-            Ok((vault.list_inbox(who)?, vault.department_names()?))
+/// `GET /inbox`: every bundle waiting, then those decided, newest first,
+/// 50 a page (`?after=BUNDLE_ID`).
+pub async fn list(
+    State(state): State<WebState>,
+    v: Visitor,
+    Query(q): Query<super::AfterQuery>,
+) -> PageResult {
+    let (page, later) = q.page(&v)?;
+    let ((waiting, decided), names) = v
+        .ask(&state, move |vault, who| {
+            Ok((vault.inbox_overview(who, &page)?, vault.department_names()?))
         })
         .await?;
-    let rows = items.into_iter().map(|item| Row {
+    let row = |item: InboxItem| Row {
         source: names.get(&item.source).unwrap_or(&item.source).clone(),
         item,
-    });
-    let (waiting, decided) = rows.partition(|r| r.item.state == crate::domain::InboxState::Waiting);
+    };
     Ok(Page(InboxPage {
         c: v.chrome().titled("inbox-title"),
-        waiting,
-        decided,
+        waiting: waiting.into_iter().map(row).collect(),
+        decided: decided.items.into_iter().map(row).collect(),
+        later,
+        next: decided.next,
     })
     .into_response())
 }

@@ -160,3 +160,28 @@ fn origin_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     Some(u.origin().ascii_serialization()).filter(|o| o != "null")
 }
+
+/// `?after=ID`: where the previous page of a list ended (an opaque id,
+/// never a name).
+#[derive(serde::Deserialize)]
+pub struct AfterQuery {
+    after: Option<String>,
+}
+
+impl AfterQuery {
+    /// The page of 50 asked for, and whether it is a later one; a bad
+    /// cursor reads as a page that does not exist.
+    #[allow(clippy::result_large_err)]
+    fn page(
+        &self,
+        v: &session::Visitor,
+    ) -> Result<(crate::domain::PageRequest, bool), axum::response::Response> {
+        let later = self.after.as_deref().is_some_and(|a| !a.is_empty());
+        crate::domain::PageRequest::new(Some(PAGE_SIZE), self.after.clone(), None)
+            .map(|p| (p, later))
+            .map_err(|_| v.not_found())
+    }
+}
+
+/// Rows on one page of a list.
+pub const PAGE_SIZE: usize = 50;

@@ -86,20 +86,13 @@ struct ListPage {
     for_committee: bool,
 }
 
-/// Which page of the other transfers.
-#[derive(Deserialize)]
-pub struct ListQuery {
-    /// Where the previous page ended (a transfer id).
-    after: Option<String>,
-}
-
 /// `GET /transfers`: for a CWC member, the transfers waiting for the
 /// committee first; for staff, those waiting to be sent; then the others
 /// visible, newest first, 50 a page (`?after=TRANSFER_ID`).
 pub async fn list(
     State(state): State<WebState>,
     v: Visitor,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<super::AfterQuery>,
 ) -> PageResult {
     let for_committee = matches!(&v.who, Principal::User(u) if u.role == Role::CwcMember);
     let waiting_state = if for_committee {
@@ -107,9 +100,7 @@ pub async fn list(
     } else {
         TransferState::Approved
     };
-    let later = q.after.as_deref().is_some_and(|a| !a.is_empty());
-    let others_page =
-        PageRequest::new(Some(PAGE_SIZE), q.after, None).map_err(|_| v.not_found())?;
+    let (others_page, later) = q.page(&v)?;
     let (waiting, others) = v
         .ask(&state, move |vault, who| {
             let waiting = if later {
@@ -140,9 +131,6 @@ pub async fn list(
     })
     .into_response())
 }
-
-/// Transfers on one page of the others.
-const PAGE_SIZE: usize = 50;
 
 #[derive(askama::Template)]
 #[template(path = "transfer.html")]
