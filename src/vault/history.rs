@@ -304,27 +304,6 @@ mod tests {
     use super::*;
     use crate::domain::{CaseRecord, Principal, Purpose};
 
-    async fn node() -> (tempfile::TempDir, Vault) {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = crate::config::Settings {
-            data_dir: dir.path().join("node"),
-            ..Default::default()
-        };
-        Vault::init(
-            settings.clone(),
-            crate::vault::InitOptions {
-                department_id: "test-dcpu".into(),
-                department_name: "Test".into(),
-                inbox_url: None,
-                passphrase: None,
-                keys_from: None,
-            },
-        )
-        .unwrap();
-        let vault = Vault::open(settings, || None, false).await.unwrap();
-        (dir, vault)
-    }
-
     fn record(name: &str) -> CaseRecord {
         CaseRecord {
             name: name.into(),
@@ -334,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_of_a_history_come_from_the_index_and_match_the_log() {
-        let (_dir, vault) = node().await;
+        let (_dir, vault) = crate::vault::testing::node().await;
         let op = Principal::LocalOperator;
         let a = vault.add_child(&op, record("Synthetic A")).unwrap();
         let b = vault.add_child(&op, record("Synthetic B")).unwrap();
@@ -373,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_or_wrong_index_is_rebuilt_and_a_bad_row_is_caught() {
-        let (_dir, vault) = node().await;
+        let (_dir, vault) = crate::vault::testing::node().await;
         let op = Principal::LocalOperator;
         let a = vault.add_child(&op, record("Synthetic A")).unwrap();
         vault.show_child(&op, a, Purpose::Restoration).unwrap();

@@ -45,32 +45,22 @@ impl Vault {
         filter: &ChildFilter,
         page: &PageRequest,
     ) -> Result<Page<Child>, VaultError> {
-        let mut after: Option<ChildId> = cursor(page, "not a child id")?;
-        let mut items = Vec::with_capacity(page.limit);
-        let batch = page.limit + BATCH_EXTRA;
-        loop {
-            let rows = self
-                .db
-                .children_page(filter, page.q.as_deref(), after, batch)?;
-            let (count, exhausted) = (rows.len(), rows.len() < batch);
-            for (i, child) in rows.into_iter().enumerate() {
-                after = Some(child.id);
-                if self.may(actor, Action::ReadRecord, &child)? {
-                    let id = child.id;
-                    items.push(self.need_to_know(actor, child, Vec::new())?.0);
-                    if items.len() == page.limit {
-                        // The next page starts after the last row shown;
-                        // there is none when no row is left to look at.
-                        let more = !exhausted || i + 1 < count;
-                        let next = more.then(|| id.to_string());
-                        return Ok(Page { items, next });
-                    }
+        fill_page(
+            page.limit,
+            cursor::<ChildId>(page, "not a child id")?,
+            |after, batch| {
+                Ok(self
+                    .db
+                    .children_page(filter, page.q.as_deref(), after, batch)?)
+            },
+            |child| child.id,
+            |child| {
+                if !self.may(actor, Action::ReadRecord, &child)? {
+                    return Ok(None);
                 }
-            }
-            if exhausted {
-                return Ok(Page { items, next: None });
-            }
-        }
+                Ok(Some(self.need_to_know(actor, child, Vec::new())?.0))
+            },
+        )
     }
 
     /// The caller's scope as a query filter: a superset of what the
@@ -115,17 +105,17 @@ impl Vault {
     ) -> Result<Page<TransferSummary>, VaultError> {
         self.authorize_node(actor, Action::ListChildren, Note::default())?;
         let filter = self.child_filter(actor)?;
-        let mut after: Option<TransferId> = cursor(page, "not a transfer id")?;
         let mut names: BTreeMap<ChildId, Option<String>> = BTreeMap::new();
-        let mut items = Vec::with_capacity(page.limit);
-        let batch = page.limit + BATCH_EXTRA;
-        loop {
-            let rows = self
-                .db
-                .transfers_of_children_page(&filter, state, except, after, batch)?;
-            let (count, exhausted) = (rows.len(), rows.len() < batch);
-            for (i, transfer) in rows.into_iter().enumerate() {
-                after = Some(transfer.id);
+        fill_page(
+            page.limit,
+            cursor::<TransferId>(page, "not a transfer id")?,
+            |after, batch| {
+                Ok(self
+                    .db
+                    .transfers_of_children_page(&filter, state, except, after, batch)?)
+            },
+            |t| t.id,
+            |transfer| {
                 let name = match names.get(&transfer.child) {
                     Some(n) => n.clone(),
                     None => {
@@ -139,24 +129,12 @@ impl Vault {
                         n
                     }
                 };
-                let Some(child_name) = name else { continue };
-                let id = transfer.id;
-                items.push(TransferSummary {
+                Ok(name.map(|child_name| TransferSummary {
                     transfer,
                     child_name,
-                });
-                if items.len() == page.limit {
-                    let more = !exhausted || i + 1 < count;
-                    return Ok(Page {
-                        items,
-                        next: more.then(|| id.to_string()),
-                    });
-                }
-            }
-            if exhausted {
-                return Ok(Page { items, next: None });
-            }
-        }
+                }))
+            },
+        )
     }
 
     /// Every transfer of the children `filter` lets through, newest
@@ -248,20 +226,18 @@ impl Vault {
     ) -> Result<Page<GrantSummary>, VaultError> {
         self.authorize_node(actor, Action::ListChildren, Note::default())?;
         let filter = self.child_filter(actor)?;
-        let mut after: Option<GrantId> = cursor(page, "not a grant id")?;
         let mut names: BTreeMap<UserId, String> = BTreeMap::new();
-        let mut items = Vec::with_capacity(page.limit);
-        let batch = page.limit + BATCH_EXTRA;
-        loop {
-            let rows = self.db.grants_of_children_page(&filter, after, batch)?;
-            let (count, exhausted) = (rows.len(), rows.len() < batch);
-            for (i, grant) in rows.into_iter().enumerate() {
-                after = Some(grant.id);
+        fill_page(
+            page.limit,
+            cursor::<GrantId>(page, "not a grant id")?,
+            |after, batch| Ok(self.db.grants_of_children_page(&filter, after, batch)?),
+            |g| g.id,
+            |grant| {
                 let Some(child) = self.db.child(grant.child)? else {
-                    continue;
+                    return Ok(None);
                 };
                 if !self.may(actor, Action::GrantAccess, &child)? {
-                    continue;
+                    return Ok(None);
                 }
                 let grantee = match names.get(&grant.user) {
                     Some(n) => n.clone(),
@@ -275,24 +251,13 @@ impl Vault {
                         n
                     }
                 };
-                let id = grant.id;
-                items.push(GrantSummary {
+                Ok(Some(GrantSummary {
                     grantee,
                     child_name: child.record.name,
                     grant,
-                });
-                if items.len() == page.limit {
-                    let more = !exhausted || i + 1 < count;
-                    return Ok(Page {
-                        items,
-                        next: more.then(|| id.to_string()),
-                    });
-                }
-            }
-            if exhausted {
-                return Ok(Page { items, next: None });
-            }
-        }
+                }))
+            },
+        )
     }
 
     /// A page of the grants on one child (needs the right to grant for
@@ -345,6 +310,42 @@ fn cursor<T: std::str::FromStr>(
         .transpose()
 }
 
+/// A page of at most `limit` items from rows read in batches after the
+/// cursor (`fetch(after, batch)`), each turned into an item or dropped by
+/// `keep` (the policy's check, row by row). The next page starts after
+/// the last row shown; there is none when no row is left to look at.
+fn fill_page<R, T, K: Copy + ToString>(
+    limit: usize,
+    mut after: Option<K>,
+    mut fetch: impl FnMut(Option<K>, usize) -> Result<Vec<R>, VaultError>,
+    key: impl Fn(&R) -> K,
+    mut keep: impl FnMut(R) -> Result<Option<T>, VaultError>,
+) -> Result<Page<T>, VaultError> {
+    let mut items = Vec::with_capacity(limit);
+    let batch = limit + BATCH_EXTRA;
+    loop {
+        let rows = fetch(after, batch)?;
+        let (count, exhausted) = (rows.len(), rows.len() < batch);
+        for (i, row) in rows.into_iter().enumerate() {
+            let k = key(&row);
+            after = Some(k);
+            if let Some(item) = keep(row)? {
+                items.push(item);
+                if items.len() == limit {
+                    let more = !exhausted || i + 1 < count;
+                    return Ok(Page {
+                        items,
+                        next: more.then(|| k.to_string()),
+                    });
+                }
+            }
+        }
+        if exhausted {
+            return Ok(Page { items, next: None });
+        }
+    }
+}
+
 /// A page from `limit + 1` rows: the extra row only says there is more.
 fn paged<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<T> {
     let more = rows.len() > limit;
@@ -374,23 +375,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_row_the_query_lets_through_wrongly_is_still_not_shown() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = crate::config::Settings {
-            data_dir: dir.path().join("node"),
-            ..Default::default()
-        };
-        Vault::init(
-            settings.clone(),
-            crate::vault::InitOptions {
-                department_id: "test-dcpu".into(),
-                department_name: "Test".into(),
-                inbox_url: None,
-                passphrase: None,
-                keys_from: None,
-            },
-        )
-        .unwrap();
-        let vault = Vault::open(settings, || None, false).await.unwrap();
+        let (_dir, vault) = crate::vault::testing::node().await;
         let op = Principal::LocalOperator;
         let mut mine = Vec::new();
         for i in 0..7 {

@@ -69,3 +69,29 @@ pub use views::{
     AccessRecord, ChildAbilities, ChildSummary, DistrictOverview, GrantSummary, NodeHealth,
     TransferSummary, UNDELIVERED_DAYS,
 };
+
+/// What the vault's unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A new node (department `test-dcpu`) in a temporary directory, open.
+    pub async fn node() -> (tempfile::TempDir, super::Vault) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::config::Settings {
+            data_dir: dir.path().join("node"),
+            ..Default::default()
+        };
+        super::Vault::init(
+            settings.clone(),
+            super::InitOptions {
+                department_id: "test-dcpu".into(),
+                department_name: "Test".into(),
+                inbox_url: None,
+                passphrase: None,
+                keys_from: None,
+            },
+        )
+        .unwrap();
+        let vault = super::Vault::open(settings, || None, false).await.unwrap();
+        (dir, vault)
+    }
+}
