@@ -39,15 +39,7 @@ impl Server {
 
     /// Peak resident set size of the server process so far, in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.process.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kib / 1024.0
+        common::vm_mib(self.process.id(), "VmHWM:")
     }
 
     fn stop(mut self) {

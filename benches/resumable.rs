@@ -42,43 +42,12 @@ impl Node {
         let started = common::start(bin, &dir.path().join("node"), &[("HANDOVER_LOG", log)]);
         let base = format!("http://127.0.0.1:{}/api/v1", started.port);
         let c = client();
-        let (_, admin) = common::session(
-            &c,
-            &base,
-            "admin",
-            &started.admin_password,
-            Some("bench admin password"),
-        );
-        let r = c
-            .post(format!("{base}/users"))
-            .bearer_auth(&admin)
-            .json(
-                &serde_json::json!({"name": "staff", "role": "shelter_staff",
-                "scope": "institution:home-1", "password": "staff one time pass"}),
-            )
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let (_, token) = common::session(
-            &c,
-            &base,
-            "staff",
-            "staff one time pass",
-            Some("staff bench password"),
-        );
-        let child: serde_json::Value = c
-            .post(format!("{base}/children"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"name": "Bench Synthetic"}))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let (token, child) = common::staff_and_child(&c, &base, &started.admin_password);
         Node {
             _dir: dir,
             started,
             token,
-            child: child["id"].as_str().unwrap().to_string(),
+            child,
         }
     }
 
@@ -88,15 +57,7 @@ impl Node {
 
     /// The server's peak resident set so far, in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.started.process.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kib / 1024.0
+        common::vm_mib(self.started.process.id(), "VmHWM:")
     }
 }
 

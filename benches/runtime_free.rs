@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 #[path = "common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 use serde_json::{json, Value};
 

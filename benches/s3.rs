@@ -48,32 +48,11 @@ fn write_pdf(path: &Path, len: u64) {
 
 /// Runs `handover ARGS` under `/usr/bin/time`: seconds and peak RSS in MiB.
 fn timed(bin: &str, data: &Path, env: &[(&'static str, String)], args: &[&str]) -> (f64, f64) {
-    let rss_file = data.with_extension("rss");
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss_file)
-        .arg(bin)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let kib: f64 = std::fs::read_to_string(&rss_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    (secs, kib / 1024.0)
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir").arg(data).args(args);
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let (_, secs, mib) = common::timed(cmd, &data.with_extension("rss"));
+    (secs, mib)
 }
 
 fn id_of(bin: &str, data: &Path, env: &[(&'static str, String)], args: &[&str]) -> String {
@@ -133,17 +112,6 @@ fn put_get(bin: &str, label: &str, env: &[(&'static str, String)], file: &Path) 
     );
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib / 1024.0
-}
-
 fn concurrent_uploads(bin: &str, label: &str, env: &[(&'static str, String)]) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mut started = common::start(bin, &dir.path().join("node"), env);
@@ -152,39 +120,7 @@ fn concurrent_uploads(bin: &str, label: &str, env: &[(&'static str, String)]) {
         .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
-    let (_, admin) = common::session(
-        &c,
-        &base,
-        "admin",
-        &started.admin_password,
-        Some("bench admin password"),
-    );
-    let r = c
-        .post(format!("{base}/users"))
-        .bearer_auth(&admin)
-        .json(
-            &serde_json::json!({"name": "staff", "role": "shelter_staff",
-            "scope": "institution:home-1", "password": "staff one time pass"}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let (_, token) = common::session(
-        &c,
-        &base,
-        "staff",
-        "staff one time pass",
-        Some("staff bench password"),
-    );
-    let child: serde_json::Value = c
-        .post(format!("{base}/children"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Bench Synthetic"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let child = child["id"].as_str().unwrap().to_string();
+    let (token, child) = common::staff_and_child(&c, &base, &started.admin_password);
     let file = dir.path().join("5mb.pdf");
     write_pdf(&file, 5_000_000);
     let body = std::sync::Arc::new(std::fs::read(&file).unwrap());
@@ -215,7 +151,7 @@ fn concurrent_uploads(bin: &str, label: &str, env: &[(&'static str, String)]) {
     println!(
         "{label}: 50 concurrent 5 MB uploads in {secs:.2} s ({:.0} MB/s); server peak RSS {:.1} MiB",
         250.0 / secs,
-        peak_rss_mib(started.process.id())
+        common::vm_mib(started.process.id(), "VmHWM:")
     );
     let _ = started.process.kill();
     let _ = started.process.wait();

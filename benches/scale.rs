@@ -119,18 +119,13 @@ fn name(rng: &mut Rng) -> String {
 /// Fills the database: returns the children's ids in creation order.
 fn fill_children(db: &Db, n: usize, districts: &[String]) -> Vec<ChildId> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let kinds = [
-        DocKind::Fir,
-        DocKind::MedicalReport,
-        DocKind::FitToTravel,
-        DocKind::CounsellingReport,
-        DocKind::ReleaseCertificate,
-        DocKind::LegalStatement,
-        DocKind::CwcOrder,
-        DocKind::SocialInvestigation,
-        DocKind::CarePlan,
-        DocKind::Identity,
-    ];
+    // Ten kinds of paper per child (every kind but `other`, which needs a
+    // title, and two more).
+    let kinds: Vec<DocKind> = DocKind::ALL
+        .into_iter()
+        .filter(|k| *k != DocKind::Other)
+        .take(10)
+        .collect();
     let now = Utc::now();
     let mut ids = Vec::with_capacity(n);
     let mut batch = Vec::with_capacity(5_000);
@@ -265,17 +260,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn vm(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0
-}
-
 fn du(path: &Path) -> f64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0)
 }
@@ -378,7 +362,10 @@ fn main() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    println!("server RSS after start: {:.1} MiB", vm(pid, "VmRSS:"));
+    println!(
+        "server RSS after start: {:.1} MiB",
+        common::vm_mib(pid, "VmRSS:")
+    );
 
     // Which children each role sees (the bench knows how it placed them).
     let in_scope = |role: &str| -> Vec<ChildId> {
@@ -456,8 +443,8 @@ fn main() {
     }
     println!(
         "server RSS: {:.1} MiB now, {:.1} MiB peak",
-        vm(pid, "VmRSS:"),
-        vm(pid, "VmHWM:")
+        common::vm_mib(pid, "VmRSS:"),
+        common::vm_mib(pid, "VmHWM:")
     );
     let mut process = server.process;
     process.kill().ok();
@@ -465,35 +452,15 @@ fn main() {
 
     // `audit verify` on the whole log (and the index against it): time and
     // peak RSS of the command, which streams both.
-    let rss_file = dir.path().join("verify.rss");
-    let started = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
-        .arg(&rss_file)
-        .arg(&bin)
+    let mut verify = Command::new(&bin);
+    verify
         .arg("--data-dir")
         .arg(&data)
         .args(["audit", "verify"])
-        .env("HANDOVER_LOG", "warn")
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    assert!(
-        out.status.success(),
-        "audit verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let kib: f64 = std::fs::read_to_string(&rss_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+        .env("HANDOVER_LOG", "warn");
+    let (out, took, mib) = common::timed(verify, &dir.path().join("verify.rss"));
     print!("{}", String::from_utf8_lossy(&out.stdout));
-    println!(
-        "audit verify: {:.1} s, peak RSS {:.1} MiB",
-        took.as_secs_f64(),
-        kib / 1024.0
-    );
+    println!("audit verify: {took:.1} s, peak RSS {mib:.1} MiB");
 }
 
 fn urlencode(s: &str) -> String {

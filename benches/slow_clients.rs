@@ -18,6 +18,7 @@ use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
 #[path = "common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 fn main() {

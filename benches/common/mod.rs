@@ -96,3 +96,91 @@ pub fn session(
     let v: serde_json::Value = r.json().unwrap_or(serde_json::Value::Null);
     (status, v["token"].as_str().unwrap_or("").to_string())
 }
+
+/// Runs `cmd` under `/usr/bin/time -f %M` (writing the figure to
+/// `rss_file`), asserting it succeeds: its output, wall seconds and peak
+/// RSS in MiB.
+pub fn timed(cmd: Command, rss_file: &Path) -> (std::process::Output, f64, f64) {
+    let mut time = Command::new("/usr/bin/time");
+    time.args(["-f", "%M", "-o"])
+        .arg(rss_file)
+        .arg(cmd.get_program());
+    time.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => time.env(k, v),
+            None => time.env_remove(k),
+        };
+    }
+    let start = std::time::Instant::now();
+    let out = time.output().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd.get_args().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kib: f64 = std::fs::read_to_string(rss_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (out, secs, kib / 1024.0)
+}
+
+/// On a first-run server at `base` (`…/api/v1`): logs the admin in with
+/// its one-time password, adds a shelter staff user `staff` at `home-1`,
+/// logs them in, and takes in one synthetic child. Returns the staff
+/// token and the child's id.
+pub fn staff_and_child(
+    c: &reqwest::blocking::Client,
+    base: &str,
+    admin_one_time: &str,
+) -> (String, String) {
+    let (_, admin) = session(
+        c,
+        base,
+        "admin",
+        admin_one_time,
+        Some("bench admin password"),
+    );
+    let r = c
+        .post(format!("{base}/users"))
+        .bearer_auth(&admin)
+        .json(
+            &serde_json::json!({"name": "staff", "role": "shelter_staff",
+            "scope": "institution:home-1", "password": "staff one time pass"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, token) = session(
+        c,
+        base,
+        "staff",
+        "staff one time pass",
+        Some("staff bench password"),
+    );
+    let child: serde_json::Value = c
+        .post(format!("{base}/children"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Bench Synthetic"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    (token, child["id"].as_str().unwrap().to_string())
+}
+
+/// A `/proc/PID/status` figure (`VmRSS:`, `VmHWM:`) in MiB.
+pub fn vm_mib(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib / 1024.0
+}

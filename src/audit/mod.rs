@@ -18,7 +18,7 @@ mod writer;
 
 pub use format::{checkpoint_message, line_hash, Body, Checkpoint, Entry, Line, Outcome, GENESIS};
 pub use scan::{lines_at, scan_from, ScannedLine};
-pub use verify::{history, verify, Verified};
+pub use verify::{verify, Verified};
 pub use writer::AuditLog;
 
 /// File names inside the data directory.

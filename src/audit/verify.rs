@@ -1,6 +1,5 @@
 //! Checking the whole log with the node's public key alone, in one pass
-//! that holds one line at a time (a log of any length in constant memory),
-//! and reading a child's access history out of it.
+//! that holds one line at a time (a log of any length in constant memory).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -8,7 +7,7 @@ use std::path::Path;
 
 use ssh_key::PublicKey;
 
-use super::format::{checkpoint_message, line_hash, Body, Entry, Line, GENESIS};
+use super::format::{checkpoint_message, line_hash, Body, Line, GENESIS};
 use super::AuditError;
 use crate::crypto;
 
@@ -183,24 +182,4 @@ pub fn verify(
         }
     }
     Ok(v)
-}
-
-/// Every decision about `child`, oldest first.
-pub fn history(log: &Path, child: &str) -> Result<Vec<(Line, Entry)>, AuditError> {
-    let mut out = Vec::new();
-    for item in lines(log)? {
-        let (n, bytes, complete) = item?;
-        if !complete {
-            break;
-        }
-        let line: Line =
-            serde_json::from_slice(&bytes).map_err(|_| broken(n, "not a valid audit line"))?;
-        if let Body::Entry(e) = &line.body {
-            if e.child.as_deref() == Some(child) {
-                let e = e.clone();
-                out.push((line, e));
-            }
-        }
-    }
-    Ok(out)
 }

@@ -28,6 +28,22 @@ fn id_bytes(child: ChildId) -> Vec<u8> {
     child.as_bytes().to_vec()
 }
 
+/// Writes `(child, seq, offset)` rows with `insert` (`INSERT ... INTO
+/// TABLE`, the index or its load table).
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    insert: &str,
+    rows: &[(ChildId, u64, u64)],
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "{insert} (child, seq, offset) VALUES (?1, ?2, ?3)"
+    ))?;
+    for (child, seq, offset) in rows {
+        stmt.execute(params![id_bytes(*child), *seq as i64, *offset as i64])?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Where the index ends; `None` when it was never built.
     pub fn audit_index_mark(&self) -> Result<Option<IndexMark>, StoreError> {
@@ -45,14 +61,7 @@ impl Db {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO audit_index (child, seq, offset) VALUES (?1, ?2, ?3)",
-            )?;
-            for (child, seq, offset) in rows {
-                stmt.execute(params![id_bytes(*child), *seq as i64, *offset as i64])?;
-            }
-        }
+        insert_rows(&tx, "INSERT OR REPLACE INTO audit_index", rows)?;
         let json = serde_json::to_string(mark).map_err(|e| StoreError::Malformed(e.to_string()))?;
         tx.execute(
             "INSERT INTO node (key, value) VALUES (?1, ?2)
@@ -73,14 +82,7 @@ impl Db {
     pub fn audit_index_load_add(&self, rows: &[(ChildId, u64, u64)]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO audit_index_load (child, seq, offset) VALUES (?1, ?2, ?3)",
-            )?;
-            for (child, seq, offset) in rows {
-                stmt.execute(params![id_bytes(*child), *seq as i64, *offset as i64])?;
-            }
-        }
+        insert_rows(&tx, "INSERT INTO audit_index_load", rows)?;
         tx.commit()?;
         Ok(())
     }

@@ -110,14 +110,6 @@ impl Db {
             .optional()?
             .transpose()
     }
-
-    /// Every child, oldest first.
-    pub fn children(&self) -> Result<Vec<Child>, StoreError> {
-        let conn = self.read();
-        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM children ORDER BY id"))?;
-        let rows = stmt.query_map([], row_to_child)?;
-        rows.map(|r| r?).collect()
-    }
 }
 
 impl Db {

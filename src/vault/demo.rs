@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use super::{NewDocument, Vault, VaultError};
 use crate::domain::{CaseRecord, DocKind, Principal, Role, Scope, Sex};
+use crate::store::ChildFilter;
 
 const DEMO_KEY: &str = "demo";
 /// The demo's shelter home and district.
@@ -80,7 +81,11 @@ impl Vault {
     pub async fn set_up_demo(&self) -> Result<Vec<DemoUser>, VaultError> {
         let operator = Principal::LocalOperator;
         let users = self.list_users(&operator)?;
-        if !self.db.children()?.is_empty() || users.iter().any(|u| u.name != "admin") {
+        let any_child = !self
+            .db
+            .children_page(&ChildFilter::All, None, None, 1)?
+            .is_empty();
+        if any_child || users.iter().any(|u| u.name != "admin") {
             return Err(VaultError::HoldsRealData);
         }
         self.db.set_node_value(DEMO_KEY, "true")?;
