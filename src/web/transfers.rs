@@ -111,8 +111,10 @@ pub async fn list(
                         who,
                         Some(waiting_state),
                         None,
-                        &PageRequest::new(Some(crate::domain::MAX_LIMIT), None, None)
-                            .expect("a valid page"),
+                        &PageRequest {
+                            limit: crate::domain::MAX_LIMIT,
+                            ..PageRequest::default()
+                        },
                     )?
                     .items
             };
