@@ -36,6 +36,16 @@ pub struct NewDocument {
     pub declared_size: Option<u64>,
 }
 
+/// When storing a document asks the policy whether the caller may add it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AskPolicy {
+    /// Before the first byte is read (nothing is written if refused).
+    First,
+    /// After the last byte is sealed and before the row commits (the
+    /// sealed blob is discarded if refused).
+    Last,
+}
+
 impl Vault {
     /// Stores a new document for a child from `source`. Nothing is ever
     /// overwritten: every put is a new document.
@@ -59,13 +69,16 @@ impl Vault {
         new: NewDocument,
         source: Box<dyn Read + Send>,
     ) -> Result<(Document, bool), VaultError> {
-        self.store_document_from(actor, child_id, new, source, None)
+        self.store_document_from(actor, child_id, new, source, None, AskPolicy::First)
             .await
     }
 
     /// [`Vault::store_document`]; with `upload`, the document is the one
     /// that resumable upload became, and its row commits together with
-    /// the upload's mark of completion (`vault/uploads.rs`).
+    /// the upload's mark of completion (`vault/uploads.rs`). `ask` says
+    /// whether the policy is asked before the first byte is read or after
+    /// the last (a sealer that follows an upload as its bytes arrive asks
+    /// once they are all in, so the decision is the one at completion).
     pub(super) async fn store_document_from(
         &self,
         actor: &Principal,
@@ -73,9 +86,17 @@ impl Vault {
         new: NewDocument,
         source: Box<dyn Read + Send>,
         upload: Option<crate::domain::UploadId>,
+        ask: AskPolicy,
     ) -> Result<(Document, bool), VaultError> {
         let note = upload.map(Note::target).unwrap_or_default();
-        super::heavy::inline(|| self.authorize_child(actor, Action::AddDocument, child_id, note))?;
+        let authorize = || {
+            super::heavy::inline(|| {
+                self.authorize_child(actor, Action::AddDocument, child_id, note.clone())
+            })
+        };
+        if ask == AskPolicy::First {
+            authorize()?;
+        }
         let (title, file_name) = validate(&new)?;
         if let Some(size) = new.declared_size {
             let limit = self.settings.max_document_bytes;
@@ -103,6 +124,10 @@ impl Vault {
                 .map(|()| done)
                 .map_err(Into::into),
             Err(e) => Err(e),
+        };
+        let written = match written {
+            Ok(done) if ask == AskPolicy::Last => authorize().map(|_| done),
+            other => other,
         };
         let (media, sealed, head, metadata_removed) = match written {
             Ok(done) => done,

@@ -19,23 +19,32 @@
 //! until it expires: a client whose last answer was lost asks again and
 //! learns that it is done, instead of sending the file twice.
 //!
+//! An append that starts at the first byte is followed by a sealer: the
+//! plain upload's path runs on another thread and reads each segment as it
+//! commits (and has passed the type check), so a file sent in one go is
+//! sealed while it arrives rather than read back whole after its last
+//! byte. The policy is then asked once the last byte is in, as for any
+//! completion; if the append ends early, the sealer's blob is discarded
+//! and a later append seals the upload after its last byte. At most
+//! [`MAX_FOLLOWERS`] appends are followed at once.
+//!
 //! Written by hand: no Rust tus server crate is mature enough to embed,
 //! and this one must keep the vault's promises (encryption at rest, one
 //! intake path, policy and audit).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::access::Note;
-use super::documents::{checked_title, NewDocument};
+use super::documents::{checked_title, AskPolicy, NewDocument};
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
 use crate::crypto::{self, Threads};
@@ -55,6 +64,10 @@ const LET_END_WAIT: Duration = Duration::from_secs(3);
 /// How long it then waits after asking that append to stop (it stops at
 /// its next read; one stuck on a silent connection may not).
 const TAKE_OVER_WAIT: Duration = Duration::from_secs(2);
+
+/// At most this many appends are followed by a sealer at once; others
+/// are sealed after their last byte, as a resumed append is.
+const MAX_FOLLOWERS: usize = 8;
 
 /// Which per-user limit a new upload would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +109,9 @@ pub struct Appended {
 #[derive(Default)]
 pub(super) struct ActiveUploads {
     slots: Mutex<HashMap<UploadId, Slot>>,
+    /// Sealers following a running append (each holds a heavy-pool thread
+    /// for as long as its append runs, which on a slow link is long).
+    followers: Arc<AtomicUsize>,
 }
 
 #[derive(Clone, Default)]
@@ -133,6 +149,17 @@ impl ActiveUploads {
 
     fn forget(&self, id: UploadId) {
         self.slots.lock().expect("upload slots").remove(&id);
+    }
+
+    /// A place for one more following sealer, if fewer than
+    /// [`MAX_FOLLOWERS`] run; given back when dropped.
+    fn follower(&self) -> Option<FollowerPlace> {
+        self.followers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_FOLLOWERS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| FollowerPlace(self.followers.clone()))
     }
 
     fn is_busy(&self, id: UploadId) -> bool {
@@ -254,9 +281,44 @@ impl Vault {
             kind: upload.kind,
             limits: self.limits(),
         };
-        let received = self
-            .receive(&staged, &upload, source, slot.stop.clone())
-            .await;
+        // An append from the first byte is followed by a sealer as its
+        // segments commit, so that a file sent in one go is a document
+        // soon after its last byte (instead of being read back whole
+        // then). A resumed append is sealed after its last byte: a link
+        // that keeps breaking would otherwise make the sealer start over
+        // after every cut. Few are followed at once: each follower holds
+        // a heavy-pool thread while its bytes arrive.
+        let place = (upload.offset == 0)
+            .then(|| self.active_uploads.follower())
+            .flatten();
+        let (received, followed) = if let Some(place) = place {
+            let follow = Arc::new(Follow::default());
+            let closing = CloseOnDrop(follow.clone());
+            let reader = SegmentReader::new(
+                staged.dir.clone(),
+                self.keys.clone(),
+                Segments::Following(follow.clone()),
+                upload.length,
+            );
+            let receiving = async {
+                let received = self
+                    .receive(&staged, &upload, source, slot.stop.clone(), Some(&follow))
+                    .await;
+                drop(closing);
+                received
+            };
+            let (received, sealed) = tokio::join!(
+                receiving,
+                self.seal_upload(actor, &upload, reader, AskPolicy::Last)
+            );
+            drop(place);
+            (received, Some(sealed))
+        } else {
+            let received = self
+                .receive(&staged, &upload, source, slot.stop.clone(), None)
+                .await;
+            (received, None)
+        };
         let (upload, interrupted) = match received {
             Ok(done) => done,
             Err(Received::Refused(refusal)) => {
@@ -268,8 +330,16 @@ impl Vault {
             Err(Received::Failed(e)) => return Err(e),
         };
         let (document, metadata_removed) = if upload.is_full() {
-            tracing::info!(upload = %id, "every byte of the upload is in; completing it");
-            let (doc, removed) = self.complete_upload(actor, &upload).await?;
+            // A sealer that followed saw every segment (each is handed to
+            // it only once committed and past the type check); its failure
+            // before the last byte says nothing, and its blob is gone.
+            let (doc, removed) = match followed {
+                Some(sealed) => self.finish_sealing(&upload, sealed)?,
+                None => {
+                    tracing::info!(upload = %id, "every byte of the upload is in; completing it");
+                    self.complete_upload(actor, &upload).await?
+                }
+            };
             (Some(doc), removed)
         } else {
             (None, false)
@@ -391,25 +461,50 @@ impl Vault {
         let source = SegmentReader::new(
             self.upload_dir(upload.id),
             self.keys.clone(),
-            segments,
+            Segments::Staged(segments.into_iter()),
             upload.length,
         );
+        let sealed = self
+            .seal_upload(actor, upload, source, AskPolicy::First)
+            .await;
+        self.finish_sealing(upload, sealed)
+    }
+
+    /// Stores the document an upload's plaintext `source` makes, through
+    /// the plain upload's path.
+    async fn seal_upload(
+        &self,
+        actor: &Principal,
+        upload: &Upload,
+        source: SegmentReader,
+        ask: AskPolicy,
+    ) -> Result<(Document, bool), VaultError> {
         let new = NewDocument {
             kind: upload.kind,
             title: upload.title.clone(),
             file_name: None,
             declared_size: Some(upload.length),
         };
-        match self
-            .store_document_from(
-                actor,
-                upload.child_id,
-                new,
-                Box::new(source),
-                Some(upload.id),
-            )
-            .await
-        {
+        self.store_document_from(
+            actor,
+            upload.child_id,
+            new,
+            Box::new(source),
+            Some(upload.id),
+            ask,
+        )
+        .await
+    }
+
+    /// What sealing a full upload leaves: its segments go once it is a
+    /// document; a refusal removes it with everything staged; a failure
+    /// that may pass (a full disk) leaves it to be completed again.
+    fn finish_sealing(
+        &self,
+        upload: &Upload,
+        sealed: Result<(Document, bool), VaultError>,
+    ) -> Result<(Document, bool), VaultError> {
+        match sealed {
             Ok((doc, removed)) => {
                 // The segments are no longer needed: removed after the
                 // answer (a thousand files for a GiB); what a stop leaves
@@ -575,6 +670,7 @@ impl Vault {
         start: &Upload,
         source: Box<dyn Read + Send>,
         stop: Arc<AtomicBool>,
+        follow: Option<&Follow>,
     ) -> Result<(Upload, Option<io::Error>), Received> {
         let mut upload = start.clone();
         let mut head_checked = upload.offset >= intake::HEAD_BYTES as u64 || upload.is_full();
@@ -616,6 +712,9 @@ impl Vault {
                 head_checked = true;
                 super::heavy::inline(|| self.check_staged_head(staged, &upload))?;
             }
+            if let Some(follow) = follow {
+                follow.push(segment);
+            }
             if sealed.size < room {
                 // The source ended (or failed, or was asked to stop).
                 break;
@@ -630,7 +729,7 @@ impl Vault {
         let mut reader = SegmentReader::new(
             staged.dir.clone(),
             staged.keys.clone(),
-            segments,
+            Segments::Staged(segments.into_iter()),
             upload.offset,
         );
         let mut head = Vec::with_capacity(intake::HEAD_BYTES);
@@ -734,7 +833,7 @@ impl Read for Latch {
 struct SegmentReader {
     dir: PathBuf,
     keys: Arc<crate::crypto::NodeKeys>,
-    segments: std::vec::IntoIter<Segment>,
+    segments: Segments,
     current: Option<(Segment, SegmentPlaintext, Sha256, u64)>,
     expected_end: u64,
     position: u64,
@@ -746,13 +845,13 @@ impl SegmentReader {
     fn new(
         dir: PathBuf,
         keys: Arc<crate::crypto::NodeKeys>,
-        segments: Vec<Segment>,
+        segments: Segments,
         expected_end: u64,
     ) -> Self {
         SegmentReader {
             dir,
             keys,
-            segments: segments.into_iter(),
+            segments,
             current: None,
             expected_end,
             position: 0,
@@ -768,7 +867,11 @@ impl Read for SegmentReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.current.is_none() {
-                let Some(seg) = self.segments.next() else {
+                let next = match &mut self.segments {
+                    Segments::Staged(staged) => staged.next(),
+                    Segments::Following(follow) => follow.next(),
+                };
+                let Some(seg) = next else {
                     if self.position != self.expected_end {
                         return Err(Self::broken(format!(
                             "the staged upload ends at {} of {} bytes",
@@ -806,5 +909,264 @@ impl Read for SegmentReader {
             self.position += n as u64;
             return Ok(n);
         }
+    }
+}
+
+/// Where a [`SegmentReader`] takes its segments from.
+enum Segments {
+    /// Those committed, all there will be.
+    Staged(std::vec::IntoIter<Segment>),
+    /// Those a running append commits, as it commits them.
+    Following(Arc<Follow>),
+}
+
+/// The segments a running append has committed, for a sealer that follows
+/// it on another thread; closed when the append ends.
+#[derive(Default)]
+struct Follow {
+    state: Mutex<Following>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Following {
+    ready: VecDeque<Segment>,
+    closed: bool,
+}
+
+impl Follow {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Following> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, segment: Segment) {
+        self.lock().ready.push_back(segment);
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// The next committed segment, waiting for it; `None` once the append
+    /// has ended and every segment it committed was taken.
+    fn next(&self) -> Option<Segment> {
+        let mut state = self.lock();
+        loop {
+            if let Some(segment) = state.ready.pop_front() {
+                return Some(segment);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// A following sealer's place, given back when dropped.
+struct FollowerPlace(Arc<AtomicUsize>);
+
+impl Drop for FollowerPlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Closes a [`Follow`] however the append ends, its future dropped
+/// included (a client that hangs up), so the sealer never waits forever.
+struct CloseOnDrop(Arc<Follow>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::domain::{CaseRecord, ChildId, DocKind, Role, Scope, User};
+
+    fn staff_of(institution: &str) -> Principal {
+        Principal::User(User {
+            id: UserId::new(),
+            name: "staff".into(),
+            role: Role::ShelterStaff,
+            scope: Scope::Institution(institution.into()),
+            disabled: false,
+            has_password: true,
+            must_change_password: false,
+            created_at: chrono::Utc::now(),
+        })
+    }
+
+    /// A synthetic PDF of three and a half segments.
+    fn pdf() -> Vec<u8> {
+        let mut v = b"%PDF-1.7\n".to_vec();
+        v.extend((0..(3 * SEGMENT_BYTES + SEGMENT_BYTES / 2)).map(|i| b'a' + (i % 23) as u8));
+        v.extend_from_slice(b"\n%%EOF\n");
+        v
+    }
+
+    /// Gives `upto` bytes, then fails like a dropped connection.
+    struct Dropping(Cursor<Vec<u8>>, u64);
+
+    impl Read for Dropping {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let left = self.1 - self.0.position();
+            if left == 0 {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            let n = buf.len().min(left as usize);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    async fn started(vault: &Vault, staff: &Principal, len: usize) -> (ChildId, Upload) {
+        let record = CaseRecord {
+            name: "Synthetic Upload Child".into(),
+            institution: Some("home-1".into()),
+            ..CaseRecord::default()
+        };
+        let child = vault.add_child(&Principal::LocalOperator, record).unwrap();
+        let new = NewUpload {
+            child_id: child,
+            kind: DocKind::Fir,
+            title: None,
+            length: len as u64,
+        };
+        (child, vault.create_upload(staff, new).unwrap())
+    }
+
+    fn nothing_left(vault: &Vault, child: ChildId, id: UploadId) {
+        assert!(vault.db.documents_of(child).unwrap().is_empty());
+        assert!(vault.db.pending_blobs().unwrap().is_empty());
+        assert!(vault.db.segments(id).unwrap().is_empty());
+        assert!(!vault.upload_dir(id).exists(), "staged files left");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_followed_append_cut_short_resumes_and_completes_once() {
+        let (_dir, vault) = crate::vault::testing::node().await;
+        let staff = staff_of("home-1");
+        let bytes = pdf();
+        let (child, upload) = started(&vault, &staff, bytes.len()).await;
+        // From the first byte (followed by a sealer), cut after 2.5 segments.
+        let cut = 2 * SEGMENT_BYTES + SEGMENT_BYTES / 2;
+        let first = vault
+            .append_upload(
+                &staff,
+                upload.id,
+                0,
+                Box::new(Dropping(Cursor::new(bytes.clone()), cut)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.upload.offset, cut, "every byte that arrived is kept");
+        assert!(first.document.is_none() && first.interrupted.is_some());
+        // The sealer that followed left no document and no blob behind.
+        assert!(vault.db.documents_of(child).unwrap().is_empty());
+        assert!(vault.db.pending_blobs().unwrap().is_empty());
+        // Resumed: sealed after its last byte, byte for byte.
+        let rest = Cursor::new(bytes[cut as usize..].to_vec());
+        let done = vault
+            .append_upload(&staff, upload.id, cut, Box::new(rest))
+            .await
+            .unwrap();
+        let doc = done.document.expect("a document");
+        assert_eq!(doc.sha256, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(vault.db.documents_of(child).unwrap().len(), 1);
+        assert!(vault.db.pending_blobs().unwrap().is_empty());
+    }
+
+    /// Gives `open` bytes, then waits for the gate before giving the rest.
+    struct Gated {
+        bytes: Cursor<Vec<u8>>,
+        open: u64,
+        gate: Option<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Read for Gated {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.position() >= self.open {
+                if let Some(gate) = self.gate.take() {
+                    gate.recv().expect("the gate opens");
+                }
+            }
+            let left = if self.gate.is_some() {
+                (self.open - self.bytes.position()) as usize
+            } else {
+                buf.len()
+            };
+            let n = buf.len().min(left);
+            self.bytes.read(&mut buf[..n])
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_followed_append_asks_the_policy_once_the_last_byte_is_in() {
+        let (_dir, vault) = crate::vault::testing::node().await;
+        let staff = staff_of("home-1");
+        let bytes = pdf();
+        let (child, upload) = started(&vault, &staff, bytes.len()).await;
+        let (open, gate) = std::sync::mpsc::channel();
+        let source = Gated {
+            bytes: Cursor::new(bytes),
+            open: 2 * SEGMENT_BYTES,
+            gate: Some(gate),
+        };
+        // While the bytes arrive (the sealer already following them), the
+        // child moves to another home: the staff of the first home may no
+        // longer add to the record.
+        let moving = async {
+            while vault.db.segments(upload.id).unwrap().len() < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            vault
+                .move_child(
+                    &Principal::LocalOperator,
+                    child,
+                    Some("home-2".into()),
+                    None,
+                    "synthetic move",
+                )
+                .unwrap();
+            open.send(()).unwrap();
+        };
+        let (appended, ()) = tokio::join!(
+            vault.append_upload(&staff, upload.id, 0, Box::new(source)),
+            moving
+        );
+        // Refused as the caller now stands (an unknown child to them).
+        let refused = appended.unwrap_err();
+        assert!(
+            matches!(refused, VaultError::UnknownChild(_)),
+            "{refused:?}"
+        );
+        // Refused at completion: the upload is gone with all it staged.
+        assert!(matches!(
+            vault.own_upload(&staff, upload.id),
+            Err(VaultError::UnknownUpload(_))
+        ));
+        nothing_left(&vault, child, upload.id);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_followed_append_of_a_cut_off_pdf_is_refused_whole() {
+        let (_dir, vault) = crate::vault::testing::node().await;
+        let staff = staff_of("home-1");
+        let mut bytes = pdf();
+        bytes.truncate(bytes.len() - 7); // no end marker
+        let (child, upload) = started(&vault, &staff, bytes.len()).await;
+        let refused = vault
+            .append_upload(&staff, upload.id, 0, Box::new(Cursor::new(bytes)))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, VaultError::Intake(_)), "{refused:?}");
+        nothing_left(&vault, child, upload.id);
     }
 }
