@@ -166,6 +166,12 @@ impl From<VaultError> for ApiError {
             VaultError::Busy(_) | VaultError::SwitchNeedsNode { .. } => {
                 (S::SERVICE_UNAVAILABLE, "busy", "The node is busy")
             }
+            // Backups and restores are the command line's.
+            VaultError::NotABackup(_)
+            | VaultError::RestoreTargetNotEmpty(_)
+            | VaultError::RestoreKeys(_) => {
+                (S::CONFLICT, "conflict", "Not possible in the current state")
+            }
             VaultError::SameBlobStore => {
                 (S::CONFLICT, "conflict", "Not possible in the current state")
             }
@@ -311,7 +317,7 @@ impl From<VaultError> for ApiError {
                 "invalid-settings",
                 "Invalid settings",
             ),
-            VaultError::Integrity(_) => (
+            VaultError::Integrity(_) | VaultError::BackupBroken { .. } => (
                 S::INTERNAL_SERVER_ERROR,
                 "integrity-failure",
                 "Stored data failed verification",

@@ -19,7 +19,7 @@ mod writer;
 pub use format::{checkpoint_message, line_hash, Body, Checkpoint, Entry, Line, Outcome, GENESIS};
 pub use scan::{lines_at, scan_from, ScannedLine};
 pub use verify::{verify, Verified};
-pub use writer::AuditLog;
+pub use writer::{AuditLog, Sealed, MAX_LINE};
 
 /// File names inside the data directory.
 pub const LOG_FILE: &str = "audit.log";

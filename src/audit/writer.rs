@@ -17,7 +17,7 @@ use super::{AuditError, HEAD_FILE, LOG_FILE};
 use crate::crypto::{self, NodeKeys};
 
 /// Longest line read back when looking for the tail.
-pub(super) const MAX_LINE: u64 = 64 * 1024;
+pub const MAX_LINE: u64 = 64 * 1024;
 
 /// The node's audit log, open for appending.
 pub struct AuditLog {
@@ -29,6 +29,15 @@ pub struct AuditLog {
     department: String,
     head_path: PathBuf,
     checkpoint_every: u64,
+}
+
+/// Where [`AuditLog::seal`] ended the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sealed {
+    /// The seq of the checkpoint that is the log's last line.
+    pub seq: u64,
+    /// The log's length in bytes, through that line's newline.
+    pub len: u64,
 }
 
 struct State {
@@ -145,6 +154,32 @@ impl AuditLog {
         self.wait_durable(st, seq)
     }
 
+    /// Ends the log with a signed checkpoint now (unless its last line is
+    /// one already) and makes it durable; returns that checkpoint's seq
+    /// and the log's length in bytes up to and including it. A backup
+    /// copies exactly those bytes, whatever other processes append later.
+    pub fn seal(&self) -> Result<Sealed, AuditError> {
+        let mut st = self.lock();
+        if let Some(f) = &st.failed {
+            return Err(AuditError::Write(f.clone()));
+        }
+        let guard = Flock::exclusive(&self.lock_handle)?;
+        refresh(&mut st)?;
+        if st.seq == 0 || st.since_checkpoint > 0 {
+            let seq = self.write_locked(&mut st, |seq, prev, time| {
+                Ok(self.checkpoint_body(seq, prev, time))
+            })?;
+            debug_assert_eq!(seq, st.seq);
+        }
+        drop(guard);
+        let sealed = Sealed {
+            seq: st.seq,
+            len: st.len,
+        };
+        self.wait_durable(st, sealed.seq)?;
+        Ok(sealed)
+    }
+
     /// Writes one line under the file lock; returns its seq.
     fn write_line(&self, st: &mut State, body: Body) -> Result<u64, AuditError> {
         let _guard = Flock::exclusive(&self.lock_handle)?;
@@ -203,15 +238,17 @@ impl AuditLog {
     fn write_checkpoint(&self, st: &mut State) -> Result<u64, AuditError> {
         let _guard = Flock::exclusive(&self.lock_handle)?;
         refresh(st)?;
-        let keys = self.keys.clone();
-        let department = self.department.clone();
-        self.write_locked(st, move |seq, prev, time| {
-            let message = checkpoint_message(&department, seq, prev, time);
-            let signature = crypto::sign_in(&keys, crypto::AUDIT_NAMESPACE, message.as_bytes());
-            Ok(Body::Checkpoint(Checkpoint {
-                checkpoint: message,
-                signature,
-            }))
+        self.write_locked(st, |seq, prev, time| {
+            Ok(self.checkpoint_body(seq, prev, time))
+        })
+    }
+
+    fn checkpoint_body(&self, seq: u64, prev: &str, time: &DateTime<Utc>) -> Body {
+        let message = checkpoint_message(&self.department, seq, prev, time);
+        let signature = crypto::sign_in(&self.keys, crypto::AUDIT_NAMESPACE, message.as_bytes());
+        Body::Checkpoint(Checkpoint {
+            checkpoint: message,
+            signature,
         })
     }
 

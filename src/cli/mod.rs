@@ -4,6 +4,7 @@
 
 use output::CliResult;
 mod access;
+mod backup;
 mod blobs;
 mod bundle;
 mod child;
@@ -96,6 +97,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Back the node up while it serves (--to DIR); verify, list and prune
+    /// backup sets
+    Backup(backup::BackupArgs),
+    /// Restore a node from a backup into an empty data directory
+    Restore(backup::RestoreArgs),
     /// Transfers of a child to another department (draft, CWC approval, send)
     #[command(subcommand)]
     Transfer(transfer::TransferCommand),
@@ -146,5 +152,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Audit(cmd) => access::audit(settings, cmd).await,
         Command::Status { json } => access::status(settings, json).await,
         Command::Transfer(cmd) => transfer::run(settings, cmd).await,
+        Command::Backup(args) => backup::backup(settings, args).await,
+        Command::Restore(args) => backup::restore(settings, args).await,
     }
 }

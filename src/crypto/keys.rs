@@ -58,14 +58,26 @@ impl KeyFiles {
     }
     /// True when any key file exists.
     pub fn any_exist(&self) -> bool {
+        self.all().iter().any(|p| p.exists())
+    }
+    /// Every key file's path (not all of them need exist).
+    pub fn all(&self) -> [PathBuf; 4] {
         [
             self.identity(),
             self.identity_encrypted(),
             self.ssh_key(),
             self.ssh_pub(),
         ]
-        .iter()
-        .any(|p| p.exists())
+    }
+    /// True if `name` is the name of a key file.
+    pub fn is_key_file_name(name: &str) -> bool {
+        [
+            Self::IDENTITY,
+            Self::IDENTITY_ENCRYPTED,
+            Self::SSH_KEY,
+            Self::SSH_PUB,
+        ]
+        .contains(&name)
     }
 }
 

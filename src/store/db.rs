@@ -100,7 +100,11 @@ impl Db {
 }
 
 /// Opens `path` with `flags` and the raw key, and checks that the key fits.
-fn keyed(path: &Path, key: &[u8; 32], flags: OpenFlags) -> Result<Connection, StoreError> {
+pub(super) fn keyed(
+    path: &Path,
+    key: &[u8; 32],
+    flags: OpenFlags,
+) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags)?;
     // SQLCipher would print its own errors to stderr; ours say enough.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;

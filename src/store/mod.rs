@@ -11,6 +11,7 @@ mod db;
 mod delivery;
 mod departments;
 mod documents;
+mod export;
 mod grants;
 mod migrations;
 mod sessions;
@@ -23,6 +24,7 @@ pub use blobs::{BlobKey, BlobStore, BlobUpload, BlobWriter, S3Options, StagedFil
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
 pub use children::ChildFilter;
 pub use db::Db;
+pub use export::export_database;
 pub use uploads::Segment;
 
 /// Errors from the storage layer.

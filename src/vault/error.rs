@@ -151,6 +151,19 @@ pub enum VaultError {
          but switching to it needs the node to itself, and another process uses it"
     )]
     SwitchNeedsNode { copied: usize },
+    /// A path that holds no backup (no `manifest.json`, no backup in it).
+    #[error("no backup at {0}")]
+    NotABackup(PathBuf),
+    /// A backup that fails verification: its signature, a digest, its
+    /// audit log or its form.
+    #[error("backup {backup} fails verification: {reason}")]
+    BackupBroken { backup: String, reason: String },
+    /// A restore into a directory that is not empty.
+    #[error("{0} is not empty: a node is restored only into an empty directory")]
+    RestoreTargetNotEmpty(PathBuf),
+    /// A restore that has no way to the node's keys.
+    #[error("the node's keys: {0}")]
+    RestoreKeys(String),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
@@ -270,6 +283,9 @@ impl VaultError {
             | VaultError::Busy(_)
             | VaultError::SameBlobStore
             | VaultError::SwitchNeedsNode { .. }
+            | VaultError::NotABackup(_)
+            | VaultError::RestoreTargetNotEmpty(_)
+            | VaultError::RestoreKeys(_)
             | VaultError::Denied(_)
             | VaultError::HoldsRealData
             | VaultError::Unauthenticated
@@ -286,7 +302,7 @@ impl VaultError {
             VaultError::Keys(KeyError::Malformed(_)) => ErrorClass::Integrity,
             VaultError::Keys(KeyError::Io(_)) => ErrorClass::Internal,
             VaultError::Keys(_) => ErrorClass::Refused,
-            VaultError::Integrity(_) => ErrorClass::Integrity,
+            VaultError::Integrity(_) | VaultError::BackupBroken { .. } => ErrorClass::Integrity,
             VaultError::Bundle(e) => e.class(),
             // Over this node's own size limits: refused; against a rule of
             // the bundle format: an integrity failure.

@@ -10,6 +10,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod bundles;
 mod checklist;
 mod children;
@@ -46,6 +47,10 @@ pub use crate::bundle::Answer;
 pub use crate::crypto::Passphrase;
 pub use crate::domain::Purpose;
 pub use audit::{check_policies, verify_audit_log, AuditEntry, AuditLine, AuditVerified, Outcome};
+pub use backup::{
+    list_backups, restore_node, verify_backups, BackupOptions, BackupReport, BackupSummary,
+    KeySource, PruneReport, RestoreReport,
+};
 pub use bundles::{CreatedBundle, OpenedBundle};
 pub use checklist::{Checklist, Checklists};
 pub use children::ChildView;
