@@ -285,8 +285,18 @@ fn no_byte_is_in_clear_on_disk_half_done_or_after_a_kill_and_the_upload_resumes(
     .unwrap();
     raw.write_all(&rest[..rest.len() / 2]).unwrap();
     raw.flush().unwrap();
-    common::server::wait_for(20, "segments of the killed PATCH", || {
-        (staged_files(&s.data).len() >= 4).then_some(())
+    // Its first segment is committed once the next one is being written
+    // (a segment's file is started only after the previous row commits).
+    common::server::wait_for(20, "a committed segment of the killed PATCH", || {
+        let files = staged_files(&s.data);
+        let done = files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "age"))
+            .count();
+        let writing = files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "partial"));
+        (done >= 4 && writing).then_some(())
     });
     s.kill();
     drop(raw);

@@ -345,3 +345,39 @@ fn dying_at_any_step_of_writing_the_checkpoint_head_leaves_a_log_that_opens_and_
         run_ok(node.cmd().args(["audit", "verify"]));
     }
 }
+
+/// `seal` (what a backup copies up to) ends the log with a signed
+/// checkpoint and returns, whoever wrote the last line: this handle,
+/// another one, or nobody yet; and it never writes a second checkpoint
+/// after one.
+#[test]
+fn seal_ends_with_a_checkpoint_whoever_wrote_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(NodeKeys::generate("test").unwrap());
+    let public = keys.signing_key().public_key().clone();
+    let a = AuditLog::open(dir.path(), keys.clone(), "test-dept", 1000).unwrap();
+    let b = AuditLog::open(dir.path(), keys.clone(), "test-dept", 1000).unwrap();
+    // An empty log gets its first line, a checkpoint.
+    let first = b.seal().unwrap();
+    assert_eq!(first.seq, 1);
+    a.append(entry(1)).unwrap();
+    a.checkpoint().unwrap();
+    // The last line is a checkpoint another handle wrote: nothing is added.
+    let len = std::fs::metadata(dir.path().join(audit::LOG_FILE))
+        .unwrap()
+        .len();
+    let sealed = b.seal().unwrap();
+    assert_eq!((sealed.seq, sealed.len), (3, len));
+    // After an entry, a checkpoint is written and covers it.
+    a.append(entry(2)).unwrap();
+    let sealed = b.seal().unwrap();
+    assert_eq!(sealed.seq, 5);
+    let v = audit::verify(
+        &dir.path().join(audit::LOG_FILE),
+        Some(&dir.path().join(audit::HEAD_FILE)),
+        &public,
+        "test-dept",
+    )
+    .unwrap();
+    assert_eq!((v.lines, v.last_checkpoint), (5, 5));
+}

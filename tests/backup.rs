@@ -518,7 +518,10 @@ fn stock_tools_check_a_backup() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // An object is the document's age file: stock age opens it.
+    // An object is the document's age payload: its header (the wrapped
+    // file key) is only in the node's database, so stock age opens the
+    // object only with the header before it (`vault/erasure.rs` tests it),
+    // never alone, whatever key it is given.
     let out = std::process::Command::new("age")
         .arg("-d")
         .arg("-i")
@@ -529,6 +532,9 @@ fn stock_tools_check_a_backup() {
         )
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert_eq!(out.stdout, bytes);
+    assert!(!out.status.success());
+    assert!(!out
+        .stdout
+        .windows(bytes.len().min(64))
+        .any(|w| bytes.starts_with(w)));
 }

@@ -172,6 +172,8 @@ impl AuditLog {
             debug_assert_eq!(seq, st.seq);
         }
         drop(guard);
+        // The last line may be another process's: one sync covers it too.
+        st.written = st.written.max(st.seq);
         let sealed = Sealed {
             seq: st.seq,
             len: st.len,

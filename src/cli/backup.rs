@@ -150,7 +150,13 @@ async fn backup_command(settings: Settings, cmd: BackupCommand) -> CliResult<()>
             Ok(())
         }
         BackupCommand::List { path, json } => {
-            let backups = vault::list_backups(&path)?;
+            let mut backups = vault::list_backups(&path)?;
+            // On the node, say which backups still hold keys of documents
+            // erased since.
+            if crate::vault::Vault::exists(&settings.data_dir) {
+                let vault = output::open(settings).await?;
+                vault.erased_keys_in(&output::actor(&vault)?, &mut backups)?;
+            }
             if json {
                 return print_json(&backups);
             }
@@ -179,16 +185,17 @@ async fn backup_command(settings: Settings, cmd: BackupCommand) -> CliResult<()>
 }
 
 fn print_list(backups: &[BackupSummary]) {
-    println!("id\tcreated\tdocuments\taudit_line\tkeys\tbytes");
+    println!("id\tcreated\tdocuments\taudit_line\tnode_keys\tbytes\terased_keys_held");
     for b in backups {
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             b.id,
             b.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
             b.documents,
             b.audit_seq,
             if b.keys_included { "yes" } else { "no" },
-            b.bytes
+            b.bytes,
+            b.erased_keys.map_or("-".to_string(), |n| n.to_string())
         );
     }
 }

@@ -30,6 +30,21 @@ pub enum ChildCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Erase a child's record and documents, on an order (the CWC of the
+    /// child's district): their documents' keys are destroyed, so every
+    /// copy becomes unreadable (backups once pruned); ids and the audit
+    /// trail remain
+    Erase {
+        id: ChildId,
+        /// Why (kept encrypted with the erasure, never in the audit log)
+        #[arg(long)]
+        reason: String,
+        /// The number of the order that directs the erasure
+        #[arg(long, value_name = "NUMBER")]
+        order: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the children on this node
     List {
         #[arg(long)]
@@ -144,6 +159,22 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> CliResult<()> {
         } => {
             vault.move_child(&actor, id, institution, district, &reason)?;
             eprintln!("moved child {id}");
+        }
+        ChildCommand::Erase {
+            id,
+            reason,
+            order,
+            json,
+        } => {
+            let erased = vault.erase_child(&actor, id, &reason, &order).await?;
+            if json {
+                print_json(&erased)?;
+            } else {
+                eprintln!(
+                    "erased child {id}: the keys of {} document(s) destroyed; backups taken before now still hold them until pruned (`handover backup list`)",
+                    erased.documents
+                );
+            }
         }
         ChildCommand::List { json } => {
             let children = vault.list_children(&actor)?;

@@ -1,12 +1,14 @@
 //! Cryptography: the node's keys and their files, streaming age encryption
 //! and decryption that hash the plaintext in the same pass, and keys derived
-//! from the node secret. Uses the `age` and `ssh-key` crates; nothing here is
+//! from the node secret, and the split of an age file into its header and
+//! payload. Uses the `age` and `ssh-key` crates; nothing here is
 //! hand-rolled cryptography.
 
 mod cards;
 mod head;
 mod keys;
 mod signature;
+mod split;
 mod stream;
 
 pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
@@ -16,6 +18,7 @@ pub use signature::{
     sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, MAX_SIGNATURE_BYTES,
     NAMESPACE, RECEIPT_NAMESPACE, REFUSAL_NAMESPACE,
 };
+pub use split::{take_header, HeaderSlot, HeaderSplit};
 pub use stream::{
     decrypting_reader, open, open_with, reseal_sized, seal, seal_with, seal_with_head, InputCheck,
     Opened, ResealPlan, Resealed, Sealed, StreamError, Threads,

@@ -20,6 +20,7 @@ pub enum Action {
     CreateChild,
     EditChild,
     MoveChild,
+    EraseChild,
     ReadRecord,
     AddDocument,
     CreateTransfer,
@@ -30,7 +31,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::ListChildren,
         Action::Administer,
         Action::ReceiveTransfer,
@@ -38,6 +39,7 @@ impl Action {
         Action::CreateChild,
         Action::EditChild,
         Action::MoveChild,
+        Action::EraseChild,
         Action::ReadRecord,
         Action::AddDocument,
         Action::CreateTransfer,
@@ -56,6 +58,7 @@ impl Action {
             Action::CreateChild => "create_child",
             Action::EditChild => "edit_child",
             Action::MoveChild => "move_child",
+            Action::EraseChild => "erase_child",
             Action::ReadRecord => "read_record",
             Action::AddDocument => "add_document",
             Action::CreateTransfer => "create_transfer",

@@ -269,11 +269,12 @@ impl Db {
     }
 
     /// Commits an import in one transaction: the child, its documents (their
-    /// blobs already written and synced) and the imported-bundle row.
+    /// blobs already written and synced, each with its age header) and the
+    /// imported-bundle row.
     pub fn commit_import(
         &self,
         child: &Child,
-        documents: &[(Document, BlobKey)],
+        documents: &[(Document, BlobKey, Vec<u8>)],
         imported: &ImportedBundle,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
@@ -283,8 +284,9 @@ impl Db {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params_from_iter(child_params(child)?),
         )?;
-        for (doc, key) in documents {
+        for (doc, key, age_header) in documents {
             insert_document(&tx, doc, key)?;
+            super::documents::insert_age_header(&tx, doc.id, age_header)?;
         }
         tx.execute(
             "INSERT INTO imported_bundles (bundle_id, child_id, source, envelope_sha256, receipt, imported_at)

@@ -28,6 +28,9 @@ pub enum ChildFilter {
 }
 
 const COLUMNS: &str = "id, record, created_at, created_by, updated_at, origin";
+/// An erased child is no longer read, listed or acted on: only its id
+/// and the audit trail remain (`store/erasure.rs`).
+const NOT_ERASED: &str = "NOT EXISTS (SELECT 1 FROM erasures e WHERE e.child_id = children.id)";
 
 impl Db {
     /// Adds a new child.
@@ -103,7 +106,7 @@ impl Db {
     pub fn child(&self, id: ChildId) -> Result<Option<Child>, StoreError> {
         self.read()
             .query_row(
-                &format!("SELECT {COLUMNS} FROM children WHERE id = ?1"),
+                &format!("SELECT {COLUMNS} FROM children WHERE id = ?1 AND {NOT_ERASED}"),
                 [id],
                 row_to_child,
             )
@@ -124,7 +127,7 @@ impl Db {
         after: Option<ChildId>,
         limit: usize,
     ) -> Result<Vec<Child>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM children WHERE 1");
+        let mut sql = format!("SELECT {COLUMNS} FROM children WHERE {NOT_ERASED}");
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
         if !filter_sql(filter, "children", &mut sql, &mut args) {
             return Ok(Vec::new());

@@ -115,6 +115,9 @@ pub(super) fn keyed(
         r.get::<_, i64>(0)
     })
     .map_err(|_| StoreError::Unreadable)?;
+    // Deleted rows are overwritten with zeros, not left in free pages:
+    // an erased document's key must not survive in the file.
+    conn.execute_batch("PRAGMA secure_delete = ON;")?;
     // Sorts and temporary tables stay in memory, never in temp files.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;

@@ -10,6 +10,10 @@ use super::columns::Time;
 use super::{BlobKey, Db, StoreError};
 use crate::domain::{ChildId, Document, DocumentId, MediaType};
 
+/// The documents of an erased child are no longer read, listed, checked
+/// or backed up (their keys are gone).
+pub(super) const NOT_ERASED: &str =
+    "NOT EXISTS (SELECT 1 FROM erasures e WHERE e.child_id = documents.child_id)";
 const COLUMNS: &str =
     "id, child_id, kind, title, file_name, media_type, size, sha256, blob_key, added_by, added_at";
 
@@ -129,11 +133,13 @@ impl Db {
         doc: &Document,
         key: &BlobKey,
         sealed_head: (u64, [u8; 32]),
+        age_header: &[u8],
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         insert_document(&tx, doc, key)?;
         insert_sealed_head(&tx, doc.id, sealed_head)?;
+        insert_age_header(&tx, doc.id, age_header)?;
         tx.commit()?;
         Ok(())
     }
@@ -163,7 +169,7 @@ impl Db {
     pub fn document(&self, id: DocumentId) -> Result<Option<(Document, BlobKey)>, StoreError> {
         self.read()
             .query_row(
-                &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
+                &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1 AND {NOT_ERASED}"),
                 [id],
                 row_to_document,
             )
@@ -175,7 +181,7 @@ impl Db {
     pub fn documents_of(&self, child: ChildId) -> Result<Vec<Document>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM documents WHERE child_id = ?1 ORDER BY added_at, id"
+            "SELECT {COLUMNS} FROM documents WHERE child_id = ?1 AND {NOT_ERASED} ORDER BY added_at, id"
         ))?;
         let rows = stmt.query_map([child], row_to_document)?;
         rows.map(|r| r?.map(|(d, _)| d)).collect()
@@ -184,7 +190,9 @@ impl Db {
     /// Every document with its blob key.
     pub fn all_documents(&self) -> Result<Vec<(Document, BlobKey)>, StoreError> {
         let conn = self.read();
-        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM documents ORDER BY id"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM documents WHERE {NOT_ERASED} ORDER BY id"
+        ))?;
         let rows = stmt.query_map([], row_to_document)?;
         rows.map(|r| r?).collect()
     }
@@ -204,6 +212,34 @@ pub(super) fn insert_sealed_head(
 }
 
 /// Inserts a document row and clears its blob's pending mark, inside `tx`.
+/// Keeps a document's age header (the wrapped file key) in its row.
+pub(super) fn insert_age_header(
+    tx: &rusqlite::Transaction<'_>,
+    id: DocumentId,
+    header: &[u8],
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO age_headers (document_id, header) VALUES (?1, ?2)",
+        params![id, header],
+    )?;
+    Ok(())
+}
+
+impl Db {
+    /// A document's age header, if it is kept here (documents stored
+    /// before headers moved here have none: their blob is a whole age file).
+    pub fn age_header(&self, id: DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .read()
+            .query_row(
+                "SELECT header FROM age_headers WHERE document_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
 pub(super) fn insert_document(
     tx: &rusqlite::Transaction<'_>,
     doc: &Document,

@@ -77,7 +77,10 @@ pub fn export_database(from: &Path, key: &[u8; 32], to: &Path) -> Result<Vec<Blo
          COMMIT;",
     )?;
     copy.execute_batch("VACUUM")?;
-    let mut keys = copy.prepare("SELECT blob_key FROM documents ORDER BY blob_key")?;
+    let mut keys = copy.prepare(&format!(
+        "SELECT blob_key FROM documents WHERE {} ORDER BY blob_key",
+        super::documents::NOT_ERASED
+    ))?;
     let keys = keys
         .query_map([], |r| r.get::<_, String>(0))?
         .map(|k| Ok(BlobKey::from_stored(k?)))

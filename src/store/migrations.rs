@@ -296,6 +296,25 @@ const STEPS: &[&str] = &[
         offset INTEGER NOT NULL
     );
     "#,
+    // 15: crypto-erasure. The age header of each document sealed from now
+    // on (it holds the file key, wrapped to the node's identity) lives
+    // here, and only the payload in the blob store: deleting this row
+    // (with secure_delete on) makes every copy of the payload unreadable.
+    // Documents stored before keep their whole age file in the blob store
+    // (no row here). The erasure of a child: when, by whom, on what order.
+    r#"
+    CREATE TABLE age_headers (
+        document_id TEXT PRIMARY KEY,
+        header      BLOB NOT NULL
+    );
+    CREATE TABLE erasures (
+        child_id    TEXT PRIMARY KEY,
+        erased_at   TEXT NOT NULL,
+        erased_by   TEXT NOT NULL,
+        order_no    TEXT NOT NULL,
+        reason      TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

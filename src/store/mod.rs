@@ -11,6 +11,7 @@ mod db;
 mod delivery;
 mod departments;
 mod documents;
+mod erasure;
 mod export;
 mod grants;
 mod migrations;
@@ -24,6 +25,7 @@ pub use blobs::{BlobKey, BlobStore, BlobUpload, BlobWriter, S3Options, StagedFil
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
 pub use children::ChildFilter;
 pub use db::Db;
+pub use erasure::Erasure;
 pub use export::export_database;
 pub use uploads::Segment;
 

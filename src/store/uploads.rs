@@ -177,6 +177,7 @@ impl Db {
         doc: &Document,
         key: &BlobKey,
         sealed_head: (u64, [u8; 32]),
+        age_header: &[u8],
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -191,6 +192,7 @@ impl Db {
         tx.execute("DELETE FROM upload_segments WHERE upload_id = ?1", [upload])?;
         super::documents::insert_document(&tx, doc, key)?;
         super::documents::insert_sealed_head(&tx, doc.id, sealed_head)?;
+        super::documents::insert_age_header(&tx, doc.id, age_header)?;
         tx.commit()?;
         Ok(true)
     }

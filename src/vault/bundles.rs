@@ -4,7 +4,7 @@
 //! one addressed to this node into a new directory.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -77,6 +77,11 @@ impl Vault {
             .iter()
             .map(|d| self.db.sealed_head(d.id))
             .collect::<Result<Vec<_>, _>>()?;
+        let age_headers = view
+            .documents
+            .iter()
+            .map(|d| self.db.age_header(d.id))
+            .collect::<Result<Vec<_>, _>>()?;
         let job = ResealJob {
             keys: self.keys.clone(),
             blobs: self.blobs.clone(),
@@ -85,6 +90,7 @@ impl Vault {
             recipient,
             documents: view.documents.clone(),
             heads,
+            age_headers,
             manifest,
             ends,
         };
@@ -349,6 +355,9 @@ struct ResealJob {
     documents: Vec<crate::domain::Document>,
     /// The sealed head recorded for each document, if this node sealed it.
     heads: Vec<Option<(u64, [u8; 32])>>,
+    /// Each document's age header, if the database keeps it (see
+    /// crypto::HeaderSplit); else its blob is the whole age file.
+    age_headers: Vec<Option<Vec<u8>>>,
     manifest: Manifest,
     /// Source and destination, as the envelope names them.
     ends: (DepartmentRef, DepartmentRef),
@@ -369,6 +378,7 @@ impl ResealJob {
             recipient,
             documents,
             heads,
+            age_headers,
             manifest,
             ends: (source, target),
         } = self;
@@ -384,7 +394,11 @@ impl ResealJob {
             RESEALED_AT_ONCE,
             |i, sink, sized| -> Result<(), VaultError> {
                 let doc = &documents[i];
-                let input = blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
+                let payload = blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
+                let input: Box<dyn io::Read + Send> = match &age_headers[i] {
+                    Some(h) => Box::new(io::Cursor::new(h.clone()).chain(payload)),
+                    None => payload,
+                };
                 // A file this node sealed is checked by its recorded head
                 // (see crypto::SealedHead); any other by the digest of its
                 // whole plaintext.

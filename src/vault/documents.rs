@@ -18,7 +18,7 @@ use super::access::Note;
 use super::error::{stream_failure, Streamed};
 use super::intake::{self, IntakeError, Limits};
 use super::{Vault, VaultError};
-use crate::crypto::{self, Sealed, SealedHead, StreamError};
+use crate::crypto::{self, HeaderSplit, Sealed, SealedHead, StreamError};
 use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType, Principal};
 use crate::policy::Action;
 use crate::store::{BlobKey, BlobUpload, StoreError};
@@ -129,7 +129,7 @@ impl Vault {
             Ok(done) if ask == AskPolicy::Last => authorize().map(|_| done),
             other => other,
         };
-        let (media, sealed, head, metadata_removed) = match written {
+        let (media, sealed, head, metadata_removed, age_header) = match written {
             Ok(done) => done,
             Err(e) => {
                 abandoned.finished();
@@ -153,16 +153,18 @@ impl Vault {
         let committed = super::heavy::inline(|| match upload {
             None => self
                 .db
-                .commit_document(&doc, &key, sealed_head)
+                .commit_document(&doc, &key, sealed_head, &age_header)
                 .map_err(VaultError::from),
-            Some(upload) => match self
-                .db
-                .commit_uploaded_document(upload, &doc, &key, sealed_head)
-            {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(VaultError::UnknownUpload(upload.to_string())),
-                Err(e) => Err(e.into()),
-            },
+            Some(upload) => {
+                match self
+                    .db
+                    .commit_uploaded_document(upload, &doc, &key, sealed_head, &age_header)
+                {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(VaultError::UnknownUpload(upload.to_string())),
+                    Err(e) => Err(e.into()),
+                }
+            }
         });
         abandoned.finished();
         if let Err(e) = committed {
@@ -310,8 +312,9 @@ impl Vault {
         key: &BlobKey,
         sink: Box<dyn Write + Send>,
     ) -> Result<(), VaultError> {
+        let header = super::heavy::inline(|| self.db.age_header(doc.id))?;
         let reader = match blobs.reader(key).await {
-            Ok(r) => r,
+            Ok(r) => with_header(header, Box::new(r)),
             Err(StoreError::Blob(object_store::Error::NotFound { .. })) => {
                 return Err(VaultError::Integrity(format!(
                     "the stored file of document {} is missing",
@@ -346,14 +349,15 @@ impl Vault {
         kind: DocKind,
         declared_size: Option<u64>,
         source: Box<dyn Read + Send>,
-    ) -> Result<(MediaType, Sealed, SealedHead, bool), VaultError> {
+    ) -> Result<(MediaType, Sealed, SealedHead, bool, Vec<u8>), VaultError> {
         let upload = self.start_blob(key).await?;
         let recipient = self.keys.recipient();
         let limits = Limits {
             max_bytes: self.settings.max_document_bytes,
             max_image_bytes: self.settings.max_image_bytes,
         };
-        let mut out = self.blobs.writer(upload, Handle::current());
+        // The age header goes to the database, the payload to the store.
+        let (mut out, header) = HeaderSplit::new(self.blobs.writer(upload, Handle::current()));
         super::heavy::spawn_heavy(move || {
             let (source, received) = Counted::new(source);
             let prepared =
@@ -371,11 +375,13 @@ impl Vault {
                         _ => Ok(sealed),
                     }
                 });
+            let out = out.into_inner();
             match sealed {
                 Ok((sealed, head)) => {
                     out.finish()?;
+                    let header = crypto::take_header(&header)?;
                     let removed = prepared.metadata_removed.load(Ordering::Relaxed);
-                    Ok((prepared.media, sealed, head, removed))
+                    Ok((prepared.media, sealed, head, removed, header))
                 }
                 Err(e) => {
                     out.abort();
@@ -516,4 +522,17 @@ fn validate(new: &NewDocument) -> Result<(Option<String>, Option<String>), Vault
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().filter(|c| !c.is_control()).take(255).collect());
     Ok((title, file_name))
+}
+
+/// A stored file as age wrote it: the header kept in the database (if the
+/// document has one there) followed by the payload from the blob store.
+pub(super) fn with_header(
+    header: Option<Vec<u8>>,
+    payload: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+) -> Box<dyn tokio::io::AsyncRead + Send + Unpin> {
+    use tokio::io::AsyncReadExt;
+    match header {
+        Some(h) => Box::new(AsyncReadExt::chain(std::io::Cursor::new(h), payload)),
+        None => payload,
+    }
 }

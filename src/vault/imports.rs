@@ -131,7 +131,7 @@ impl Vault {
             });
         }
 
-        let mut stored: Vec<(Document, BlobKey)> = Vec::new();
+        let mut stored: Vec<(Document, BlobKey, Vec<u8>)> = Vec::new();
         let result = self
             .store_documents(reader, &verified, &manifest, &mut stored)
             .await;
@@ -145,7 +145,7 @@ impl Vault {
                 Ok(imported)
             }
             Err(e) => {
-                for (_, key) in &stored {
+                for (_, key, _) in &stored {
                     self.discard(key).await;
                 }
                 Err(e)
@@ -161,7 +161,7 @@ impl Vault {
         mut reader: BundleReader,
         verified: &Verified,
         manifest: &Manifest,
-        stored: &mut Vec<(Document, BlobKey)>,
+        stored: &mut Vec<(Document, BlobKey, Vec<u8>)>,
     ) -> Result<Child, VaultError> {
         let now = Utc::now();
         let limits = Limits {
@@ -196,10 +196,12 @@ impl Vault {
             stored.push((
                 doc.to_document(id, child.id, child.created_by.clone(), now),
                 key.clone(),
+                Vec::new(),
             ));
             let upload = self.start_blob(&key).await?;
-            let (writer, keys) = (
-                self.blobs.writer(upload, Handle::current()),
+            // The age header goes to the database, the payload to the store.
+            let ((writer, header), keys) = (
+                crypto::HeaderSplit::new(self.blobs.writer(upload, Handle::current())),
                 self.keys.clone(),
             );
             let (path, kind, media) = (doc.path.clone(), doc.kind, doc.media_type);
@@ -220,7 +222,7 @@ impl Vault {
                         })?;
                     // Whatever age did not need still belongs to the entry.
                     io::copy(&mut tee, &mut io::sink())?;
-                    tee.copy.finish()?;
+                    tee.copy.into_inner().finish()?;
                     Ok(opened)
                 })();
                 (reader, checked)
@@ -233,6 +235,7 @@ impl Vault {
                 return Err(BundleError::PlaintextDigest(doc.path.clone()).into());
             }
             self.blobs.sync(&key).await?;
+            stored.last_mut().expect("pushed above").2 = crypto::take_header(&header)?;
         }
         Ok(child)
     }
@@ -242,7 +245,7 @@ impl Vault {
         child: Child,
         verified: &Verified,
         manifest: &Manifest,
-        stored: &[(Document, BlobKey)],
+        stored: &[(Document, BlobKey, Vec<u8>)],
     ) -> Result<Imported, VaultError> {
         let receipt = Receipt {
             format: RECEIPT_FORMAT.to_string(),

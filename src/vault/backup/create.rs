@@ -113,6 +113,7 @@ impl Vault {
         let mut files = Vec::new();
         // The database as of one moment; then the log up to a checkpoint
         // written after it, so every decision behind a row is in the copy.
+        let snapshot_at = Utc::now();
         let key = derive_key(&self.keys, "sqlcipher");
         let db_copy = work.join(DATABASE);
         let blob_keys = {
@@ -210,6 +211,7 @@ impl Vault {
             id: id.into(),
             department: self.card().id.clone(),
             created_at: Utc::now(),
+            snapshot_at,
             audit_seq: sealed.seq,
             documents: blob_keys.len() as u64,
             keys_recipient: recipient.map(|r| r.to_string()),

@@ -28,6 +28,9 @@ pub struct Manifest {
     /// The department whose node this is (its card's id).
     pub department: String,
     pub created_at: DateTime<Utc>,
+    /// A time just before the database's snapshot: what was erased after
+    /// it may still have its keys in this backup.
+    pub snapshot_at: DateTime<Utc>,
     /// The seq of the signed checkpoint that ends the backup's audit log.
     pub audit_seq: u64,
     /// Documents in the database copy.

@@ -28,11 +28,15 @@ pub struct BackupSummary {
     pub path: PathBuf,
     pub department: String,
     pub created_at: DateTime<Utc>,
+    pub snapshot_at: DateTime<Utc>,
     pub documents: u64,
     pub audit_seq: u64,
     pub keys_included: bool,
     pub files: usize,
     pub bytes: u64,
+    /// Documents erased since this backup whose keys it still holds
+    /// (known only when listed on the node; see [`Vault::erased_keys_in`]).
+    pub erased_keys: Option<u64>,
 }
 
 /// What a prune removed.
@@ -172,11 +176,13 @@ fn summary(set: &Path, m: &Manifest) -> BackupSummary {
         path: set.join(&m.id),
         department: m.department.clone(),
         created_at: m.created_at,
+        snapshot_at: m.snapshot_at,
         documents: m.documents,
         audit_seq: m.audit_seq,
         keys_included: m.keys_recipient.is_some(),
         files: m.files.len(),
         bytes: m.files.iter().map(|f| f.size).sum(),
+        erased_keys: None,
     }
 }
 
@@ -321,6 +327,27 @@ impl Checked {
 }
 
 impl Vault {
+    /// Fills in, for each backup, how many documents erased on this node
+    /// since its snapshot it still holds the keys of: those added before
+    /// the backup was written and erased after its snapshot began (counted
+    /// on the safe side). Such a backup keeps them readable until pruned.
+    pub fn erased_keys_in(
+        &self,
+        actor: &Principal,
+        backups: &mut [BackupSummary],
+    ) -> Result<(), VaultError> {
+        self.authorize_node(actor, Action::Administer, Note::target("backup-list"))?;
+        let erased = self.db.erased_documents()?;
+        for b in backups.iter_mut() {
+            let held = erased
+                .iter()
+                .filter(|(added, erased_at)| *added <= b.created_at && *erased_at > b.snapshot_at)
+                .count();
+            b.erased_keys = Some(held as u64);
+        }
+        Ok(())
+    }
+
     /// Keeps the newest `keep` backups of the set at `set` and removes
     /// the others, then every object no kept backup lists. Audited.
     pub fn prune_backups(
