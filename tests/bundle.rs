@@ -186,7 +186,9 @@ fn create_refused(node: &Node, child: &str, to: &str, out: &Path, expect: &str) 
 }
 
 fn create_sends_only_the_stored_files_recorded(store: Store) {
-    const NOT_RECORDED: &str = "stored file is not the one recorded for it";
+    // A payload is opened only with the header its document's row holds
+    // (the file key): any other payload fails authentication.
+    const NOT_RECORDED: &str = "fails authentication";
     let (src, dst) = two_nodes_on(&store);
     let (child, docs) = child_with(&src, "Test Child", &["fir", "medical_report"], 500);
     let files = src.doc_ids(&child);
@@ -215,7 +217,8 @@ fn create_sends_only_the_stored_files_recorded(store: Store) {
     run_ok(dst.cmd().args(["bundle", "import"]).arg(&bundle));
 
     // Imported files were sealed by the source, whose file keys the source
-    // knew: sent onward, they are checked by their whole plaintext digest.
+    // knew: sent onward, they are checked by their whole plaintext digest,
+    // and their payloads too open only with their own headers.
     let imported = run_ok(dst.cmd().args(["child", "list"]));
     let imported = String::from_utf8(imported.stdout).unwrap();
     let onward = imported.split('\t').next().unwrap().trim().to_string();
@@ -224,13 +227,7 @@ fn create_sends_only_the_stored_files_recorded(store: Store) {
     dst.write_blob(&files[0], &b);
     dst.write_blob(&files[1], &a);
     let back = dst.path("back.bundle");
-    create_refused(
-        &dst,
-        &onward,
-        SOURCE,
-        &back,
-        "does not match its recorded SHA-256",
-    );
+    create_refused(&dst, &onward, SOURCE, &back, NOT_RECORDED);
     dst.write_blob(&files[0], &a);
     dst.write_blob(&files[1], &b);
     create_cmd(&dst, &onward, SOURCE, "r", &back)

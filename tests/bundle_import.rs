@@ -84,11 +84,20 @@ fn import_receipt_and_delivery(store: Store) {
     }
     dst.cmd().args(["check"]).assert().success();
 
-    // Stored as it arrived: the blob is the bundle's entry, not re-encrypted.
+    // Stored as it arrived: the sealed file is the bundle's entry, not
+    // re-encrypted; its header went to the database, the rest is the blob.
     let bytes = std::fs::read(&bundle).unwrap();
     let first = &entries(&bytes)[4].1;
     let doc_id = v["documents"][0]["id"].as_str().unwrap();
-    assert_eq!(&dst.read_blob(doc_id), first);
+    let sealed = dst.path("sealed.age");
+    common::run_ok(
+        dst.cmd()
+            .args(["doc", "get", doc_id, "--sealed", "-o"])
+            .arg(&sealed),
+    );
+    assert_eq!(&std::fs::read(&sealed).unwrap(), first);
+    let blob = dst.read_blob(doc_id);
+    assert!(first.ends_with(&blob) && blob.len() < first.len());
 
     // A replay imports nothing new and returns the same child and receipt.
     let receipt = std::fs::read(dst.path("receipt.json")).unwrap();

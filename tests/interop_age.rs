@@ -1,5 +1,8 @@
-//! Stored blobs are plain age files: the stock `age` command decrypts them
-//! with the node identity, and the plaintext matches the stored digest.
+//! Stored documents are plain age files, split in two: the header (with the
+//! wrapped file key) in the database and the payload in the blob store.
+//! `doc get --sealed` puts them back together, and the stock `age` command
+//! decrypts that with the node identity to the stored digest; the payload
+//! alone opens with nothing.
 
 mod common;
 
@@ -15,19 +18,36 @@ fn stock_age_decrypts_a_stored_blob() {
     let child = node.add_child("Test Child");
     let bytes = pdf(3_000_000, "age-interop");
     let id = node.put(&child, "fir", &node.file("a.pdf", &bytes));
+    let sealed = node.path("sealed.age");
+    common::run_ok(
+        node.cmd()
+            .args(["doc", "get", &id, "--sealed", "-o"])
+            .arg(&sealed),
+    );
+    let whole = std::fs::read(&sealed).unwrap();
+    let payload = std::fs::read(node.blob_dir().join(format!("{id}.age"))).unwrap();
+    assert!(whole.starts_with(b"age-encryption.org/v1\n"));
+    assert!(
+        whole.ends_with(&payload),
+        "the sealed file is header + payload"
+    );
     let out = node.path("by-age.pdf");
-    let status = std::process::Command::new("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(node.data.join("age-identity.txt"))
-        .arg("-o")
-        .arg(&out)
-        .arg(node.blob_dir().join(format!("{id}.age")))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let age_d = |file: &std::path::Path| {
+        std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(node.data.join("age-identity.txt"))
+            .arg("-o")
+            .arg(&out)
+            .arg(file)
+            .status()
+            .unwrap()
+    };
+    assert!(age_d(&sealed).success());
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
     assert_eq!(node.doc_meta(&child, &id)["sha256"], sha256_file(&out));
+    std::fs::remove_file(&out).unwrap();
+    assert!(!age_d(&node.blob_dir().join(format!("{id}.age"))).success());
 }
 
 #[test]
@@ -91,12 +111,19 @@ fn stock_age_reads_the_passphrase_protected_identity() {
         .output()
         .unwrap();
     let id = common::stdout_line(&out.stdout);
+    let sealed = node.path("sealed.age");
+    node.cmd()
+        .env("HANDOVER_PASSPHRASE", pass)
+        .args(["doc", "get", &id, "--sealed", "-o"])
+        .arg(&sealed)
+        .assert()
+        .success();
     let decrypted = node.path("by-age.pdf");
     let command = format!(
         "age -d -i {} -o {} {}",
         node.data.join("age-identity.age").display(),
         decrypted.display(),
-        node.blob_dir().join(format!("{id}.age")).display()
+        sealed.display()
     );
     let status = std::process::Command::new("script")
         .args(["-qec", &command, "/dev/null"])

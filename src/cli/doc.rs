@@ -36,6 +36,10 @@ pub enum DocCommand {
         /// Replace OUT if it exists
         #[arg(long)]
         force: bool,
+        /// Write the stored age file (header and payload), still encrypted
+        /// to the node, instead of the plaintext; `age -d` opens it
+        #[arg(long)]
+        sealed: bool,
     },
     /// List a child's documents
     List {
@@ -73,10 +77,26 @@ pub async fn run(settings: Settings, cmd: DocCommand) -> CliResult<()> {
             eprintln!("stored {} ({}, {} bytes)", doc.id, doc.media_type, doc.size);
             println!("{}", doc.id);
         }
-        DocCommand::Get { id, out, force } => {
+        DocCommand::Get {
+            id,
+            out,
+            force,
+            sealed,
+        } => {
             let vault = open(settings).await?;
             let actor = super::output::actor(&vault)?;
-            if out.as_os_str() == "-" {
+            if sealed {
+                let sink: Box<dyn std::io::Write + Send> = if out.as_os_str() == "-" {
+                    Box::new(std::io::stdout())
+                } else {
+                    if out.exists() && !force {
+                        return Err(crate::vault::VaultError::OutputExists(out).into());
+                    }
+                    Box::new(std::fs::File::create(&out)?)
+                };
+                let n = vault.read_sealed_document(&actor, id, sink).await?;
+                eprintln!("wrote {n} bytes of the sealed age file");
+            } else if out.as_os_str() == "-" {
                 let doc = vault
                     .read_document(&actor, id, Box::new(std::io::stdout()))
                     .await?;

@@ -223,6 +223,38 @@ impl Vault {
         Ok(doc)
     }
 
+    /// Streams a document's stored age file into `sink`, still encrypted
+    /// to the node: its header (from the database) and its payload (from
+    /// the blob store), which `age -d` with the node's identity opens.
+    /// Decided and audited as a read of the document. Returns the bytes
+    /// written.
+    pub async fn read_sealed_document(
+        &self,
+        actor: &Principal,
+        id: DocumentId,
+        mut sink: Box<dyn Write + Send>,
+    ) -> Result<u64, VaultError> {
+        let (doc, key) =
+            super::heavy::inline(|| self.authorize_document(actor, Action::ReadDocument, id))?;
+        let header = super::heavy::inline(|| self.db.age_header(doc.id))?;
+        let handle = Handle::current();
+        let blobs = self.blobs.clone();
+        let written = tokio::task::spawn_blocking(move || -> Result<u64, VaultError> {
+            let mut payload = blobs.blocking_reader(&key, &handle)?;
+            let mut n = 0;
+            if let Some(h) = header {
+                sink.write_all(&h)?;
+                n += h.len() as u64;
+            }
+            n += std::io::copy(&mut payload, &mut sink)?;
+            sink.flush()?;
+            Ok(n)
+        })
+        .await??;
+        tracing::info!(document = %id, "sealed document read");
+        Ok(written)
+    }
+
     /// Like [`Vault::read_document`], for a caller that must answer before
     /// the bytes flow (an HTTP response's headers): once access is decided
     /// and audited, `sink_for` gets the document's metadata and returns
