@@ -264,7 +264,7 @@ fn broken_policies_stop_the_node_naming_file_and_line() {
         fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
     let out = run_ok(node.cmd().args(["policy", "check"]).arg(&dir));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("23 policies"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("25 policies"));
 
     fs::write(
         dir.join("local.cedar"),

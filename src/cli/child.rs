@@ -45,6 +45,12 @@ pub enum ChildCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record where a child's case stands (in_care, transferred, restored,
+    /// closed); retention is counted from it. Without STATE, print it
+    State {
+        id: ChildId,
+        state: Option<crate::domain::CaseState>,
+    },
     /// List the children on this node
     List {
         #[arg(long)]
@@ -176,6 +182,16 @@ pub async fn run(settings: Settings, cmd: ChildCommand) -> CliResult<()> {
                 );
             }
         }
+        ChildCommand::State { id, state } => match state {
+            Some(state) => {
+                vault.set_case_state(&actor, id, state)?;
+                eprintln!("child {id}: case {state}");
+            }
+            None => {
+                let (state, since) = vault.case_state(&actor, id)?;
+                println!("{state}\t{}", since.to_rfc3339());
+            }
+        },
         ChildCommand::List { json } => {
             let children = vault.list_children(&actor)?;
             if json {

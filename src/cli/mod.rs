@@ -11,6 +11,7 @@ mod child;
 mod doc;
 mod node;
 mod output;
+mod retention;
 mod serve;
 mod transfer;
 
@@ -102,6 +103,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a node from a backup into an empty data directory
     Restore(backup::RestoreArgs),
+    /// What falls due under policies/retention.toml, and erasing it
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Transfers of a child to another department (draft, CWC approval, send)
     #[command(subcommand)]
     Transfer(transfer::TransferCommand),
@@ -154,5 +158,6 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Transfer(cmd) => transfer::run(settings, cmd).await,
         Command::Backup(args) => backup::backup(settings, args).await,
         Command::Restore(args) => backup::restore(settings, args).await,
+        Command::Retention(cmd) => retention::run(settings, cmd).await,
     }
 }

@@ -1,6 +1,7 @@
 //! Plain types of the case: children, documents, document kinds, departments
 //! and who acted. No I/O and no crypto here; every other module speaks these.
 
+mod case_state;
 mod child;
 mod delivery;
 mod department;
@@ -20,6 +21,7 @@ mod token;
 mod transfer;
 mod upload;
 
+pub use case_state::{CaseState, UnknownCaseState};
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex, UnknownSex};
 pub use delivery::{AnswerOutcome, InboxItem, InboxState, OutboxItem, OutboxKind};
 pub use department::{DepartmentCard, Directory};

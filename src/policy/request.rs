@@ -21,6 +21,7 @@ pub enum Action {
     EditChild,
     MoveChild,
     EraseChild,
+    ChangeCaseState,
     ReadRecord,
     AddDocument,
     CreateTransfer,
@@ -31,7 +32,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::ListChildren,
         Action::Administer,
         Action::ReceiveTransfer,
@@ -40,6 +41,7 @@ impl Action {
         Action::EditChild,
         Action::MoveChild,
         Action::EraseChild,
+        Action::ChangeCaseState,
         Action::ReadRecord,
         Action::AddDocument,
         Action::CreateTransfer,
@@ -59,6 +61,7 @@ impl Action {
             Action::EditChild => "edit_child",
             Action::MoveChild => "move_child",
             Action::EraseChild => "erase_child",
+            Action::ChangeCaseState => "change_case_state",
             Action::ReadRecord => "read_record",
             Action::AddDocument => "add_document",
             Action::CreateTransfer => "create_transfer",

@@ -13,7 +13,8 @@ use crate::domain::{ChildId, Document, DocumentId, MediaType};
 /// The documents of an erased child are no longer read, listed, checked
 /// or backed up (their keys are gone).
 pub(super) const NOT_ERASED: &str =
-    "NOT EXISTS (SELECT 1 FROM erasures e WHERE e.child_id = documents.child_id)";
+    "NOT EXISTS (SELECT 1 FROM erasures e WHERE e.child_id = documents.child_id) \
+     AND NOT EXISTS (SELECT 1 FROM erased_documents x WHERE x.document_id = documents.id)";
 const COLUMNS: &str =
     "id, child_id, kind, title, file_name, media_type, size, sha256, blob_key, added_by, added_at";
 

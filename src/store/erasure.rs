@@ -6,11 +6,11 @@
 //! Ids, kinds, sizes and times stay, as does the audit log.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::columns::Time;
 use super::{BlobKey, Db, StoreError};
-use crate::domain::ChildId;
+use crate::domain::{ChildId, DocumentId};
 
 /// What an erasure records (kept in the encrypted database, never in the
 /// audit log, which holds only ids).
@@ -85,14 +85,55 @@ impl Db {
         Ok(keys)
     }
 
-    /// For every document of an erased child: when it was added and when
-    /// it was erased (a backup whose snapshot lies between still holds its
+    /// Erases single documents (a retention rule for some kinds): their
+    /// age headers go (overwritten, with `secure_delete`), their titles,
+    /// file names and digests are blanked, and each is recorded with the
+    /// rule that erased it. Returns their blob keys.
+    pub fn erase_documents(
+        &self,
+        ids: &[DocumentId],
+        at: DateTime<Utc>,
+        by: &str,
+        rule: &str,
+    ) -> Result<Vec<BlobKey>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut keys = Vec::with_capacity(ids.len());
+        for id in ids {
+            let key: Option<String> = tx
+                .query_row("SELECT blob_key FROM documents WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(key) = key else { continue };
+            keys.push(BlobKey::from_stored(key));
+            tx.execute("DELETE FROM age_headers WHERE document_id = ?1", [id])?;
+            tx.execute("DELETE FROM sealed_heads WHERE document_id = ?1", [id])?;
+            tx.execute(
+                "UPDATE documents SET title = NULL, file_name = NULL, sha256 = ?2 WHERE id = ?1",
+                params![id, "0".repeat(64)],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO erased_documents (document_id, erased_at, erased_by, rule)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![id, Time(at), by, rule],
+            )?;
+        }
+        tx.commit()?;
+        Ok(keys)
+    }
+
+    /// For every erased document (a whole child's, or one by one): when
+    /// it was added and when it was erased (a backup whose snapshot lies between still holds its
     /// key).
     pub fn erased_documents(&self) -> Result<Vec<ErasedDocument>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT d.added_at, e.erased_at FROM documents d
-             JOIN erasures e ON e.child_id = d.child_id",
+             JOIN erasures e ON e.child_id = d.child_id
+             UNION ALL
+             SELECT d.added_at, x.erased_at FROM documents d
+             JOIN erased_documents x ON x.document_id = d.id",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, Time>(0)?, r.get::<_, Time>(1)?)))?;
         rows.map(|r| {

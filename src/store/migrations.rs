@@ -315,6 +315,19 @@ const STEPS: &[&str] = &[
         reason      TEXT NOT NULL
     );
     "#,
+    // 16: the state of each child's case (retention is counted from the
+    // time it was entered; before that, from the record's creation), and
+    // documents erased one by one (a retention rule for some kinds).
+    r#"
+    ALTER TABLE children ADD COLUMN case_state TEXT NOT NULL DEFAULT 'in_care';
+    ALTER TABLE children ADD COLUMN case_state_at TEXT;
+    CREATE TABLE erased_documents (
+        document_id TEXT PRIMARY KEY,
+        erased_at   TEXT NOT NULL,
+        erased_by   TEXT NOT NULL,
+        rule        TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -5,6 +5,7 @@
 mod audit_index;
 mod blobs;
 mod bundles;
+mod case_state;
 mod children;
 mod columns;
 mod db;
@@ -23,6 +24,7 @@ mod users;
 pub use audit_index::IndexMark;
 pub use blobs::{BlobKey, BlobStore, BlobUpload, BlobWriter, S3Options, StagedFile};
 pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDocument};
+pub use case_state::RetentionRow;
 pub use children::ChildFilter;
 pub use db::Db;
 pub use erasure::Erasure;

@@ -71,6 +71,39 @@ impl Vault {
         let child = super::heavy::inline(|| {
             self.authorize_child(actor, Action::EraseChild, id, Note::default())
         })?;
+        self.erase_now(actor, child, reason, order).await
+    }
+
+    /// Erases child `id` under a retention rule (`order` names it): the
+    /// caller's right to apply retention was decided already; the erasure
+    /// is audited as `retention_erase_child`.
+    pub(super) async fn erase_child_as(
+        &self,
+        actor: &Principal,
+        id: ChildId,
+        reason: &str,
+        order: &str,
+    ) -> Result<Erased, VaultError> {
+        let child = super::heavy::inline(|| self.db.child(id))?
+            .ok_or_else(|| VaultError::UnknownChild(id.to_string()))?;
+        self.record_event(
+            actor.label(),
+            actor.role_label(),
+            "retention_erase_child",
+            true,
+            Some(id.to_string()),
+        )?;
+        self.erase_now(actor, child, reason, order).await
+    }
+
+    async fn erase_now(
+        &self,
+        actor: &Principal,
+        child: crate::domain::Child,
+        reason: &str,
+        order: &str,
+    ) -> Result<Erased, VaultError> {
+        let id = child.id;
         let record = CaseRecord {
             name: ERASED_NAME.into(),
             institution: child.record.institution.clone(),

@@ -141,6 +141,7 @@ async fn restore_into(
         &crate::vault::node::s3_options(settings),
     )?;
     let mut bytes = 0;
+    let mut documents = Vec::new();
     for file in &manifest.files {
         let from = set.join(&file.path);
         bytes += file.size;
@@ -151,23 +152,11 @@ async fn restore_into(
                 copy_checked(id, &from, &to, file, create_new(&to)?)?;
             }
             Place::Object("documents", name) => {
-                let key = BlobKey::from_stored(format!("documents/{name}"));
-                let upload = blobs.start(&key).await?;
-                let mut out = blobs.writer(upload, tokio::runtime::Handle::current());
-                let (id, file) = (id.to_string(), file.clone());
-                let written = tokio::task::spawn_blocking(move || {
-                    let copied = copy_into(&id, &from, &file, &mut out);
-                    match copied {
-                        Ok(()) => out.finish().map_err(VaultError::from),
-                        Err(e) => {
-                            out.abort();
-                            Err(e)
-                        }
-                    }
-                })
-                .await?;
-                written?;
-                blobs.sync(&key).await?;
+                documents.push((
+                    BlobKey::from_stored(format!("documents/{name}")),
+                    from,
+                    file.clone(),
+                ));
             }
             Place::Object(kind, name) => {
                 let dir = target.join(kind);
@@ -179,6 +168,31 @@ async fn restore_into(
                 copy_checked(id, &from, &to, file, create_new(&to)?)?;
             }
         }
+    }
+    // The document blobs, a few at once: each is hashed as it is copied,
+    // which costs more CPU than one core gives at disk speed.
+    // After a failure no more start, and those running are waited for, so
+    // nothing writes into the directory once it is emptied.
+    let mut running = tokio::task::JoinSet::new();
+    let mut waiting = documents.into_iter();
+    let mut failed: Option<VaultError> = None;
+    loop {
+        while running.len() < RESTORED_AT_ONCE && failed.is_none() {
+            let Some((key, from, file)) = waiting.next() else {
+                break;
+            };
+            let (blobs, id) = (blobs.clone(), id.to_string());
+            running.spawn(async move { restore_blob(&blobs, key, &id, from, file).await });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        if let Err(e) = done.map_err(VaultError::from).and_then(|r| r) {
+            failed.get_or_insert(e);
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     for dir in [
         target.to_path_buf(),
@@ -196,6 +210,36 @@ async fn restore_into(
         files: manifest.files.len(),
         bytes,
     })
+}
+
+/// Document blobs restored at once.
+const RESTORED_AT_ONCE: usize = 3;
+
+/// Writes one document object into the blob store under `key`, checked
+/// against its manifest entry on the way, and makes it durable.
+async fn restore_blob(
+    blobs: &BlobStore,
+    key: BlobKey,
+    id: &str,
+    from: PathBuf,
+    file: super::BackupFile,
+) -> Result<(), VaultError> {
+    let upload = blobs.start(&key).await?;
+    let mut out = blobs.writer(upload, tokio::runtime::Handle::current());
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let copied = copy_into(&id, &from, &file, &mut out);
+        match copied {
+            Ok(()) => out.finish().map_err(VaultError::from),
+            Err(e) => {
+                out.abort();
+                Err(e)
+            }
+        }
+    })
+    .await??;
+    blobs.sync(&key).await?;
+    Ok(())
 }
 
 /// Copies `from` into a blob writer, checking its digest on the way.
