@@ -86,19 +86,7 @@ fn erasure_reaches_the_node_the_store_and_every_backup_left(store: Store) {
 
     // Who may erase: the CWC of the child's district, on an order; not the
     // shelter's staff, not the DCPU, not the CWC of another district.
-    let token = |name: &str, role: &str, scope: &str| {
-        run_ok(node.cmd().args([
-            "user",
-            "add",
-            name,
-            "--role",
-            role,
-            "--scope",
-            scope,
-            "--no-password",
-        ]));
-        common::stdout_line(&run_ok(node.cmd().args(["token", "create", name])).stdout)
-    };
+    let token = |name: &str, role: &str, scope: &str| node.token(name, role, scope);
     for (name, role, scope) in [
         ("staff1", "shelter_staff", "institution:home-1"),
         ("dcpu1", "dcpu_officer", "district:rajasthan/jaipur"),

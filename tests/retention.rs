@@ -65,19 +65,7 @@ fn states_are_recorded_and_what_falls_due_is_erased_and_nothing_else() {
     let care_doc = put(&in_care, "fir", "i1");
 
     // Who records a state: the district's CWC or DCPU, not shelter staff.
-    let token = |name: &str, role: &str, scope: &str| {
-        run_ok(cmd().args([
-            "user",
-            "add",
-            name,
-            "--role",
-            role,
-            "--scope",
-            scope,
-            "--no-password",
-        ]));
-        common::stdout_line(&run_ok(cmd().args(["token", "create", name])).stdout)
-    };
+    let token = |name: &str, role: &str, scope: &str| node.token(name, role, scope);
     let staff = token("staff1", "shelter_staff", "institution:home-1");
     let out = cmd()
         .args(["--token", &staff, "child", "state", &closed, "closed"])

@@ -7,20 +7,10 @@
 mod common;
 
 use common::bundles::{two_nodes, DEST};
-use common::{created_id, pdf, run_ok, stdout_line, Node};
+use common::{created_id, pdf, run_ok, Node};
 
 fn token(node: &Node, name: &str, role: &str, scope: &str) -> String {
-    created_id(node.cmd().args([
-        "user",
-        "add",
-        name,
-        "--role",
-        role,
-        "--scope",
-        scope,
-        "--no-password",
-    ]));
-    stdout_line(&run_ok(node.cmd().args(["token", "create", name])).stdout)
+    node.token(name, role, scope)
 }
 
 fn state(node: &Node, t: &str) -> String {

@@ -358,20 +358,8 @@ fn paged<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<
 mod tests {
     use super::*;
     use crate::domain::CaseRecord;
-    use chrono::Utc;
 
-    fn staff_of(institution: &str) -> Principal {
-        Principal::User(User {
-            id: UserId::new(),
-            name: "staff".into(),
-            role: Role::ShelterStaff,
-            scope: Scope::Institution(institution.into()),
-            disabled: false,
-            has_password: true,
-            must_change_password: false,
-            created_at: Utc::now(),
-        })
-    }
+    use crate::vault::testing::staff_of;
 
     #[tokio::test]
     async fn a_row_the_query_lets_through_wrongly_is_still_not_shown() {

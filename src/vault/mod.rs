@@ -82,6 +82,20 @@ pub use views::{
 /// What the vault's unit tests share.
 #[cfg(test)]
 pub(crate) mod testing {
+    /// Shelter staff of `institution` (a principal only: no account row).
+    pub fn staff_of(institution: &str) -> crate::domain::Principal {
+        crate::domain::Principal::User(crate::domain::User {
+            id: crate::domain::UserId::new(),
+            name: "staff".into(),
+            role: crate::domain::Role::ShelterStaff,
+            scope: crate::domain::Scope::Institution(institution.into()),
+            disabled: false,
+            has_password: true,
+            must_change_password: false,
+            created_at: chrono::Utc::now(),
+        })
+    }
+
     /// A new node (department `test-dcpu`) in a temporary directory, open.
     pub async fn node() -> (tempfile::TempDir, super::Vault) {
         let dir = tempfile::tempdir().unwrap();

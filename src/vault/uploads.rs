@@ -989,20 +989,9 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
-    use crate::domain::{CaseRecord, ChildId, DocKind, Role, Scope, User};
+    use crate::domain::{CaseRecord, ChildId, DocKind};
 
-    fn staff_of(institution: &str) -> Principal {
-        Principal::User(User {
-            id: UserId::new(),
-            name: "staff".into(),
-            role: Role::ShelterStaff,
-            scope: Scope::Institution(institution.into()),
-            disabled: false,
-            has_password: true,
-            must_change_password: false,
-            created_at: chrono::Utc::now(),
-        })
-    }
+    use crate::vault::testing::staff_of;
 
     /// A synthetic PDF of three and a half segments.
     fn pdf() -> Vec<u8> {

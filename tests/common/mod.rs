@@ -207,6 +207,22 @@ impl Node {
         files_under(&self.blob_dir())
     }
 
+    /// Adds a user NAME with ROLE and SCOPE (no password) and returns a
+    /// new API token of theirs.
+    pub fn token(&self, name: &str, role: &str, scope: &str) -> String {
+        created_id(self.cmd().args([
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--scope",
+            scope,
+            "--no-password",
+        ]));
+        stdout_line(&run_ok(self.cmd().args(["token", "create", name])).stdout)
+    }
+
     /// Document ids of a child, via the CLI.
     pub fn doc_ids(&self, child: &str) -> Vec<String> {
         let out = run_ok(self.cmd().args(["doc", "list", child, "--json"]));
