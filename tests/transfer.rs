@@ -90,6 +90,9 @@ fn a_transfer_goes_from_draft_to_delivered() {
             .arg(&bundle),
     );
     assert_eq!(state(&src, &t), "sent");
+    // Sending puts the case in the `transferred` state (retention counts from it).
+    let case = common::stdout_line(&run_ok(src.cmd().args(["child", "state", &child])).stdout);
+    assert!(case.starts_with("transferred\t"), "{case}");
     let out = as_(&staff)
         .args(["transfer", "revoke", &t])
         .output()

@@ -138,6 +138,9 @@ impl Vault {
         t.take(TransferStep::Send, actor.label(), Utc::now())
             .map_err(|e| VaultError::Conflict(e.to_string()))?;
         self.db.put_transfer(&t)?;
+        // The case is now the home state's: retention counts from here.
+        self.db
+            .set_case_state(t.child, crate::domain::CaseState::Transferred, Utc::now())?;
         tracing::info!(transfer = %id, bundle = %created.bundle_id, "transfer sent");
         Ok((t, created))
     }
