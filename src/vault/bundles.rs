@@ -4,7 +4,7 @@
 //! one addressed to this node into a new directory.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -395,10 +395,7 @@ impl ResealJob {
             |i, sink, sized| -> Result<(), VaultError> {
                 let doc = &documents[i];
                 let payload = blobs.blocking_reader(&BlobKey::for_document(doc.id), &handle)?;
-                let input: Box<dyn io::Read + Send> = match &age_headers[i] {
-                    Some(h) => Box::new(io::Cursor::new(h.clone()).chain(payload)),
-                    None => payload,
-                };
+                let input = super::documents::with_header_blocking(age_headers[i].clone(), payload);
                 // A file this node sealed is checked by its recorded head
                 // (see crypto::SealedHead); any other by the digest of its
                 // whole plaintext.

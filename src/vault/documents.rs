@@ -240,13 +240,8 @@ impl Vault {
         let handle = Handle::current();
         let blobs = self.blobs.clone();
         let written = tokio::task::spawn_blocking(move || -> Result<u64, VaultError> {
-            let mut payload = blobs.blocking_reader(&key, &handle)?;
-            let mut n = 0;
-            if let Some(h) = header {
-                sink.write_all(&h)?;
-                n += h.len() as u64;
-            }
-            n += std::io::copy(&mut payload, &mut sink)?;
+            let mut sealed = with_header_blocking(header, blobs.blocking_reader(&key, &handle)?);
+            let n = std::io::copy(&mut sealed, &mut sink)?;
             sink.flush()?;
             Ok(n)
         })
@@ -565,6 +560,17 @@ pub(super) fn with_header(
     use tokio::io::AsyncReadExt;
     match header {
         Some(h) => Box::new(AsyncReadExt::chain(std::io::Cursor::new(h), payload)),
+        None => payload,
+    }
+}
+
+/// [`with_header`] for a blocking reader of the payload.
+pub(super) fn with_header_blocking(
+    header: Option<Vec<u8>>,
+    payload: Box<dyn Read + Send>,
+) -> Box<dyn Read + Send> {
+    match header {
+        Some(h) => Box::new(std::io::Cursor::new(h).chain(payload)),
         None => payload,
     }
 }

@@ -122,8 +122,22 @@ impl Vault {
             self.db
                 .erase_child(&erasure, &json, &fold_name(ERASED_NAME))
         })?;
+        let deleted = self.delete_payloads(&keys).await;
+        tracing::info!(child = %id, documents = keys.len(), "child erased");
+        Ok(Erased {
+            child_id: id,
+            documents: keys.len(),
+            payloads_deleted: deleted,
+        })
+    }
+}
+
+impl Vault {
+    /// Deletes erased documents' payloads from the blob store (hygiene:
+    /// their keys are gone already); returns how many went.
+    pub(super) async fn delete_payloads(&self, keys: &[crate::store::BlobKey]) -> usize {
         let mut deleted = 0;
-        for key in &keys {
+        for key in keys {
             match self.blobs.delete(key).await {
                 Ok(()) => deleted += 1,
                 Err(e) => {
@@ -131,12 +145,7 @@ impl Vault {
                 }
             }
         }
-        tracing::info!(child = %id, documents = keys.len(), "child erased");
-        Ok(Erased {
-            child_id: id,
-            documents: keys.len(),
-            payloads_deleted: deleted,
-        })
+        deleted
     }
 }
 

@@ -61,7 +61,7 @@ pub use delivery::{receipts_url, Backoff, Push, PushBody};
 pub use demo::{synthetic_pdf, DemoUser};
 pub use departments::DirectoryEntry;
 pub use documents::NewDocument;
-pub use erasure::{Erased, ERASED_NAME};
+pub use erasure::Erased;
 pub use error::{ErrorClass, VaultError};
 pub use heavy::spawn_heavy;
 pub use imports::{Delivered, Imported, RefusedImport};

@@ -61,8 +61,13 @@ impl RetentionRule {
 
     /// The name the audit log and the erasure record give it.
     pub fn label(&self) -> String {
-        format!("retention#{}", self.number)
+        rule_label(self.number)
     }
+}
+
+/// The name of rule `number` in erasure records (`retention#N`).
+fn rule_label(number: usize) -> String {
+    format!("retention#{number}")
 }
 
 /// The rules of a node.
@@ -251,24 +256,16 @@ impl Vault {
             documents_erased: Vec::new(),
         };
         for item in items.into_iter().filter(|i| i.is_due) {
-            let label = format!("retention#{}", item.rule);
             if applied.children_erased.contains(&item.child_id) {
                 continue;
             }
+            let label = rule_label(item.rule);
             if item.whole_record {
                 self.erase_child_as(actor, item.child_id, "retention period over", &label)
                     .await?;
                 applied.children_erased.push(item.child_id);
             } else {
-                let keys = super::heavy::inline(|| {
-                    self.db
-                        .erase_documents(&item.documents, Utc::now(), &actor.label(), &label)
-                })?;
-                for key in &keys {
-                    if let Err(e) = self.blobs.delete(key).await {
-                        tracing::warn!(error = %e, "an erased document's payload was not deleted");
-                    }
-                }
+                // Audited before anything is erased, as a whole record is.
                 for d in &item.documents {
                     self.record_event(
                         actor.label(),
@@ -278,6 +275,11 @@ impl Vault {
                         Some(d.to_string()),
                     )?;
                 }
+                let keys = super::heavy::inline(|| {
+                    self.db
+                        .erase_documents(&item.documents, Utc::now(), &actor.label(), &label)
+                })?;
+                self.delete_payloads(&keys).await;
                 applied.documents_erased.extend(item.documents);
             }
         }

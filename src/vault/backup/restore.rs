@@ -11,11 +11,10 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::create::create_new;
 use super::manifest::{place, Place, KEYS};
-use super::set::{broken, checked_manifest, copy_checked, resolve};
+use super::set::{broken, checked_manifest, resolve};
 use crate::config::Settings;
 use crate::crypto::{self, KeyFiles, Passphrase};
 use crate::domain::Principal;
@@ -149,7 +148,7 @@ async fn restore_into(
             Place::Own(name) if name.starts_with(KEYS) => {}
             Place::Own(name) => {
                 let to = target.join(name);
-                copy_checked(id, &from, &to, file, create_new(&to)?)?;
+                copy_checked(id, &from, &to, file)?;
             }
             Place::Object("documents", name) => {
                 documents.push((
@@ -165,7 +164,7 @@ async fn restore_into(
                     .mode(0o700)
                     .create(&dir)?;
                 let to = dir.join(name);
-                copy_checked(id, &from, &to, file, create_new(&to)?)?;
+                copy_checked(id, &from, &to, file)?;
             }
         }
     }
@@ -242,7 +241,24 @@ async fn restore_blob(
     Ok(())
 }
 
-/// Copies `from` into a blob writer, checking its digest on the way.
+/// Copies `from` to the new file `to`, checked on the way and synced;
+/// removes `to` if it is not the file the manifest lists.
+fn copy_checked(
+    id: &str,
+    from: &Path,
+    to: &Path,
+    expected: &super::BackupFile,
+) -> Result<(), VaultError> {
+    let mut out = create_new(to)?;
+    let copied = copy_into(id, from, expected, &mut out).and_then(|()| Ok(out.sync_all()?));
+    if copied.is_err() {
+        let _ = fs::remove_file(to);
+    }
+    copied
+}
+
+/// Copies `from` into `out` (a file, a blob writer, memory), checking its
+/// size and SHA-256 against the manifest on the way.
 fn copy_into(
     id: &str,
     from: &Path,
@@ -308,15 +324,8 @@ fn restore_keys(
                 if !KeyFiles::is_key_file_name(name) {
                     return Err(broken(id, format!("{} is not a key file", file.path)));
                 }
-                let sealed = fs::read(set.join(&file.path))?;
-                if sealed.len() as u64 != file.size
-                    || hex::encode(Sha256::digest(&sealed)) != file.sha256
-                {
-                    return Err(broken(
-                        id,
-                        format!("{} is not the file it lists", file.path),
-                    ));
-                }
+                let mut sealed = Vec::new();
+                copy_into(id, &set.join(&file.path), file, &mut sealed)?;
                 let mut plain = zeroize::Zeroizing::new(Vec::new());
                 crypto::decrypting_reader(&identity, sealed.as_slice())
                     .ok()

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::create::copy_hashing;
 use super::manifest::{
     is_backup_id, place, BackupFile, Manifest, Place, AUDIT_HEAD, AUDIT_LOG, CARD, DATABASE,
     FORMAT, MANIFEST, OBJECTS, OBJECT_KINDS, SIGNATURE,
@@ -49,7 +48,10 @@ pub struct PruneReport {
 }
 
 /// The exclusive lock of a set (`.lock`), held by a backup or a prune.
-pub(super) struct SetLock(File, PathBuf);
+pub(super) struct SetLock {
+    file: File,
+    dir: PathBuf,
+}
 
 impl SetLock {
     /// Creates the set directory if need be and takes its lock; refuses
@@ -68,14 +70,17 @@ impl SetLock {
             .open(set.join(".lock"))?;
         file.try_lock()
             .map_err(|_| VaultError::Busy("a backup or prune of this set is running"))?;
-        Ok(SetLock(file, set.to_path_buf()))
+        Ok(SetLock {
+            file,
+            dir: set.to_path_buf(),
+        })
     }
 
     /// Removes what a backup that stopped half-way left: its directory and
     /// objects it was writing (never renamed into place).
     pub fn remove_partials(&self) -> Result<(), VaultError> {
-        let set = self.set_dir()?;
-        for entry in fs::read_dir(&set)? {
+        let set = &self.dir;
+        for entry in fs::read_dir(set)? {
             let entry = entry?;
             if entry.file_name().to_string_lossy().starts_with(".partial-") {
                 fs::remove_dir_all(entry.path())?;
@@ -94,15 +99,11 @@ impl SetLock {
         }
         Ok(())
     }
-
-    fn set_dir(&self) -> io::Result<PathBuf> {
-        Ok(self.1.clone())
-    }
 }
 
 impl Drop for SetLock {
     fn drop(&mut self) {
-        let _ = self.0.unlock();
+        let _ = self.file.unlock();
     }
 }
 
@@ -416,26 +417,4 @@ impl Vault {
             objects_removed,
         })
     }
-}
-
-/// Copies `from` to a new file `to`, checking it is `expected` on the way.
-pub(super) fn copy_checked(
-    id: &str,
-    from: &Path,
-    to: &Path,
-    expected: &BackupFile,
-    mut out: File,
-) -> Result<(), VaultError> {
-    let mut input = File::open(from).map_err(|e| broken(id, format!("{}: {e}", expected.path)))?;
-    let (size, sha256) = copy_hashing(&mut input, &mut out)?;
-    if size != expected.size || sha256 != expected.sha256 {
-        drop(out);
-        let _ = fs::remove_file(to);
-        return Err(broken(
-            id,
-            format!("{} is not the file it lists", expected.path),
-        ));
-    }
-    out.sync_all()?;
-    Ok(())
 }
