@@ -44,7 +44,7 @@ pub struct Manifest {
 }
 
 /// One file of a backup.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(deny_unknown_fields)]
 pub struct BackupFile {
     pub path: String,

@@ -202,10 +202,16 @@ pub fn list_backups(path: &Path) -> Result<Vec<BackupSummary>, VaultError> {
 /// checkpoints up to the one the manifest names. Needs no key.
 pub fn verify_backups(path: &Path, card: Option<&Path>) -> Result<Vec<BackupSummary>, VaultError> {
     let (set, ids) = resolve(path)?;
+    // Objects are shared by the set's backups: each (path, size, digest)
+    // is read once per run, not once per backup that lists it.
+    let mut seen: BTreeSet<BackupFile> = BTreeSet::new();
     ids.iter()
         .map(|id| {
             let checked = checked_manifest(&set, id, card)?;
             for file in &checked.manifest.files {
+                if seen.contains(file) {
+                    continue;
+                }
                 let got = super::create::file_entry(&set.join(&file.path), file.path.clone())
                     .map_err(|e| broken(id, format!("{}: {e}", file.path)))?;
                 if got != *file {
@@ -214,6 +220,7 @@ pub fn verify_backups(path: &Path, card: Option<&Path>) -> Result<Vec<BackupSumm
                         format!("{} is not the file it lists", file.path),
                     ));
                 }
+                seen.insert(got);
             }
             checked.verify_audit(&set)?;
             Ok(summary(&set, &checked.manifest))
