@@ -290,12 +290,7 @@ fn main() {
     let keys = NodeKeys::load(&KeyFiles::new(&data), || None).unwrap();
     let districts = districts(DISTRICTS);
     let ids = {
-        let db = Db::open(
-            &data.join("meta.db"),
-            &crypto::derive_key(&keys, "sqlcipher"),
-            false,
-        )
-        .unwrap();
+        let db = Db::open(&data.join("meta.db"), keys.database_key(), false).unwrap();
         fill_children(&db, n, &districts)
     };
     let rows_time = started.elapsed();

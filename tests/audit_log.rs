@@ -291,7 +291,7 @@ fn concurrent_writers_in_two_handles_keep_one_chain() {
     let v = audit::verify(
         &dir.path().join(audit::LOG_FILE),
         Some(&dir.path().join(audit::HEAD_FILE)),
-        &public,
+        std::slice::from_ref(&public),
         "test-dept",
     )
     .unwrap();
@@ -375,7 +375,7 @@ fn seal_ends_with_a_checkpoint_whoever_wrote_the_last_line() {
     let v = audit::verify(
         &dir.path().join(audit::LOG_FILE),
         Some(&dir.path().join(audit::HEAD_FILE)),
-        &public,
+        std::slice::from_ref(&public),
         "test-dept",
     )
     .unwrap();

@@ -324,7 +324,7 @@ pub async fn list_departments(
 #[utoipa::path(get, path = "/api/v1/departments/self", tag = "departments",
     responses((status = 200, body = DepartmentCard)))]
 pub async fn own_card(State(state): State<AppState>) -> Json<DepartmentCard> {
-    Json(state.vault.card().clone())
+    Json((*state.vault.card()).clone())
 }
 
 /// The node's status for a second person watching the administrators:
@@ -356,7 +356,7 @@ pub async fn add_department(
     QueryParams(q): QueryParams<AddQuery>,
     JsonBody(card): JsonBody<DepartmentCard>,
 ) -> ApiResult<(StatusCode, Json<DirectoryEntry>)> {
-    let entry = state
+    let (entry, _) = state
         .run(move |v| v.add_department(&actor, card, q.replace.unwrap_or(false)))
         .await?;
     Ok((StatusCode::CREATED, Json(entry)))

@@ -85,6 +85,24 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         Err(e) => tracing::warn!(error = %e, "oversight counts unavailable"),
     }
     metrics::counter!("handover_password_checks_total").absolute(state.vault.password_checks());
+    // What the operations guide's alerts watch (docs/OPERATIONS.md).
+    match state.run(|v| v.operations_gauges()).await {
+        Ok(g) => {
+            let set = |name: &'static str, value: u64| metrics::gauge!(name).set(value as f64);
+            set("handover_outbox_pending", g.outbox_pending);
+            set("handover_outbox_retrying", g.outbox_retrying);
+            set("handover_outbox_given_up", g.outbox_given_up);
+            set("handover_transfers_undelivered", g.transfers_undelivered);
+            set(
+                "handover_transfer_oldest_undelivered_seconds",
+                g.oldest_undelivered_secs,
+            );
+            set("handover_data_free_bytes", g.data_free_bytes);
+            set("handover_data_size_bytes", g.data_total_bytes);
+            metrics::counter!("handover_audit_write_errors_total").absolute(g.audit_write_errors);
+        }
+        Err(e) => tracing::warn!(error = %e, "operations gauges unavailable"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -276,6 +276,21 @@ impl From<VaultError> for ApiError {
                 "invalid-card",
                 "Invalid department card",
             ),
+            VaultError::RevokedDepartment { .. } | VaultError::RevokedCardKey(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "revoked-key",
+                "The department's key was revoked",
+            ),
+            VaultError::KeyRotated => (
+                S::CONFLICT,
+                "key-rotated",
+                "The storage key changed meanwhile: send it again",
+            ),
+            VaultError::RotationBlocked(_) => (
+                S::CONFLICT,
+                "rotation-blocked",
+                "The key rotation cannot finish yet",
+            ),
             VaultError::InvalidDepartmentId(_) | VaultError::EmptyDepartmentName => (
                 S::UNPROCESSABLE_ENTITY,
                 "invalid-department",

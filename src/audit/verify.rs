@@ -62,15 +62,20 @@ fn lines(log: &Path) -> Result<impl Iterator<Item = Result<NumberedLine, AuditEr
     }))
 }
 
-/// Checks the chain, every checkpoint's signature by `key` for
-/// `department`, and that the log reaches the checkpoint recorded in
-/// `head` (when given). Names the first bad line.
+/// Checks the chain, every checkpoint's signature for `department`, and
+/// that the log reaches the checkpoint recorded in `head` (when given).
+/// Names the first bad line. `keys` are the node's signing keys, oldest
+/// first (its card's previous keys, then its current one): each
+/// checkpoint must verify with one of them, and never with an older key
+/// than the checkpoint before it, since a node signs with a key only
+/// until it rotates to the next.
 pub fn verify(
     log: &Path,
     head: Option<&Path>,
-    key: &PublicKey,
+    keys: &[PublicKey],
     department: &str,
 ) -> Result<Verified, AuditError> {
+    let mut key_at = 0;
     let mut v = Verified {
         lines: 0,
         checkpoints: 0,
@@ -141,19 +146,27 @@ pub fn verify(
         match &line.body {
             Body::Checkpoint(c) => {
                 let expected = checkpoint_message(department, line.seq, &line.prev, &line.time);
-                if c.checkpoint != expected
-                    || crypto::verify_in(
-                        key,
-                        crypto::AUDIT_NAMESPACE,
-                        c.checkpoint.as_bytes(),
-                        c.signature.as_bytes(),
-                    )
-                    .is_err()
-                {
-                    return Err(broken(
-                        n,
-                        "checkpoint signature does not verify with the node's key",
-                    ));
+                let signed_by = (c.checkpoint == expected)
+                    .then(|| {
+                        keys.iter().skip(key_at).position(|key| {
+                            crypto::verify_in(
+                                key,
+                                crypto::AUDIT_NAMESPACE,
+                                c.checkpoint.as_bytes(),
+                                c.signature.as_bytes(),
+                            )
+                            .is_ok()
+                        })
+                    })
+                    .flatten();
+                match signed_by {
+                    Some(i) => key_at += i,
+                    None => {
+                        return Err(broken(
+                            n,
+                            "checkpoint signature does not verify with the node's key",
+                        ))
+                    }
                 }
                 v.checkpoints += 1;
                 v.last_checkpoint = n;

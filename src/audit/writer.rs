@@ -8,13 +8,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::format::{checkpoint_message, line_hash, Body, Checkpoint, Entry, Line, GENESIS};
 use super::{AuditError, HEAD_FILE, LOG_FILE};
-use crate::crypto::{self, NodeKeys};
+use crate::crypto::{self, KeySource};
 
 /// Longest line read back when looking for the tail.
 pub const MAX_LINE: u64 = 64 * 1024;
@@ -25,10 +25,11 @@ pub struct AuditLog {
     /// A second handle of the log file, for the inter-process lock.
     lock_handle: File,
     synced: Condvar,
-    keys: Arc<NodeKeys>,
+    keys: Box<dyn KeySource>,
     department: String,
     head_path: PathBuf,
     checkpoint_every: u64,
+    write_errors: std::sync::atomic::AtomicU64,
 }
 
 /// Where [`AuditLog::seal`] ended the log.
@@ -68,7 +69,7 @@ impl AuditLog {
     /// verifies.
     pub fn open(
         dir: &Path,
-        keys: Arc<NodeKeys>,
+        keys: impl KeySource + 'static,
         department: &str,
         checkpoint_every: u64,
     ) -> Result<AuditLog, AuditError> {
@@ -94,10 +95,11 @@ impl AuditLog {
                 failed: None,
             }),
             synced: Condvar::new(),
-            keys,
+            keys: Box::new(keys),
             department: department.to_string(),
             head_path: dir.join(HEAD_FILE),
             checkpoint_every: checkpoint_every.max(1),
+            write_errors: Default::default(),
         };
         {
             let mut st = log.lock();
@@ -120,8 +122,23 @@ impl AuditLog {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends one decision; returns once it is durable.
+    /// Appends one decision; returns once it is durable. A failure is
+    /// counted ([`AuditLog::write_errors`]).
     pub fn append(&self, entry: Entry) -> Result<u64, AuditError> {
+        let appended = self.append_durably(entry);
+        if appended.is_err() {
+            self.write_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        appended
+    }
+
+    /// How many appends failed since the log was opened.
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn append_durably(&self, entry: Entry) -> Result<u64, AuditError> {
         let mut st = self.lock();
         if let Some(f) = &st.failed {
             return Err(AuditError::Write(f.clone()));
@@ -247,7 +264,11 @@ impl AuditLog {
 
     fn checkpoint_body(&self, seq: u64, prev: &str, time: &DateTime<Utc>) -> Body {
         let message = checkpoint_message(&self.department, seq, prev, time);
-        let signature = crypto::sign_in(&self.keys, crypto::AUDIT_NAMESPACE, message.as_bytes());
+        let signature = crypto::sign_in(
+            &self.keys.keys(),
+            crypto::AUDIT_NAMESPACE,
+            message.as_bytes(),
+        );
         Body::Checkpoint(Checkpoint {
             checkpoint: message,
             signature,

@@ -114,6 +114,8 @@ pub enum BundleError {
     SignatureHash(&'static str),
     #[error("the envelope's {0} fingerprint does not match the directory's card")]
     FingerprintMismatch(&'static str),
+    #[error("it is signed with a key of department {department} that was revoked on {since} (lost or stolen): nothing it signs is accepted")]
+    RevokedKey { department: String, since: String },
     #[error("the bundle is for department {found}, not this node ({expected})")]
     WrongDestination { expected: String, found: String },
     #[error("entry {0} does not match its size and SHA-256 in the envelope")]
@@ -154,6 +156,7 @@ impl BundleError {
             BundleError::UnknownSource(_)
             | BundleError::UnknownDestination(_)
             | BundleError::WrongDestination { .. }
+            | BundleError::RevokedKey { .. }
             | BundleError::UnsupportedVersion(_) => ErrorClass::Refused,
             BundleError::Io(_) => ErrorClass::Internal,
             _ => ErrorClass::Integrity,

@@ -319,8 +319,7 @@ pub(super) fn check_envelope(
     }
     let source = directory(&envelope.source.id)
         .ok_or_else(|| BundleError::UnknownSource(outside_id(&envelope.source.id)))?;
-    let signing_key = crypto::parse_ssh_public(&source.ssh_public_key)
-        .map_err(|_| BundleError::UnknownSource(outside_id(&envelope.source.id)))?;
+    let signing_key = source_key(&source, &envelope.source.fingerprint)?;
     crypto::verify(&signing_key, envelope_bytes, signature)
         .map_err(|e| BundleError::signature(SIGNATURE_ENTRY, &source.id, e))?;
     if envelope.source.fingerprint != crypto::ssh_fingerprint(&signing_key) {
@@ -341,6 +340,35 @@ pub(super) fn check_envelope(
         ));
     }
     Ok(envelope)
+}
+
+/// The key of `card` whose fingerprint the envelope names: its current key
+/// or a previous one (a bundle made before the department rotated its
+/// key), never a revoked one. Any other fingerprint is checked against the
+/// current key, and then fails as a mismatch.
+fn source_key(card: &DepartmentCard, fingerprint: &str) -> Result<ssh_key::PublicKey, BundleError> {
+    if let Some(revoked) = card
+        .previous_keys
+        .iter()
+        .filter(|k| k.revoked)
+        .find(|k| fingerprint_of(&k.ssh_public_key).as_deref() == Some(fingerprint))
+    {
+        return Err(BundleError::RevokedKey {
+            department: card.id.clone(),
+            since: revoked.valid_until.clone(),
+        });
+    }
+    let chosen = card
+        .signing_keys()
+        .find(|k| fingerprint_of(k).as_deref() == Some(fingerprint))
+        .unwrap_or(&card.ssh_public_key);
+    crypto::parse_ssh_public(chosen).map_err(|_| BundleError::UnknownSource(outside_id(&card.id)))
+}
+
+fn fingerprint_of(key: &str) -> Option<String> {
+    crypto::parse_ssh_public(key)
+        .ok()
+        .map(|k| crypto::ssh_fingerprint(&k))
 }
 
 /// Reads the `HANDOVER` entry's local header at offset 0 and its content:

@@ -274,15 +274,52 @@ impl SignedAnswer {
         };
         let card = directory(answer.destination())
             .ok_or_else(|| BundleError::UnknownDestination(answer.destination().to_string()))?;
-        let key = crypto::parse_ssh_public(&card.ssh_public_key)
-            .map_err(|_| BundleError::UnknownDestination(card.id.clone()))?;
-        crypto::verify_in(
-            &key,
-            namespace,
-            self.text.as_bytes(),
-            self.signature.as_bytes(),
-        )
-        .map_err(|e| BundleError::signature(what, &card.id, e))?;
+        // The current key, or a previous one that was not revoked (an
+        // answer signed before the department rotated its key).
+        let revoked: Vec<&str> = card
+            .previous_keys
+            .iter()
+            .filter(|k| k.revoked)
+            .map(|k| k.ssh_public_key.as_str())
+            .collect();
+        let mut keys = std::iter::once(card.ssh_public_key.as_str())
+            .chain(
+                card.previous_keys
+                    .iter()
+                    .rev()
+                    .map(|k| k.ssh_public_key.as_str()),
+            )
+            .filter(|k| !revoked.contains(k));
+        let first = keys
+            .next()
+            .ok_or_else(|| BundleError::RevokedKey {
+                department: card.id.clone(),
+                since: card
+                    .previous_keys
+                    .last()
+                    .map(|k| k.valid_until.clone())
+                    .unwrap_or_default(),
+            })
+            .and_then(|k| {
+                crypto::parse_ssh_public(k)
+                    .map_err(|_| BundleError::UnknownDestination(card.id.clone()))
+            })?;
+        let verify = |key: &ssh_key::PublicKey| {
+            crypto::verify_in(
+                key,
+                namespace,
+                self.text.as_bytes(),
+                self.signature.as_bytes(),
+            )
+        };
+        if let Err(e) = verify(&first) {
+            let by_previous = keys
+                .filter_map(|k| crypto::parse_ssh_public(k).ok())
+                .any(|k| verify(&k).is_ok());
+            if !by_previous {
+                return Err(BundleError::signature(what, &card.id, e));
+            }
+        }
         Ok(answer)
     }
 }

@@ -9,6 +9,7 @@ mod blobs;
 mod bundle;
 mod child;
 mod doc;
+mod keys;
 mod node;
 mod output;
 mod retention;
@@ -71,6 +72,9 @@ pub enum Command {
     /// The department directory: this node's card, other departments' cards
     #[command(subcommand)]
     Dept(node::DeptCommand),
+    /// The node's keys: rotate the signing key or the storage key
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Transfer bundles: create, verify, open, import
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -147,6 +151,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Gc(args) => node::gc(settings, args).await,
         Command::Blobs(cmd) => blobs::run(settings, config, cmd).await,
         Command::Dept(cmd) => node::dept(settings, cmd).await,
+        Command::Keys(cmd) => keys::run(settings, cmd).await,
         Command::Bundle(cmd) => bundle::run(settings, cmd).await,
         Command::Receipt(cmd) => bundle::run_receipt(settings, cmd).await,
         Command::User(cmd) => access::user(settings, cmd).await,

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use super::output::{self, print_json, CliError};
 use crate::config::Settings;
 use crate::domain::DepartmentCard;
-use crate::vault::{InitOptions, Vault};
+use crate::vault::{CardChange, InitOptions, Vault};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -57,6 +57,16 @@ pub enum DeptCommand {
         /// Replace a card already present for the same id with other keys
         #[arg(long)]
         replace: bool,
+    },
+    /// Revoke a department's current signing key (lost or stolen): nothing
+    /// it signs is accepted and nothing is sent to the department until its
+    /// new card is added with --replace
+    Revoke {
+        /// The department's id
+        id: String,
+        /// Why (kept in the database; the audit log records the act)
+        #[arg(long)]
+        reason: String,
     },
     /// List this node and the departments in the directory, with key fingerprints
     List {
@@ -159,7 +169,7 @@ pub async fn dept(settings: Settings, cmd: DeptCommand) -> CliResult<()> {
     let vault = output::open(settings).await?;
     let actor = super::output::actor(&vault)?;
     match cmd {
-        DeptCommand::Card => print_json(vault.card()),
+        DeptCommand::Card => print_json(&*vault.card()),
         DeptCommand::Add { card, replace } => {
             let text = if card.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
@@ -169,12 +179,31 @@ pub async fn dept(settings: Settings, cmd: DeptCommand) -> CliResult<()> {
             };
             let card: DepartmentCard = serde_json::from_str(&text)
                 .map_err(|e| CliError::Usage(format!("not a department card: {e}")))?;
-            let entry = vault.add_department(&actor, card, replace)?;
+            let (entry, change) = vault.add_department(&actor, card, replace)?;
+            let how = match change {
+                CardChange::Added => "added",
+                CardChange::Updated => "updated",
+                CardChange::Rotated => "updated to new keys by its signed key statements:",
+                CardChange::Replaced => "replaced keys of",
+            };
             eprintln!(
-                "added {} ({})\n  signing key {}\n  age key     {}",
+                "{how} {} ({})\n  signing key {}\n  age key     {}",
                 entry.card.id, entry.card.name, entry.ssh_fingerprint, entry.age_fingerprint
             );
             println!("{}", entry.card.id);
+            Ok(())
+        }
+        DeptCommand::Revoke { id, reason } => {
+            let revoked = vault.revoke_department(&actor, &id, &reason)?;
+            eprintln!(
+                "revoked the signing key {} of {} from {}",
+                revoked.fingerprint,
+                revoked.department,
+                revoked
+                    .revoked_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            println!("{}", revoked.department);
             Ok(())
         }
         DeptCommand::List { json } => {
@@ -184,9 +213,14 @@ pub async fn dept(settings: Settings, cmd: DeptCommand) -> CliResult<()> {
             }
             for e in all {
                 println!(
-                    "{}{}\t{}\t{}\t{}",
+                    "{}{}{}\t{}\t{}\t{}",
                     e.card.id,
                     if e.this_node { " (this node)" } else { "" },
+                    if e.revoked_at.is_some() {
+                        " (revoked)"
+                    } else {
+                        ""
+                    },
                     e.card.name,
                     e.ssh_fingerprint,
                     e.age_fingerprint

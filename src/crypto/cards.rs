@@ -25,6 +25,12 @@ pub fn parse_ssh_public(s: &str) -> Result<PublicKey, KeyError> {
     Ok(key)
 }
 
+/// Every signing key of `card`, oldest first (its previous keys, then its
+/// current one).
+pub fn card_signing_keys(card: &crate::domain::DepartmentCard) -> Result<Vec<PublicKey>, KeyError> {
+    card.signing_keys().map(parse_ssh_public).collect()
+}
+
 /// `SHA256:…` fingerprint of an SSH public key, as `ssh-keygen -l` prints it.
 pub fn ssh_fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()

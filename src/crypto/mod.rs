@@ -1,24 +1,36 @@
 //! Cryptography: the node's keys and their files, streaming age encryption
 //! and decryption that hash the plaintext in the same pass, and keys derived
 //! from the node secret, and the split of an age file into its header and
-//! payload. Uses the `age` and `ssh-key` crates; nothing here is
+//! payload, and rewrapping a header to a new identity (a storage key
+//! rotation). Uses the `age` and `ssh-key` crates; nothing here is
 //! hand-rolled cryptography.
 
 mod cards;
 mod head;
 mod keys;
+mod rewrap;
 mod signature;
 mod split;
+mod statement;
 mod stream;
 
-pub use cards::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
-pub use head::SealedHead;
-pub use keys::{derive_key, parse_identity, KeyFiles, NodeKeys, Passphrase};
-pub use signature::{
-    sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, MAX_SIGNATURE_BYTES,
-    NAMESPACE, RECEIPT_NAMESPACE, REFUSAL_NAMESPACE,
+pub use cards::{
+    age_fingerprint, card_signing_keys, parse_recipient, parse_ssh_public, ssh_fingerprint,
 };
-pub use split::{take_header, HeaderSlot, HeaderSplit};
+pub use head::SealedHead;
+pub use keys::{
+    new_signing_key, parse_identity, public_line, seal_database_key, write_identity, write_signing,
+    KeyFiles, KeySource, NodeKeys, Passphrase, Slot,
+};
+pub use rewrap::{rewrap_header, RewrapError};
+pub use signature::{
+    sign, sign_in, verify, verify_in, SignatureError, AUDIT_NAMESPACE, KEY_STATEMENT_NAMESPACE,
+    MAX_SIGNATURE_BYTES, NAMESPACE, RECEIPT_NAMESPACE, REFUSAL_NAMESPACE,
+};
+pub use split::{header_len, take_header, HeaderSlot, HeaderSplit};
+pub use statement::{
+    sign_statement, verify_statement, StatementBody, StatementError, STATEMENT_FORMAT,
+};
 pub use stream::{
     decrypting_reader, open, open_with, reseal_sized, seal, seal_with, seal_with_head, InputCheck,
     Opened, ResealPlan, Resealed, Sealed, StreamError, Threads,

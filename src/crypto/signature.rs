@@ -31,6 +31,9 @@ pub const AUDIT_NAMESPACE: &str = "handover-audit";
 /// The SSHSIG namespace of receipts from version 2 on (version 1 receipts
 /// were signed in [`NAMESPACE`], like envelopes).
 pub const RECEIPT_NAMESPACE: &str = "handover-receipt";
+/// The SSHSIG namespace of key statements (a department's new keys,
+/// signed by the signing key they replace).
+pub const KEY_STATEMENT_NAMESPACE: &str = "handover-key-statement";
 /// The SSHSIG namespace of refusals.
 pub const REFUSAL_NAMESPACE: &str = "handover-refusal";
 

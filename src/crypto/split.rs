@@ -16,6 +16,26 @@ use std::sync::{Arc, Mutex};
 /// The most an age header for one recipient may take here.
 const MAX_HEADER: usize = 16 * 1024;
 
+/// The length of the age header at the start of `file` (through the
+/// newline of its `---` line), if all of it is there.
+pub fn header_len(file: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    while let Some(nl) = file[start..]
+        .iter()
+        .take(MAX_HEADER)
+        .position(|b| *b == b'\n')
+    {
+        if file[start..start + nl].starts_with(b"---") {
+            return Some(start + nl + 1);
+        }
+        start += nl + 1;
+        if start > MAX_HEADER {
+            return None;
+        }
+    }
+    None
+}
+
 /// Where a [`HeaderSplit`] leaves the header once it has seen all of it.
 pub type HeaderSlot = Arc<Mutex<Option<Vec<u8>>>>;
 

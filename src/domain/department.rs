@@ -16,6 +16,48 @@ pub struct DepartmentCard {
     /// Where its node accepts bundles, if it runs a server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox_url: Option<String>,
+    /// Signing keys the department used before its current one, oldest
+    /// first: what still verifies its older bundles, receipts and audit
+    /// checkpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_keys: Vec<PreviousKey>,
+    /// Key statements, oldest first: each names the department's new keys
+    /// and is signed by the signing key it replaces (`docs/key-rotation.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_statements: Vec<KeyStatement>,
+}
+
+/// A signing key a department no longer uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PreviousKey {
+    /// OpenSSH Ed25519 public key line.
+    pub ssh_public_key: String,
+    /// When its validity ended (RFC 3339, UTC).
+    pub valid_until: String,
+    /// True when it ended because it was lost or stolen: nothing it signs
+    /// is accepted from `valid_until` on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+}
+
+/// A key statement and its signature, as carried on a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyStatement {
+    /// The statement: JSON text, exactly as signed.
+    pub statement: String,
+    /// SSHSIG armour (namespace `handover-key-statement`) by the key it
+    /// replaces.
+    pub signature: String,
+}
+
+impl DepartmentCard {
+    /// The current signing key and every previous one, oldest first.
+    pub fn signing_keys(&self) -> impl Iterator<Item = &str> {
+        self.previous_keys
+            .iter()
+            .map(|k| k.ssh_public_key.as_str())
+            .chain(std::iter::once(self.ssh_public_key.as_str()))
+    }
 }
 
 /// A snapshot of a department directory: cards found by id.

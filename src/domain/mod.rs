@@ -24,7 +24,7 @@ mod upload;
 pub use case_state::{CaseState, UnknownCaseState};
 pub use child::{CaseRecord, CaseRecordPatch, Child, Origin, Sex, UnknownSex};
 pub use delivery::{AnswerOutcome, InboxItem, InboxState, OutboxItem, OutboxKind};
-pub use department::{DepartmentCard, Directory};
+pub use department::{DepartmentCard, Directory, KeyStatement, PreviousKey};
 pub use doc_kind::{DocKind, UnknownDocKind};
 pub use document::{Document, MediaType};
 pub use error_class::ErrorClass;

@@ -298,6 +298,14 @@ impl BlobStore {
         Ok(StreamReader::new(ReceiverStream::new(rx)))
     }
 
+    /// The first `n` bytes of `key` (fewer if it is shorter).
+    pub async fn read_prefix(&self, key: &BlobKey, n: u64) -> Result<Vec<u8>, StoreError> {
+        let path = key.path();
+        let size = self.store.head(&path).await?.size;
+        let got = self.store.get_range(&path, 0..n.min(size)).await?;
+        Ok(got.to_vec())
+    }
+
     /// A blocking reader of `key`'s bytes, for use off the async runtime: a
     /// local store's file itself (no hop through the runtime per read), any
     /// other store's [`BlobStore::reader`] bridged through `handle`.

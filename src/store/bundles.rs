@@ -274,7 +274,7 @@ impl Db {
     pub fn commit_import(
         &self,
         child: &Child,
-        documents: &[(Document, BlobKey, Vec<u8>)],
+        documents: &[(Document, BlobKey, super::documents::AgeHeader)],
         imported: &ImportedBundle,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();

@@ -147,6 +147,48 @@ impl Db {
     }
 }
 
+/// Counts behind the delivery alerts of the operations guide.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryGauges {
+    pub outbox_pending: u64,
+    pub outbox_retrying: u64,
+    pub outbox_given_up: u64,
+    pub transfers_undelivered: u64,
+    pub oldest_undelivered: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Db {
+    /// Pushes waiting, retrying and given up; transfers sent and not
+    /// delivered, and when the oldest of them was sent.
+    pub fn delivery_gauges(&self) -> Result<DeliveryGauges, StoreError> {
+        let conn = self.read();
+        let (pending, retrying, given_up): (i64, i64, i64) = conn.query_row(
+            "SELECT
+               count(*) FILTER (WHERE done_at IS NULL AND gave_up_at IS NULL),
+               count(*) FILTER (WHERE done_at IS NULL AND gave_up_at IS NULL AND attempts > 0),
+               count(*) FILTER (WHERE gave_up_at IS NOT NULL)
+             FROM outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let (undelivered, oldest): (i64, Option<String>) = conn.query_row(
+            "SELECT count(*), min(updated_at) FROM transfers
+             WHERE state IN ('sent', 'partially_delivered')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(DeliveryGauges {
+            outbox_pending: pending as u64,
+            outbox_retrying: retrying as u64,
+            outbox_given_up: given_up as u64,
+            transfers_undelivered: undelivered as u64,
+            oldest_undelivered: oldest
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
+        })
+    }
+}
+
 fn inbox_row(r: &Row<'_>) -> Result<InboxItem, StoreError> {
     let bad = || malformed("inbox item");
     let state: String = r.get(6)?;

@@ -134,7 +134,7 @@ impl Db {
         doc: &Document,
         key: &BlobKey,
         sealed_head: (u64, [u8; 32]),
-        age_header: &[u8],
+        age_header: &AgeHeader,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -212,17 +212,30 @@ pub(super) fn insert_sealed_head(
     Ok(())
 }
 
-/// Inserts a document row and clears its blob's pending mark, inside `tx`.
-/// Keeps a document's age header (the wrapped file key) in its row.
+/// A document's age header and the recipient it wraps the file key to.
+#[derive(Debug, Clone)]
+pub struct AgeHeader {
+    pub bytes: Vec<u8>,
+    /// The `age1…` recipient.
+    pub recipient: String,
+}
+
+/// Keeps a document's age header (the wrapped file key) in its row,
+/// unless its recipient's identity was retired by a storage rotation.
 pub(super) fn insert_age_header(
     tx: &rusqlite::Transaction<'_>,
     id: DocumentId,
-    header: &[u8],
+    header: &AgeHeader,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO age_headers (document_id, header) VALUES (?1, ?2)",
-        params![id, header],
+    let inserted = tx.execute(
+        "INSERT INTO age_headers (document_id, header, recipient)
+         SELECT ?1, ?2, ?3
+         WHERE NOT EXISTS (SELECT 1 FROM retired_recipients WHERE recipient = ?3)",
+        params![id, header.bytes, header.recipient],
     )?;
+    if inserted != 1 {
+        return Err(StoreError::RetiredRecipient);
+    }
     Ok(())
 }
 

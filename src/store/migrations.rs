@@ -328,6 +328,26 @@ const STEPS: &[&str] = &[
         rule        TEXT NOT NULL
     );
     "#,
+    // 17: key rotation. Which age recipient each header is wrapped to
+    // (NULL: the identity the node had before its first storage rotation);
+    // the recipients whose identity a storage rotation destroyed, to which
+    // no header may be written any more; other departments' signing keys
+    // this node revoked (lost or stolen), by SSH fingerprint.
+    r#"
+    ALTER TABLE age_headers ADD COLUMN recipient TEXT;
+    CREATE INDEX age_headers_recipient ON age_headers (recipient);
+    CREATE TABLE retired_recipients (
+        recipient  TEXT PRIMARY KEY,
+        retired_at TEXT NOT NULL
+    );
+    CREATE TABLE revoked_keys (
+        department  TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        revoked_at  TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        PRIMARY KEY (department, fingerprint)
+    );
+    "#,
 ];
 
 /// The schema version this program writes.

@@ -15,6 +15,7 @@ mod documents;
 mod erasure;
 mod export;
 mod grants;
+mod keys;
 mod migrations;
 mod sessions;
 mod transfers;
@@ -27,8 +28,10 @@ pub use bundles::{ImportedBundle, RefusedBundle, SentAnswer, SentBundle, SentDoc
 pub use case_state::RetentionRow;
 pub use children::ChildFilter;
 pub use db::Db;
+pub use documents::AgeHeader;
 pub use erasure::Erasure;
 pub use export::export_database;
+pub use keys::{HeaderRow, RevokedKey};
 pub use uploads::Segment;
 
 /// Errors from the storage layer.
@@ -50,4 +53,8 @@ pub enum StoreError {
     Malformed(String),
     #[error("database schema version {0} is newer than this program understands")]
     TooNew(i64),
+    /// A header sealed to an identity that a storage rotation has since
+    /// destroyed.
+    #[error("the document was sealed to a storage key that has since been rotated away")]
+    RetiredRecipient,
 }

@@ -95,9 +95,24 @@ impl Db {
     /// Records a synced segment and moves the offset past it, if the
     /// upload is still staged at `segment.start`; `false` if it is not
     /// (it was terminated or completed meanwhile).
-    pub fn add_segment(&self, id: UploadId, segment: &Segment) -> Result<bool, StoreError> {
+    /// A segment sealed to a recipient that a storage rotation retired is
+    /// refused ([`StoreError::RetiredRecipient`]).
+    pub fn add_segment(
+        &self,
+        id: UploadId,
+        segment: &Segment,
+        recipient: &str,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let retired: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM retired_recipients WHERE recipient = ?1)",
+            [recipient],
+            |r| r.get(0),
+        )?;
+        if retired {
+            return Err(StoreError::RetiredRecipient);
+        }
         let moved = tx.execute(
             "UPDATE uploads SET received = received + ?3
              WHERE id = ?1 AND received = ?2 AND document_id IS NULL
@@ -177,7 +192,7 @@ impl Db {
         doc: &Document,
         key: &BlobKey,
         sealed_head: (u64, [u8; 32]),
-        age_header: &[u8],
+        age_header: &super::documents::AgeHeader,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;

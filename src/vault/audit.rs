@@ -31,10 +31,10 @@ pub fn verify_audit_log(
             card_path.display()
         ))
     })?;
-    let key = crate::crypto::parse_ssh_public(&card.ssh_public_key)
+    let keys = crate::crypto::card_signing_keys(&card)
         .map_err(|_| VaultError::InvalidCard("the card holds no valid signing key".into()))?;
     let head = log.with_file_name(audit::HEAD_FILE);
-    Ok(audit::verify(&log, Some(&head), &key, &card.id)?)
+    Ok(audit::verify(&log, Some(&head), &keys, &card.id)?)
 }
 
 /// Validates the policies of `dir` (the built-in ones when `None`);

@@ -83,7 +83,7 @@ impl Vault {
             .map(|d| self.db.age_header(d.id))
             .collect::<Result<Vec<_>, _>>()?;
         let job = ResealJob {
-            keys: self.keys.clone(),
+            keys: self.keys(),
             blobs: self.blobs.clone(),
             handle: Handle::current(),
             out: out.to_path_buf(),
@@ -213,7 +213,7 @@ impl Vault {
         let (path, out_c, partial_c) = (path.to_path_buf(), out.to_path_buf(), partial.clone());
         let directory = self.directory()?;
         let own = self.card().id.clone();
-        let keys = self.keys.clone();
+        let keys = self.keys();
         let result = super::heavy::spawn_heavy(move || -> Result<OpenedBundle, VaultError> {
             let mut reader = BundleReader::open(&path)?;
             let verified = reader.verify(|id| directory.card(id))?;
@@ -320,8 +320,10 @@ impl Vault {
 
     /// This node's card and every card in the directory.
     pub(super) fn directory(&self) -> Result<Directory, VaultError> {
-        let mut all = vec![self.card().clone()];
-        all.extend(self.db.departments()?);
+        let mut all = vec![(*self.card()).clone()];
+        for card in self.db.departments()? {
+            all.push(self.with_revocations(card)?);
+        }
         Ok(Directory::new(all))
     }
 }

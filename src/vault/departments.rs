@@ -1,15 +1,24 @@
 //! The department directory: this node's card and the cards of the
 //! departments it exchanges papers with. A card is trusted once added; its
 //! fingerprints are what people compare by phone or letter before adding it.
+//! A newer card of a known department replaces the old one on its own when
+//! its key statements lead from the key this node trusts to its new keys
+//! (`docs/key-rotation.md`); any other change of keys needs `replace`,
+//! after a phone check. A revoked key (lost or stolen) is never trusted
+//! again: nothing it signs is accepted, and nothing is sent to a
+//! department whose current key is revoked.
 
 use chrono::Utc;
 use serde::Serialize;
 
 use super::access::Note;
 use super::{Vault, VaultError};
-use crate::crypto::{age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint};
-use crate::domain::{DepartmentCard, Principal};
+use crate::crypto::{
+    age_fingerprint, parse_recipient, parse_ssh_public, ssh_fingerprint, verify_statement,
+};
+use crate::domain::{DepartmentCard, PreviousKey, Principal};
 use crate::policy::Action;
+use crate::store::RevokedKey;
 
 /// A directory entry as listed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -22,42 +31,192 @@ pub struct DirectoryEntry {
     pub age_fingerprint: String,
     /// True for this node's own card.
     pub this_node: bool,
+    /// When this node revoked the department's current key, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+/// How a card came into the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CardChange {
+    /// A department not known before.
+    Added,
+    /// The same keys as before (other fields may have changed).
+    Updated,
+    /// New keys, each step signed by the key before it.
+    Rotated,
+    /// New keys taken on the operator's word (`replace`).
+    Replaced,
 }
 
 impl Vault {
     /// Adds a department's card to the directory. A card for an id already
-    /// present with other keys is refused unless `replace`.
+    /// present with other keys is refused unless its key statements lead
+    /// from the trusted key to its keys, or `replace`.
     pub fn add_department(
         &self,
         actor: &Principal,
         card: DepartmentCard,
         replace: bool,
-    ) -> Result<DirectoryEntry, VaultError> {
+    ) -> Result<(DirectoryEntry, CardChange), VaultError> {
         self.authorize_node(actor, Action::Administer, Note::target(&card.id))?;
-        let entry = entry(card, false)?;
-        let card = &entry.card;
+        let mut entry = entry(card, false)?;
+        let card = &mut entry.card;
         if card.id == self.card().id {
             return Err(VaultError::OwnDepartment(card.id.clone()));
         }
-        if let Some(existing) = self.db.department(&card.id)? {
-            let same_keys = existing.age_recipient == card.age_recipient
-                && existing.ssh_public_key == card.ssh_public_key;
-            if !same_keys && !replace {
-                return Err(VaultError::DepartmentKeysChanged(card.id.clone()));
+        let current = ssh_fingerprint(&parse_ssh_public(&card.ssh_public_key)?);
+        if self.db.revoked_key(&card.id, &current)?.is_some() {
+            return Err(VaultError::RevokedCardKey(card.id.clone()));
+        }
+        let change = match self.db.department(&card.id)? {
+            None => CardChange::Added,
+            Some(existing) => {
+                let same_keys = existing.age_recipient == card.age_recipient
+                    && existing.ssh_public_key == card.ssh_public_key;
+                let change = if same_keys {
+                    CardChange::Updated
+                } else if self.statements_lead(&existing, card)? {
+                    CardChange::Rotated
+                } else if replace {
+                    CardChange::Replaced
+                } else {
+                    return Err(VaultError::DepartmentKeysChanged(card.id.clone()));
+                };
+                keep_previous_keys(&existing, card);
+                change
             }
+        };
+        // A key the card itself says was revoked is revoked here too.
+        for k in card.previous_keys.iter().filter(|k| k.revoked) {
+            let at = chrono::DateTime::parse_from_rfc3339(&k.valid_until)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|_| Utc::now());
+            self.db.revoke_key(&RevokedKey {
+                department: card.id.clone(),
+                fingerprint: ssh_fingerprint(&parse_ssh_public(&k.ssh_public_key)?),
+                revoked_at: at,
+                reason: "revoked on the department's own card".into(),
+            })?;
         }
         self.db.put_department(card, Utc::now())?;
-        tracing::info!(department = %card.id, "department card added");
-        Ok(entry)
+        tracing::info!(department = %card.id, ?change, "department card added");
+        Ok((entry, change))
+    }
+
+    /// Whether `new`'s key statements lead, one signed step after another,
+    /// from `trusted`'s keys to `new`'s keys, through no revoked key.
+    fn statements_lead(
+        &self,
+        trusted: &DepartmentCard,
+        new: &DepartmentCard,
+    ) -> Result<bool, VaultError> {
+        let (mut ssh, mut age) = (
+            trusted.ssh_public_key.clone(),
+            trusted.age_recipient.clone(),
+        );
+        for signed in &new.key_statements {
+            let Ok(body) = verify_statement(signed) else {
+                continue;
+            };
+            if body.department != new.id
+                || body.previous_ssh_public_key != ssh
+                || body.previous_age_recipient != age
+            {
+                continue;
+            }
+            let by = ssh_fingerprint(&parse_ssh_public(&ssh)?);
+            if self.db.revoked_key(&new.id, &by)?.is_some() {
+                return Ok(false);
+            }
+            ssh = body.ssh_public_key;
+            age = body.age_recipient;
+        }
+        Ok(ssh == new.ssh_public_key && age == new.age_recipient)
+    }
+
+    /// Revokes department `id`'s current signing key (lost or stolen):
+    /// from now on nothing signed with it is accepted and nothing is sent
+    /// to the department, until its new card is added (with `replace`,
+    /// after a phone check: statements signed by a revoked key count for
+    /// nothing).
+    pub fn revoke_department(
+        &self,
+        actor: &Principal,
+        id: &str,
+        reason: &str,
+    ) -> Result<RevokedKey, VaultError> {
+        self.authorize_node(actor, Action::Administer, Note::target(id))?;
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(VaultError::ReasonRequired("revoking a department's key"));
+        }
+        if id == self.card().id {
+            return Err(VaultError::OwnDepartment(id.to_string()));
+        }
+        let card = self
+            .db
+            .department(id)?
+            .ok_or_else(|| VaultError::UnknownDepartment(crate::domain::text::outside_id(id)))?;
+        let revoked = RevokedKey {
+            department: card.id.clone(),
+            fingerprint: ssh_fingerprint(&parse_ssh_public(&card.ssh_public_key)?),
+            revoked_at: Utc::now(),
+            reason: reason.trim().to_string(),
+        };
+        self.db.revoke_key(&revoked)?;
+        self.record_event(
+            actor.label(),
+            actor.role_label(),
+            "revoke_department_key",
+            true,
+            Some(format!("{}:{}", card.id, revoked.fingerprint)),
+        )?;
+        tracing::warn!(department = %card.id, "department key revoked");
+        Ok(self
+            .db
+            .revoked_key(&revoked.department, &revoked.fingerprint)?
+            .unwrap_or(revoked))
     }
 
     /// This node and every department in the directory.
     pub fn list_departments(&self, _actor: &Principal) -> Result<Vec<DirectoryEntry>, VaultError> {
-        let mut all = vec![entry(self.card().clone(), true)?];
+        let mut all = vec![entry((*self.card()).clone(), true)?];
         for card in self.db.departments()? {
-            all.push(entry(card, false)?);
+            let mut e = entry(self.with_revocations(card)?, false)?;
+            e.revoked_at = current_revocation(&e.card);
+            all.push(e);
         }
         Ok(all)
+    }
+
+    /// `card` with the keys this node revoked marked revoked (a revoked
+    /// current key also appears among its previous keys, revoked).
+    pub(super) fn with_revocations(
+        &self,
+        mut card: DepartmentCard,
+    ) -> Result<DepartmentCard, VaultError> {
+        for revoked in self.db.revoked_keys(&card.id)? {
+            let since = revoked
+                .revoked_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let mut known = false;
+            for k in card.previous_keys.iter_mut() {
+                if fingerprint(&k.ssh_public_key) == revoked.fingerprint {
+                    k.revoked = true;
+                    k.valid_until = since.clone();
+                    known = true;
+                }
+            }
+            if !known && fingerprint(&card.ssh_public_key) == revoked.fingerprint {
+                card.previous_keys.push(PreviousKey {
+                    ssh_public_key: card.ssh_public_key.clone(),
+                    valid_until: since,
+                    revoked: true,
+                });
+            }
+        }
+        Ok(card)
     }
 
     /// The name of every department this node knows (its own included), by id.
@@ -75,13 +234,23 @@ impl Vault {
     }
 
     /// The card of department `id`: this node's or one from the directory.
+    /// A department whose current key this node revoked is refused.
     pub fn department_card(&self, id: &str) -> Result<DepartmentCard, VaultError> {
         if id == self.card().id {
-            return Ok(self.card().clone());
+            return Ok((*self.card()).clone());
         }
-        self.db
+        let card = self
+            .db
             .department(id)?
-            .ok_or_else(|| VaultError::UnknownDepartment(crate::domain::text::outside_id(id)))
+            .ok_or_else(|| VaultError::UnknownDepartment(crate::domain::text::outside_id(id)))?;
+        let card = self.with_revocations(card)?;
+        match current_revocation(&card) {
+            Some(since) => Err(VaultError::RevokedDepartment {
+                department: card.id,
+                since,
+            }),
+            None => Ok(card),
+        }
     }
 }
 
@@ -105,10 +274,53 @@ fn entry(card: DepartmentCard, this_node: bool) -> Result<DirectoryEntry, VaultE
             ));
         }
     }
+    for k in &card.previous_keys {
+        parse_ssh_public(&k.ssh_public_key)?;
+    }
     Ok(DirectoryEntry {
         ssh_fingerprint: ssh_fingerprint(&ssh),
         age_fingerprint: age_fingerprint(&recipient),
         card,
         this_node,
+        revoked_at: None,
     })
+}
+
+/// When the card's current key was revoked, if it was.
+fn current_revocation(card: &DepartmentCard) -> Option<String> {
+    card.previous_keys
+        .iter()
+        .find(|k| k.revoked && k.ssh_public_key == card.ssh_public_key)
+        .map(|k| k.valid_until.clone())
+}
+
+fn fingerprint(key: &str) -> String {
+    parse_ssh_public(key)
+        .map(|k| ssh_fingerprint(&k))
+        .unwrap_or_default()
+}
+
+/// Keys the trusted card had that the new one does not list stay known as
+/// previous keys, so what they signed still verifies.
+fn keep_previous_keys(existing: &DepartmentCard, new: &mut DepartmentCard) {
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut kept: Vec<PreviousKey> = existing
+        .previous_keys
+        .iter()
+        .cloned()
+        .chain(std::iter::once(PreviousKey {
+            ssh_public_key: existing.ssh_public_key.clone(),
+            valid_until: now,
+            revoked: false,
+        }))
+        .filter(|k| {
+            k.ssh_public_key != new.ssh_public_key
+                && !new
+                    .previous_keys
+                    .iter()
+                    .any(|n| n.ssh_public_key == k.ssh_public_key)
+        })
+        .collect();
+    kept.append(&mut new.previous_keys);
+    new.previous_keys = kept;
 }

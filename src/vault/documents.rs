@@ -21,7 +21,7 @@ use super::{Vault, VaultError};
 use crate::crypto::{self, HeaderSplit, Sealed, SealedHead, StreamError};
 use crate::domain::{ChildId, DocKind, Document, DocumentId, MediaType, Principal};
 use crate::policy::Action;
-use crate::store::{BlobKey, BlobUpload, StoreError};
+use crate::store::{AgeHeader, BlobKey, BlobUpload, StoreError};
 
 /// What the caller says about a new document; the rest is found from its bytes.
 #[derive(Debug, Clone)]
@@ -350,7 +350,7 @@ impl Vault {
             }
             Err(e) => return Err(e.into()),
         };
-        let keys = self.keys.clone();
+        let keys = self.keys();
         let handle = Handle::current();
         let opened = super::heavy::spawn_heavy(move || {
             let input = SyncIoBridge::new_with_handle(reader, handle);
@@ -376,9 +376,10 @@ impl Vault {
         kind: DocKind,
         declared_size: Option<u64>,
         source: Box<dyn Read + Send>,
-    ) -> Result<(MediaType, Sealed, SealedHead, bool, Vec<u8>), VaultError> {
+    ) -> Result<(MediaType, Sealed, SealedHead, bool, AgeHeader), VaultError> {
         let upload = self.start_blob(key).await?;
-        let recipient = self.keys.recipient();
+        let recipient = self.keys().recipient();
+        let recipient_text = recipient.to_string();
         let limits = Limits {
             max_bytes: self.settings.max_document_bytes,
             max_image_bytes: self.settings.max_image_bytes,
@@ -406,7 +407,10 @@ impl Vault {
             match sealed {
                 Ok((sealed, head)) => {
                     out.finish()?;
-                    let header = crypto::take_header(&header)?;
+                    let header = AgeHeader {
+                        bytes: crypto::take_header(&header)?,
+                        recipient: recipient_text,
+                    };
                     let removed = prepared.metadata_removed.load(Ordering::Relaxed);
                     Ok((prepared.media, sealed, head, removed, header))
                 }

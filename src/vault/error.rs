@@ -92,6 +92,21 @@ pub enum VaultError {
     DepartmentKeysChanged(String),
     #[error("department card refused: {0}")]
     InvalidCard(String),
+    /// A department whose current signing key this node revoked.
+    #[error("department {department}'s card was revoked on {since}: nothing is sent to or accepted from it until its new card is added")]
+    RevokedDepartment { department: String, since: String },
+    /// A card that brings back a key this node revoked.
+    #[error("the card of {0} holds a signing key this node revoked")]
+    RevokedCardKey(String),
+    /// A document sealed to a storage key that a rotation destroyed while
+    /// it was being sealed.
+    #[error(
+        "the node's storage key was rotated while the document was being sealed; nothing was kept"
+    )]
+    KeyRotated,
+    /// A key rotation that cannot go on yet.
+    #[error("the key rotation cannot finish yet: {0}")]
+    RotationBlocked(String),
     #[error("department id {0:?} must be 2-63 characters of a-z, 0-9 and '-'")]
     InvalidDepartmentId(String),
     #[error("the department name is empty")]
@@ -203,6 +218,7 @@ impl From<StoreError> for VaultError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unreadable => VaultError::Integrity(e.to_string()),
+            StoreError::RetiredRecipient => VaultError::KeyRotated,
             other => VaultError::Store(other),
         }
     }
@@ -266,6 +282,10 @@ impl VaultError {
             | VaultError::OwnDepartment(_)
             | VaultError::DepartmentKeysChanged(_)
             | VaultError::InvalidCard(_)
+            | VaultError::RevokedDepartment { .. }
+            | VaultError::RevokedCardKey(_)
+            | VaultError::KeyRotated
+            | VaultError::RotationBlocked(_)
             | VaultError::InvalidDepartmentId(_)
             | VaultError::EmptyDepartmentName
             | VaultError::ChecklistIncomplete { .. }

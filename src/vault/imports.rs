@@ -25,7 +25,7 @@ use crate::domain::{
     AnswerOutcome, Child, ChildId, Document, DocumentId, Origin, Principal, TransferStep,
 };
 use crate::policy::Action;
-use crate::store::{BlobKey, ImportedBundle, RefusedBundle, SentAnswer};
+use crate::store::{AgeHeader, BlobKey, ImportedBundle, RefusedBundle, SentAnswer};
 
 /// What `import_bundle` did.
 #[derive(Debug, Clone)]
@@ -88,11 +88,7 @@ impl Vault {
     ) -> Result<Imported, VaultError> {
         self.authorize_node(actor, Action::ReceiveTransfer, Note::default())?;
         let directory = self.directory()?;
-        let (own, keys, path) = (
-            self.card().id.clone(),
-            self.keys.clone(),
-            path.to_path_buf(),
-        );
+        let (own, keys, path) = (self.card().id.clone(), self.keys(), path.to_path_buf());
         let (reader, verified, manifest) = super::heavy::spawn_heavy(move || {
             let mut reader = BundleReader::open(&path)?;
             let verified = reader.verify(|id| directory.card(id))?;
@@ -131,7 +127,7 @@ impl Vault {
             });
         }
 
-        let mut stored: Vec<(Document, BlobKey, Vec<u8>)> = Vec::new();
+        let mut stored: Vec<(Document, BlobKey, AgeHeader)> = Vec::new();
         let result = self
             .store_documents(reader, &verified, &manifest, &mut stored)
             .await;
@@ -161,7 +157,7 @@ impl Vault {
         mut reader: BundleReader,
         verified: &Verified,
         manifest: &Manifest,
-        stored: &mut Vec<(Document, BlobKey, Vec<u8>)>,
+        stored: &mut Vec<(Document, BlobKey, AgeHeader)>,
     ) -> Result<Child, VaultError> {
         let now = Utc::now();
         let limits = Limits {
@@ -196,13 +192,18 @@ impl Vault {
             stored.push((
                 doc.to_document(id, child.id, child.created_by.clone(), now),
                 key.clone(),
-                Vec::new(),
+                AgeHeader {
+                    bytes: Vec::new(),
+                    // Entries are encrypted to the recipient on this
+                    // node's card (the envelope's fingerprint matched it).
+                    recipient: self.card().age_recipient.clone(),
+                },
             ));
             let upload = self.start_blob(&key).await?;
             // The age header goes to the database, the payload to the store.
             let ((writer, header), keys) = (
                 crypto::HeaderSplit::new(self.blobs.writer(upload, Handle::current())),
-                self.keys.clone(),
+                self.keys(),
             );
             let (path, kind, media) = (doc.path.clone(), doc.kind, doc.media_type);
             let (back, checked) = super::heavy::spawn_heavy(move || {
@@ -235,7 +236,7 @@ impl Vault {
                 return Err(BundleError::PlaintextDigest(doc.path.clone()).into());
             }
             self.blobs.sync(&key).await?;
-            stored.last_mut().expect("pushed above").2 = crypto::take_header(&header)?;
+            stored.last_mut().expect("pushed above").2.bytes = crypto::take_header(&header)?;
         }
         Ok(child)
     }
@@ -245,7 +246,7 @@ impl Vault {
         child: Child,
         verified: &Verified,
         manifest: &Manifest,
-        stored: &[(Document, BlobKey, Vec<u8>)],
+        stored: &[(Document, BlobKey, AgeHeader)],
     ) -> Result<Imported, VaultError> {
         let receipt = Receipt {
             format: RECEIPT_FORMAT.to_string(),
@@ -264,7 +265,7 @@ impl Vault {
                 })
                 .collect(),
         };
-        let bytes = SignedAnswer::sign_receipt(&receipt, &self.keys).to_bytes();
+        let bytes = SignedAnswer::sign_receipt(&receipt, &self.keys()).to_bytes();
         self.db.commit_import(
             &child,
             stored,
@@ -332,7 +333,7 @@ impl Vault {
             refused_at: Utc::now(),
             reason: reason.to_string(),
         };
-        let bytes = SignedAnswer::sign_refusal(&refusal, &self.keys).to_bytes();
+        let bytes = SignedAnswer::sign_refusal(&refusal, &self.keys()).to_bytes();
         let row = RefusedBundle {
             bundle_id: bundle_id.clone(),
             source: refusal.source.clone(),

@@ -11,10 +11,11 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::keyring::{KeyRing, SharedRing};
 use super::{Checklists, VaultError};
 use crate::audit::AuditLog;
 use crate::config::Settings;
-use crate::crypto::{derive_key, KeyFiles, NodeKeys, Passphrase};
+use crate::crypto::{KeyFiles, NodeKeys, Passphrase};
 use crate::domain::DepartmentCard;
 use crate::policy::Policies;
 use crate::store::{BlobStore, Db};
@@ -39,7 +40,8 @@ pub struct InitOptions {
 /// An open node.
 pub struct Vault {
     pub(super) settings: Settings,
-    pub(super) keys: Arc<NodeKeys>,
+    /// The keys and the card, reloaded when a rotation changes them.
+    pub(super) ring: Arc<KeyRing>,
     pub(super) db: Db,
     pub(super) blobs: BlobStore,
     pub(super) checklists: Checklists,
@@ -58,14 +60,13 @@ pub struct Vault {
     pub(super) outbox: tokio::sync::Notify,
     /// One catch-up of the access-history index at a time.
     pub(super) audit_index_turn: super::history::IndexTurn,
-    card: DepartmentCard,
     lock: File,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault")
-            .field("department", &self.card.id)
+            .field("department", &self.card().id)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +94,7 @@ impl Vault {
             Some(from) => NodeKeys::load(&KeyFiles::new(from), || None)?,
         };
         keys.write(&files, opts.passphrase.as_ref())?;
-        let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), true)?;
+        let db = Db::open(&dir.join(DATABASE), keys.database_key(), true)?;
         db.set_node_value("department_id", &opts.department_id)?;
         db.set_node_value("department_name", &opts.department_name)?;
         let card = DepartmentCard {
@@ -102,6 +103,8 @@ impl Vault {
             age_recipient: keys.recipient().to_string(),
             ssh_public_key: keys.ssh_public_key(),
             inbox_url: opts.inbox_url,
+            previous_keys: Vec::new(),
+            key_statements: Vec::new(),
         };
         // The card is written last: its presence marks a complete node.
         let json = serde_json::to_vec_pretty(&card).map_err(std::io::Error::other)?;
@@ -122,17 +125,10 @@ impl Vault {
         if !card_path.is_file() || !dir.join(DATABASE).is_file() {
             return Err(VaultError::NotANode(dir));
         }
-        let card: DepartmentCard = serde_json::from_slice(&fs::read(&card_path)?)
-            .map_err(|_| VaultError::Integrity(format!("{CARD} is malformed")))?;
-        let keys = NodeKeys::load(&KeyFiles::new(&dir), passphrase)?;
-        if keys.recipient().to_string() != card.age_recipient
-            || keys.ssh_public_key() != card.ssh_public_key
-        {
-            return Err(VaultError::Integrity(format!(
-                "the node's keys do not match its {CARD}"
-            )));
-        }
-        let db = Db::open(&dir.join(DATABASE), &derive_key(&keys, "sqlcipher"), false)?;
+        let ring = Arc::new(KeyRing::load(&dir, passphrase)?);
+        let card = ring.card();
+        let keys = ring.keys();
+        let db = Db::open(&dir.join(DATABASE), keys.database_key(), false)?;
         let blobs = BlobStore::open(
             settings.blob_store.as_deref(),
             &dir.join(BLOBS),
@@ -142,17 +138,16 @@ impl Vault {
         let districts = super::districts::Districts::load(settings.policies_dir.as_deref())?;
         let policies = Policies::load(settings.policies_dir.as_deref(), &card.id)?;
         let lock = open_lock(&dir)?;
-        let keys = Arc::new(keys);
         let audit = AuditLog::open(
             &dir,
-            keys.clone(),
+            SharedRing(ring.clone()),
             &card.id,
             settings.audit_checkpoint_every,
         )?;
         let settings_login_attempts = settings.login_attempts;
         let vault = Vault {
             settings,
-            keys,
+            ring,
             db,
             blobs,
             checklists,
@@ -165,7 +160,6 @@ impl Vault {
             clock: Default::default(),
             outbox: tokio::sync::Notify::new(),
             audit_index_turn: Default::default(),
-            card,
             lock,
         };
         // The access history's index reaches the end of the log (built
@@ -189,9 +183,14 @@ impl Vault {
         data_dir.join(CARD).exists()
     }
 
-    /// This node's public card.
-    pub fn card(&self) -> &DepartmentCard {
-        &self.card
+    /// This node's public card, as it is now (a key rotation changes it).
+    pub fn card(&self) -> Arc<DepartmentCard> {
+        self.ring.card()
+    }
+
+    /// The node's keys, as they are now.
+    pub(super) fn keys(&self) -> Arc<NodeKeys> {
+        self.ring.keys()
     }
 
     /// The data directory.

@@ -276,8 +276,7 @@ impl Vault {
         let upload = super::heavy::inline(|| self.appendable(actor, id, offset))?;
         let staged = Staged {
             dir: self.upload_dir(id),
-            recipient: self.keys.recipient(),
-            keys: self.keys.clone(),
+            ring: self.ring.clone(),
             kind: upload.kind,
             limits: self.limits(),
         };
@@ -296,7 +295,7 @@ impl Vault {
             let closing = CloseOnDrop(follow.clone());
             let reader = SegmentReader::new(
                 staged.dir.clone(),
-                self.keys.clone(),
+                self.keys(),
                 Segments::Following(follow.clone()),
                 upload.length,
             );
@@ -460,7 +459,7 @@ impl Vault {
         let segments = super::heavy::inline(|| self.db.segments(upload.id))?;
         let source = SegmentReader::new(
             self.upload_dir(upload.id),
-            self.keys.clone(),
+            self.keys(),
             Segments::Staged(segments.into_iter()),
             upload.length,
         );
@@ -600,7 +599,7 @@ impl Vault {
         Ok(removed)
     }
 
-    fn upload_dir(&self, id: UploadId) -> PathBuf {
+    pub(super) fn upload_dir(&self, id: UploadId) -> PathBuf {
         self.data_dir().join(UPLOADS_DIR).join(id.to_string())
     }
 
@@ -625,7 +624,7 @@ fn is_refusal(e: &VaultError) -> bool {
     )
 }
 
-fn segment_path(dir: &Path, start: u64) -> PathBuf {
+pub(super) fn segment_path(dir: &Path, start: u64) -> PathBuf {
     dir.join(format!("{start:020}.age"))
 }
 
@@ -651,8 +650,9 @@ impl From<crate::store::StoreError> for Received {
 /// What an append needs besides the database.
 struct Staged {
     dir: PathBuf,
-    recipient: age::x25519::Recipient,
-    keys: Arc<crate::crypto::NodeKeys>,
+    /// The keys, asked for each segment: a storage rotation may change the
+    /// recipient in the middle of an append.
+    ring: Arc<super::keyring::KeyRing>,
     kind: crate::domain::DocKind,
     limits: Limits,
 }
@@ -683,7 +683,8 @@ impl Vault {
         while !upload.is_full() && latch.failed.is_none() {
             let room = SEGMENT_BYTES.min(upload.length - upload.offset);
             let path = segment_path(&staged.dir, upload.offset);
-            let recipient = staged.recipient.clone();
+            let recipient = staged.ring.keys().recipient();
+            let recipient_text = recipient.to_string();
             let (back, written) = tokio::task::spawn_blocking(move || {
                 let written = write_segment(&path, &recipient, &mut latch, room);
                 (latch, written)
@@ -699,7 +700,15 @@ impl Vault {
                 length: sealed.size,
                 sha256: sealed.sha256,
             };
-            let committed = super::heavy::inline(|| self.db.add_segment(upload.id, &segment))?;
+            let committed =
+                super::heavy::inline(|| self.db.add_segment(upload.id, &segment, &recipient_text));
+            let committed = match committed {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = fs::remove_file(segment_path(&staged.dir, segment.start));
+                    return Err(e.into());
+                }
+            };
             if !committed {
                 // Terminated (or expired and swept) meanwhile.
                 let _ = fs::remove_file(segment_path(&staged.dir, segment.start));
@@ -728,7 +737,7 @@ impl Vault {
         let segments = self.db.segments(upload.id)?;
         let mut reader = SegmentReader::new(
             staged.dir.clone(),
-            staged.keys.clone(),
+            staged.ring.keys(),
             Segments::Staged(segments.into_iter()),
             upload.offset,
         );

@@ -155,7 +155,7 @@ pub async fn departments(State(state): State<WebState>, v: Visitor) -> PageResul
 }
 
 /// Longest card accepted, in bytes.
-const MAX_CARD_BYTES: usize = 16 * 1024;
+const MAX_CARD_BYTES: usize = 64 * 1024;
 
 /// `POST /admin/departments` (multipart: `card` pasted, or `card_file`).
 pub async fn add_department(
@@ -177,7 +177,7 @@ pub async fn add_department(
     }
     let card: DepartmentCard = serde_json::from_str(&text).map_err(|_| v.bad_form("error-card"))?;
     v.ask(&state, move |vault, who| {
-        vault.add_department(who, card, false)
+        vault.add_department(who, card, false).map(|_| ())
     })
     .await?;
     Ok(Redirect::to("/admin/departments").into_response())

@@ -19,7 +19,7 @@ use super::manifest::{
 };
 use super::set::{known_objects, SetLock};
 use super::BACKUP_NAMESPACE;
-use crate::crypto::{self, derive_key, KeyFiles, Threads};
+use crate::crypto::{self, KeyFiles, Threads};
 use crate::domain::Principal;
 use crate::policy::Action;
 use crate::store::BlobKey;
@@ -114,7 +114,8 @@ impl Vault {
         // The database as of one moment; then the log up to a checkpoint
         // written after it, so every decision behind a row is in the copy.
         let snapshot_at = Utc::now();
-        let key = derive_key(&self.keys, "sqlcipher");
+        let keys = self.keys();
+        let key = keys.database_key().clone();
         let db_copy = work.join(DATABASE);
         let blob_keys = {
             let (from, to) = (data.join("meta.db"), db_copy.clone());
@@ -137,7 +138,7 @@ impl Vault {
             &work.join(AUDIT_HEAD),
             format!("{id}/{AUDIT_HEAD}"),
         )?);
-        let card = serde_json::to_vec_pretty(self.card()).map_err(io::Error::other)?;
+        let card = serde_json::to_vec_pretty(&*self.card()).map_err(io::Error::other)?;
         write_new(&work.join(CARD), &card)?;
         files.push(file_entry(&work.join(CARD), format!("{id}/{CARD}"))?);
         if let Some(recipient) = recipient {
@@ -218,7 +219,7 @@ impl Vault {
             files,
         };
         let json = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
-        let signature = crypto::sign_in(&self.keys, BACKUP_NAMESPACE, &json);
+        let signature = crypto::sign_in(&self.keys(), BACKUP_NAMESPACE, &json);
         write_new(&work.join(MANIFEST), &json)?;
         write_new(&work.join(SIGNATURE), signature.as_bytes())?;
         File::open(work)?.sync_all()?;

@@ -240,7 +240,7 @@ pub(super) fn broken(id: &str, reason: impl Into<String>) -> VaultError {
 pub(super) struct Checked {
     pub manifest: Manifest,
     pub card: DepartmentCard,
-    key: ssh_key::PublicKey,
+    keys: Vec<ssh_key::PublicKey>,
 }
 
 /// Reads backup `id` of `set`, checks the manifest's signature with the
@@ -257,12 +257,15 @@ pub(super) fn checked_manifest(
         .map_err(|e| VaultError::InvalidCard(format!("{}: {e}", card_path.display())))?;
     let card: DepartmentCard = serde_json::from_slice(&card_bytes)
         .map_err(|e| VaultError::InvalidCard(format!("{}: {e}", card_path.display())))?;
-    let key = crate::crypto::parse_ssh_public(&card.ssh_public_key)
+    let keys = crate::crypto::card_signing_keys(&card)
         .map_err(|_| VaultError::InvalidCard("the card holds no valid signing key".into()))?;
     let bytes = fs::read(dir.join(MANIFEST)).map_err(|e| broken(id, format!("{MANIFEST}: {e}")))?;
     let signature =
         fs::read(dir.join(SIGNATURE)).map_err(|e| broken(id, format!("{SIGNATURE}: {e}")))?;
-    crate::crypto::verify_in(&key, BACKUP_NAMESPACE, &bytes, &signature).map_err(|_| {
+    let signed = keys
+        .iter()
+        .any(|key| crate::crypto::verify_in(key, BACKUP_NAMESPACE, &bytes, &signature).is_ok());
+    signed.then_some(()).ok_or_else(|| {
         broken(
             id,
             format!(
@@ -302,7 +305,7 @@ pub(super) fn checked_manifest(
     Ok(Checked {
         manifest,
         card,
-        key,
+        keys,
     })
 }
 
@@ -315,7 +318,7 @@ impl Checked {
         let verified = crate::audit::verify(
             &dir.join(AUDIT_LOG),
             Some(&dir.join(AUDIT_HEAD)),
-            &self.key,
+            &self.keys,
             &self.card.id,
         )
         .map_err(|e| broken(id, format!("its audit log: {e}")))?;
