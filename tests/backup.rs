@@ -77,6 +77,7 @@ fn clean_check(node: &Node) -> Value {
 on_each_store!(
     a_backup_taken_while_uploads_and_an_import_run_restores_whole,
     a_flipped_byte_fails_verify_and_is_never_restored,
+    a_backup_set_in_a_bucket_is_incremental_verified_pruned_and_restored,
 );
 
 fn a_backup_taken_while_uploads_and_an_import_run_restores_whole(store: Store) {
@@ -543,4 +544,160 @@ fn stock_tools_check_a_backup() {
         !object.starts_with(b"age-encryption.org"),
         "no header in the object"
     );
+}
+
+/// `cmd` with the S3 endpoint and credentials of `bucket` (not its blob
+/// store setting: the node keeps its own store).
+fn with_s3(mut cmd: assert_cmd::Command, bucket: &common::garage::Bucket) -> assert_cmd::Command {
+    for (k, v) in bucket.env() {
+        if k != "HANDOVER_BLOB_STORE" {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
+
+fn a_backup_set_in_a_bucket_is_incremental_verified_pruned_and_restored(store: Store) {
+    let node = Node::init_on(store.clone());
+    let Store::S3(bucket) = Store::garage() else {
+        unreachable!()
+    };
+    let set = format!("s3://{}/sets/test-dcpu", bucket.name);
+    let child = node.add_child("Synthetic Bucket Child");
+    node.put(
+        &child,
+        "fir",
+        &node.file("a.pdf", &pdf(200_000, "bucket-one")),
+    );
+    node.put(
+        &child,
+        "identity",
+        &node.file("b.pdf", &pdf(50_000, "bucket-two")),
+    );
+    let recovery = age::x25519::Identity::generate();
+    let identity_file = node.file(
+        "recovery.txt",
+        recovery.to_string().expose_secret().as_bytes(),
+    );
+    let recipient = recovery.to_public().to_string();
+    let take = |node: &Node| -> Value {
+        let out = run_ok(
+            with_s3(node.cmd(), &bucket)
+                .args(["backup", "--json", "--include-keys", "--recovery-recipient"])
+                .arg(&recipient)
+                .arg("--to")
+                .arg(&set),
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = take(&node);
+    assert_eq!(first["objects_copied"], 2);
+    let first_id = first["id"].as_str().unwrap().to_string();
+    assert_eq!(first["path"], format!("{set}/{first_id}"));
+    // Every object went to the bucket, under the prefix; nothing was left
+    // in the data directory's staging.
+    let objects = bucket.objects();
+    assert!(
+        objects.iter().all(|k| k.starts_with("sets/test-dcpu/")),
+        "{objects:?}"
+    );
+    assert!(objects
+        .iter()
+        .any(|k| k.ends_with(&format!("{first_id}/manifest.json.sig"))));
+    assert_eq!(
+        common::files_under(&node.data.join("backup-staging")).len(),
+        1,
+        "only the set's lock file stays in the staging directory"
+    );
+    // A backup cut off before its signature is not a backup, and the next
+    // backup removes it.
+    bucket.write("sets/test-dcpu/20260101T000000000Z/meta.db", b"cut off");
+    node.put(
+        &child,
+        "care_plan",
+        &node.file("c.pdf", &pdf(60_000, "bucket-three")),
+    );
+    let second = take(&node);
+    assert_eq!(second["objects_copied"], 1, "only the new document");
+    assert_eq!(second["objects_kept"], 2);
+    assert!(!bucket
+        .objects()
+        .iter()
+        .any(|k| k.contains("20260101T000000000Z")));
+    let out = run_ok(
+        with_s3(node.cmd(), &bucket)
+            .args(["backup", "list", "--json"])
+            .arg(&set),
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let out = run_ok(
+        with_s3(node.cmd(), &bucket)
+            .args(["backup", "verify", "--json"])
+            .arg(&set),
+    );
+    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verified.as_array().unwrap().len(), 2);
+
+    // Pruned to the newest: the older backup goes, the shared objects stay.
+    run_ok(
+        with_s3(node.cmd(), &bucket)
+            .args(["backup", "prune", "--keep", "1"])
+            .arg(&set),
+    );
+    assert!(!bucket.objects().iter().any(|k| k.contains(&first_id)));
+    run_ok(
+        with_s3(node.cmd(), &bucket)
+            .args(["backup", "verify"])
+            .arg(&set),
+    );
+
+    // Restored from the bucket into an empty directory: every document.
+    let target = Node::uninitialised_on(store.fresh());
+    run_ok(
+        with_s3(target.cmd(), &bucket)
+            .args(["restore", "--from"])
+            .arg(&set)
+            .arg("--recovery-identity")
+            .arg(&identity_file),
+    );
+    assert_eq!(all_docs(&target), all_docs(&node));
+    clean_check(&target);
+    run_ok(target.cmd().args(["audit", "verify"]));
+    // No download is left beside it.
+    let beside: Vec<_> = std::fs::read_dir(target.data.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".handover-restore-")
+        })
+        .collect();
+    assert!(beside.is_empty());
+
+    // One flipped byte in an object: verify fails, and nothing is restored.
+    let object = bucket
+        .objects()
+        .into_iter()
+        .find(|k| k.contains("/objects/documents/"))
+        .unwrap();
+    let mut bytes = bucket.read(&object);
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    bucket.write(&object, &bytes);
+    with_s3(node.cmd(), &bucket)
+        .args(["backup", "verify"])
+        .arg(&set)
+        .assert()
+        .code(2);
+    let refused = Node::uninitialised_on(store.fresh());
+    with_s3(refused.cmd(), &bucket)
+        .args(["restore", "--from"])
+        .arg(&set)
+        .arg("--recovery-identity")
+        .arg(&identity_file)
+        .assert()
+        .code(2);
+    assert!(!refused.data.exists() || std::fs::read_dir(&refused.data).unwrap().next().is_none());
 }

@@ -15,8 +15,9 @@ use crate::vault::{self, BackupOptions, BackupSummary, KeySource};
 pub struct BackupArgs {
     #[command(subcommand)]
     command: Option<BackupCommand>,
-    /// The backup set (a directory) to add a backup to
-    #[arg(long, value_name = "DIR", required = true)]
+    /// The backup set to add a backup to: a directory, or s3://BUCKET/PREFIX
+    /// (with the node's S3 settings)
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", required = true)]
     to: Option<PathBuf>,
     /// Also copy the node's key files, encrypted to the recovery recipient
     #[arg(long, requires = "recovery_recipient")]
@@ -34,7 +35,7 @@ pub enum BackupCommand {
     /// Check a backup (or every backup of a set) with the public card only:
     /// the manifest's signature, every file's SHA-256, the audit chain
     Verify {
-        /// A backup set, or one backup's directory
+        /// A backup set, or one backup's directory (s3://BUCKET/PREFIX[/ID] too)
         path: PathBuf,
         /// The department card to check with, instead of the backup's own
         #[arg(long, value_name = "FILE")]
@@ -82,12 +83,6 @@ pub async fn backup(settings: Settings, args: BackupArgs) -> CliResult<()> {
         return backup_command(settings, cmd).await;
     }
     let to = args.to.expect("clap requires --to");
-    if to.to_string_lossy().starts_with("s3://") {
-        return Err(CliError::Usage(
-            "a backup goes to a directory; copy the set to S3 with your object store's tools"
-                .into(),
-        ));
-    }
     let keys_to = match (args.include_keys, args.recovery_recipient) {
         (true, Some(r)) => Some(recipient(&r)?),
         (false, Some(_)) => {
@@ -136,7 +131,11 @@ fn recipient(given: &str) -> CliResult<String> {
 async fn backup_command(settings: Settings, cmd: BackupCommand) -> CliResult<()> {
     match cmd {
         BackupCommand::Verify { path, card, json } => {
-            let verified = vault::verify_backups(&path, card.as_deref())?;
+            let verified = if vault::is_remote(&path) {
+                vault::verify_remote(&path, card.as_deref(), &settings).await?
+            } else {
+                vault::verify_backups(&path, card.as_deref())?
+            };
             if json {
                 print_json(&verified)?;
             } else {
@@ -150,7 +149,11 @@ async fn backup_command(settings: Settings, cmd: BackupCommand) -> CliResult<()>
             Ok(())
         }
         BackupCommand::List { path, json } => {
-            let mut backups = vault::list_backups(&path)?;
+            let mut backups = if vault::is_remote(&path) {
+                vault::list_remote(&path, &settings).await?
+            } else {
+                vault::list_backups(&path)?
+            };
             // On the node, say which backups still hold keys of documents
             // erased since.
             if crate::vault::Vault::exists(&settings.data_dir) {
@@ -165,7 +168,12 @@ async fn backup_command(settings: Settings, cmd: BackupCommand) -> CliResult<()>
         }
         BackupCommand::Prune { path, keep, json } => {
             let vault = output::open(settings).await?;
-            let report = vault.prune_backups(&output::actor(&vault)?, &path, keep)?;
+            let actor = output::actor(&vault)?;
+            let report = if vault::is_remote(&path) {
+                vault.prune_remote(&actor, &path, keep).await?
+            } else {
+                vault.prune_backups(&actor, &path, keep)?
+            };
             if json {
                 print_json(&report)?;
             } else {

@@ -1,7 +1,11 @@
-//! The node's two secrets and their files in the data directory:
-//! an age X25519 identity (decrypts documents and incoming bundles) and an
-//! OpenSSH Ed25519 key (signs). Both are in the stock tools' formats: `age -d
-//! -i` reads the identity (plain or passphrase-encrypted), `ssh-keygen` the key.
+//! The node's secrets and their files in the data directory: an age X25519
+//! identity (decrypts documents and incoming bundles) and an OpenSSH
+//! Ed25519 key (signs), in the stock tools' formats: `age -d -i` reads the
+//! identity (plain or passphrase-encrypted), `ssh-keygen` the key. During a
+//! rotation a key also has a `.next` (being brought in) or `.previous`
+//! (the identity being replaced) file; the database key, derived from the
+//! first identity, is kept in `database-key.age` from the first storage
+//! rotation on.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};

@@ -1,9 +1,10 @@
 //! Cryptography: the node's keys and their files, streaming age encryption
-//! and decryption that hash the plaintext in the same pass, and keys derived
-//! from the node secret, and the split of an age file into its header and
-//! payload, and rewrapping a header to a new identity (a storage key
-//! rotation). Uses the `age` and `ssh-key` crates; nothing here is
-//! hand-rolled cryptography.
+//! and decryption that hash the plaintext in the same pass, the database
+//! key, the split of an age file into its header and payload, rewrapping a
+//! header to a new identity (a storage key rotation), and key statements.
+//! Uses the `age`, `age-core`, `ssh-key`, `hkdf` and `hmac` crates; the
+//! only hand-written format code is the age header split and rewrap, for
+//! which the `age` crate has no API (each file says why).
 
 mod cards;
 mod head;

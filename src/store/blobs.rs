@@ -363,6 +363,19 @@ impl BlobStore {
         }
     }
 
+    /// Every object under `prefix` (any key, not only documents), with its
+    /// size, sorted by key.
+    pub async fn list_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let prefix = ObjectPath::from(prefix);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut all: Vec<(String, u64)> = metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
+
     /// Every document blob in the store.
     pub async fn list(&self) -> Result<Vec<BlobKey>, StoreError> {
         let prefix = ObjectPath::from(DOCUMENTS);

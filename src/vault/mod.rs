@@ -53,8 +53,8 @@ pub use crate::crypto::Passphrase;
 pub use crate::domain::Purpose;
 pub use audit::{check_policies, verify_audit_log, AuditEntry, AuditLine, AuditVerified, Outcome};
 pub use backup::{
-    list_backups, restore_node, verify_backups, BackupOptions, BackupReport, BackupSummary,
-    KeySource, PruneReport, RestoreReport,
+    is_remote, list_backups, list_remote, restore_node, verify_backups, verify_remote,
+    BackupOptions, BackupReport, BackupSummary, KeySource, PruneReport, RestoreReport,
 };
 pub use bundles::{CreatedBundle, OpenedBundle};
 pub use checklist::{Checklist, Checklists};

@@ -17,6 +17,7 @@ use super::manifest::{
     backup_id, BackupFile, Manifest, AUDIT_HEAD, AUDIT_LOG, CARD, DATABASE, FORMAT, KEYS, MANIFEST,
     OBJECTS, SIGNATURE,
 };
+use super::remote::RemoteSet;
 use super::set::{known_objects, SetLock};
 use super::BACKUP_NAMESPACE;
 use crate::crypto::{self, KeyFiles, Threads};
@@ -64,6 +65,9 @@ impl Vault {
             .as_deref()
             .map(crypto::parse_recipient)
             .transpose()?;
+        if super::remote::is_remote(to) {
+            return self.backup_remote(actor, to, recipient.as_ref()).await;
+        }
         let lock = SetLock::take(to)?;
         lock.remove_partials()?;
         let known = known_objects(to);
@@ -75,7 +79,7 @@ impl Vault {
         let work = to.join(format!(".partial-{id}"));
         fs::DirBuilder::new().mode(0o700).create(&work)?;
         let taken = self
-            .write_backup(to, &work, &id, recipient.as_ref(), &known)
+            .write_backup(to, None, &work, &id, recipient.as_ref(), &known)
             .await;
         let report = match taken {
             Ok(report) => report,
@@ -101,9 +105,86 @@ impl Vault {
         })
     }
 
+    /// Takes a backup into the set in a bucket (`remote.rs`): the backup's
+    /// own files are written to a staging directory in the data directory
+    /// and uploaded, its signature last; objects stream to the bucket.
+    async fn backup_remote(
+        &self,
+        actor: &Principal,
+        to: &Path,
+        recipient: Option<&age::x25519::Recipient>,
+    ) -> Result<BackupReport, VaultError> {
+        let remote = RemoteSet::open(to, &self.settings)?;
+        if remote.named.is_some() {
+            return Err(VaultError::Config(crate::config::ConfigError::new(
+                "a backup goes to a set (s3://BUCKET/PREFIX), not into a backup",
+            )));
+        }
+        let staging = self.data_dir().join(STAGING);
+        let lock = SetLock::take(&staging)?;
+        lock.remove_partials()?;
+        let listing = remote.listing().await?;
+        for path in RemoteSet::partial_paths(&listing) {
+            remote.delete(&path).await?;
+        }
+        let mut known = std::collections::HashMap::new();
+        for done in RemoteSet::complete_ids(&listing) {
+            for f in remote.manifest(&done).await?.files {
+                if super::remote::is_object(&f.path) {
+                    known.insert(f.path.clone(), f);
+                }
+            }
+        }
+        let mut id = backup_id(Utc::now());
+        while listing.keys().any(|p| p.starts_with(&format!("{id}/"))) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            id = backup_id(Utc::now());
+        }
+        let work = staging.join(format!(".partial-{id}"));
+        fs::DirBuilder::new().mode(0o700).create(&work)?;
+        let taken = async {
+            let report = self
+                .write_backup(
+                    &staging,
+                    Some((&remote, &listing)),
+                    &work,
+                    &id,
+                    recipient,
+                    &known,
+                )
+                .await?;
+            // The backup's own files, then its manifest, then its signature.
+            let mut own = Vec::new();
+            collect_files(&work, &work, &mut own)?;
+            own.sort_by_key(|rel| (rel == MANIFEST || rel == SIGNATURE, rel == SIGNATURE));
+            for rel in own {
+                let file: Box<dyn Read + Send> = Box::new(File::open(work.join(&rel))?);
+                remote.upload(file, format!("{id}/{rel}")).await?;
+            }
+            Ok::<_, VaultError>(report)
+        }
+        .await;
+        let _ = fs::remove_dir_all(&work);
+        let report = taken?;
+        drop(lock);
+        self.record_event(
+            actor.label(),
+            actor.role_label(),
+            "backup",
+            true,
+            Some(id.clone()),
+        )?;
+        tracing::info!(backup = %id, documents = report.documents, copied = report.objects_copied, "backup taken (S3)");
+        Ok(BackupReport {
+            path: remote.backup_url(&id),
+            ..report
+        })
+    }
+
     async fn write_backup(
         &self,
         set: &Path,
+        remote: Option<(&RemoteSet, &std::collections::BTreeMap<String, u64>)>,
         work: &Path,
         id: &str,
         recipient: Option<&age::x25519::Recipient>,
@@ -185,6 +266,33 @@ impl Vault {
         }
         let (mut copied, mut bytes, mut kept) = (0, 0, 0);
         for (path, source) in objects {
+            if let Some((remote, listing)) = remote {
+                if let Some(size) = listing.get(&path) {
+                    let entry = match known.get(&path) {
+                        Some(k) if k.size == *size => k.clone(),
+                        _ => remote.hash(&path).await?,
+                    };
+                    files.push(entry);
+                    kept += 1;
+                    continue;
+                }
+                let (blobs, handle) = (self.blobs.clone(), tokio::runtime::Handle::current());
+                let entry = remote
+                    .upload_from(
+                        move || -> Result<Box<dyn Read + Send>, VaultError> {
+                            Ok(match source {
+                                Source::Blob(key) => blobs.blocking_reader(&key, &handle)?,
+                                Source::File(file) => Box::new(File::open(file)?),
+                            })
+                        },
+                        path,
+                    )
+                    .await?;
+                bytes += entry.size;
+                copied += 1;
+                files.push(entry);
+                continue;
+            }
             let target = set.join(&path);
             if target.is_file() {
                 let size = target.metadata()?.len();
@@ -273,6 +381,24 @@ impl Vault {
         }
         copied
     }
+}
+
+/// The staging directory, in the data directory, of backups to S3.
+pub(super) const STAGING: &str = "backup-staging";
+
+/// The files under `dir`, as paths relative to `root`.
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &entry.path(), out)?;
+        } else {
+            let rel = entry.path();
+            let rel = rel.strip_prefix(root).expect("under root");
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
 }
 
 /// Where an object comes from.

@@ -17,6 +17,9 @@
 //! * `.lock`, held while a backup or prune runs; a backup being written
 //!   is `.partial-ID/` and is renamed only once complete.
 //!
+//! A set may also be in an S3 bucket (`s3://BUCKET/PREFIX`, `remote.rs`):
+//! the same layout, complete once its signature is uploaded last.
+//!
 //! Written by hand: a backup must copy a SQLCipher database, an audit log
 //! that other processes append to and blobs from S3, and be verifiable
 //! without the keys; no backup tool does all of that (restic and borg
@@ -24,11 +27,13 @@
 
 mod create;
 mod manifest;
+mod remote;
 mod restore;
 mod set;
 
 pub use create::{BackupOptions, BackupReport};
 pub use manifest::{BackupFile, Manifest};
+pub use remote::{is_remote, list_remote, verify_remote};
 pub use restore::{restore_node, KeySource, RestoreReport};
 pub use set::{list_backups, verify_backups, BackupSummary, PruneReport};
 

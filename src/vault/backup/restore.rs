@@ -52,7 +52,26 @@ pub async fn restore_node(
     card: Option<&Path>,
     passphrase: impl FnOnce() -> Option<Passphrase>,
 ) -> Result<RestoreReport, VaultError> {
-    let (set, ids) = resolve(from)?;
+    // From a bucket: the backup is downloaded beside the target first.
+    let fetched;
+    let from = if super::remote::is_remote(from) {
+        if fs::read_dir(&settings.data_dir).is_ok_and(|mut e| e.next().is_some()) {
+            return Err(VaultError::RestoreTargetNotEmpty(settings.data_dir.clone()));
+        }
+        let beside = settings
+            .data_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(beside)?;
+        fetched = tempfile::Builder::new()
+            .prefix(".handover-restore-")
+            .tempdir_in(beside)?;
+        super::remote::fetch_backup(from, fetched.path(), &settings).await?
+    } else {
+        from.to_path_buf()
+    };
+    let (set, ids) = resolve(&from)?;
     let id = ids
         .last()
         .expect("resolve names at least one backup")

@@ -172,9 +172,14 @@ pub(super) fn resolve(path: &Path) -> Result<(PathBuf, Vec<String>), VaultError>
 }
 
 fn summary(set: &Path, m: &Manifest) -> BackupSummary {
+    summary_at(set.join(&m.id), m)
+}
+
+/// The summary of the backup at `path` whose manifest is `m`.
+pub(super) fn summary_at(path: PathBuf, m: &Manifest) -> BackupSummary {
     BackupSummary {
         id: m.id.clone(),
-        path: set.join(&m.id),
+        path,
         department: m.department.clone(),
         created_at: m.created_at,
         snapshot_at: m.snapshot_at,
