@@ -564,3 +564,70 @@ fn a_storage_rotation_killed_midway_goes_on_when_run_again() {
     }
     let _: PathBuf = node.data.clone();
 }
+
+#[test]
+fn a_storage_rotation_waits_for_the_inbox_and_accepted_bundles_are_rewrapped() {
+    let (src, dst) = two_nodes();
+    let server = serve(&dst, &[]);
+    let admin = server.admin();
+    let swd = server.user(&admin, "swd", "swd_officer", &format!("department:{DEST}"));
+    let mut pushed = Vec::new();
+    for name in ["one", "two"] {
+        let (child, docs) = child_with(&src, &format!("Zqxname {name}"), &["fir"], 6_000);
+        let bundle = create(
+            &src,
+            &child,
+            &format!("{name}.bundle"),
+            &["--allow-incomplete", "t"],
+        );
+        let r = common::server::client()
+            .post(server.url("/api/v1/inbox"))
+            .body(std::fs::read(&bundle).unwrap())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().unwrap();
+        pushed.push((v["bundle_id"].as_str().unwrap().to_string(), docs));
+    }
+    // Two bundles wait, encrypted to the old key: the rotation stops before
+    // it retires the old key, and says why.
+    dst.cmd()
+        .args(["keys", "rotate", "--storage"])
+        .assert()
+        .code(1)
+        .stderr(contains("2 bundle(s) in the inbox"));
+    assert!(dst.data.join("age-identity.previous.txt").exists());
+    // One is accepted (its documents are sealed to the old key and get
+    // rewrapped), the other refused.
+    let r = server
+        .post(&swd, &format!("/api/v1/inbox/{}/accept", pushed[0].0))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    let child: Value = r.json().unwrap();
+    let r = server
+        .post(&swd, &format!("/api/v1/inbox/{}/refuse", pushed[1].0))
+        .json(&serde_json::json!({"reason": "wrong child, test"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    let out = run_ok(dst.cmd().args(["keys", "rotate", "--storage", "--json"]));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["finished"], true);
+    assert!(done["rewrapped"].as_u64().unwrap() >= 1, "{done}");
+    assert!(!dst.data.join("age-identity.previous.txt").exists());
+    let child_id = child["inbox"]["child_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{child}"));
+    let ids = dst.doc_ids(child_id);
+    assert_eq!(get_doc(&dst, &ids[0], &dst.path("in.pdf")), pushed[0].1[0]);
+    // A bundle made with the old card is now refused at the door.
+    let (late, _) = child_with(&src, "Zqxname late", &["fir"], 6_000);
+    let bundle = create(&src, &late, "late.bundle", &["--allow-incomplete", "t"]);
+    let r = common::server::client()
+        .post(server.url("/api/v1/inbox"))
+        .body(std::fs::read(&bundle).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}

@@ -379,12 +379,19 @@ impl Vault {
     }
 
     /// Pushes due at `now`, with their URL and body. A push whose
-    /// destination lost its URL, or whose file is gone, is given up.
+    /// destination lost its URL, or whose file is gone, is given up. A push
+    /// to a department whose key this node revoked waits until its new
+    /// card is added.
     pub fn due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<Push>, VaultError> {
         let directory = self.directory()?;
         let mut due = Vec::new();
         for item in self.db.pending_pushes()? {
             if item.next_attempt_at > now {
+                continue;
+            }
+            if let Err(VaultError::RevokedDepartment { .. }) =
+                self.department_card(&item.destination)
+            {
                 continue;
             }
             let url = directory

@@ -193,6 +193,7 @@ impl Vault {
             ..Default::default()
         };
         let mut passes = 0;
+        let mut checked_inbox = false;
         loop {
             report.rewrapped += self
                 .rewrap_headers(&keys, limit.map(|l| l - report.rewrapped))
@@ -200,6 +201,23 @@ impl Vault {
             report.left = self.db.headers_not_to(&report.recipient)?;
             if limit.is_some_and(|l| report.rewrapped >= l) && report.left > 0 {
                 return Ok(report);
+            }
+            // Bundles waiting in the inbox are encrypted to the old key:
+            // they must be accepted (their headers then rewrapped) or
+            // refused while the old key still opens them.
+            if !checked_inbox {
+                let waiting = self
+                    .db
+                    .inbox()?
+                    .into_iter()
+                    .filter(|i| i.state == InboxState::Waiting)
+                    .count();
+                if waiting > 0 {
+                    return Err(VaultError::RotationBlocked(format!(
+                        "{waiting} bundle(s) in the inbox are encrypted to the old key: accept or refuse them, then run it again"
+                    )));
+                }
+                checked_inbox = true;
             }
             let old: Vec<String> = keys
                 .recipients()
@@ -222,17 +240,6 @@ impl Vault {
         }
         report.left = 0;
         report.segments = self.rewrap_segments(&keys)?;
-        let waiting = self
-            .db
-            .inbox()?
-            .into_iter()
-            .filter(|i| i.state == InboxState::Waiting)
-            .count();
-        if waiting > 0 {
-            return Err(VaultError::RotationBlocked(format!(
-                "{waiting} bundle(s) in the inbox are encrypted to the old key: accept or refuse them, then run it again"
-            )));
-        }
         self.finish_storage_rotation(&files, &keys)?;
         report.finished = true;
         self.record_event(
