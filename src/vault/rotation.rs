@@ -44,6 +44,8 @@ use crate::store::{BlobKey, HeaderRow};
 
 /// Headers rewrapped per transaction.
 const BATCH: usize = 256;
+/// Headers rewrapped at once within a batch (their nonces read at once).
+const REWRAPS_AT_ONCE: usize = 16;
 /// How many times the last pass is retried while documents sealed to the
 /// old key keep arriving, before the rotation asks to be run again.
 const LAST_PASSES: usize = 5;
@@ -305,15 +307,23 @@ impl Vault {
                 return Ok(done);
             };
             after = Some(last.document_id);
-            let mut batch = Vec::with_capacity(rows.len());
-            for row in rows {
-                let header =
-                    rewrap_header(&row.header, keys.identity(), &recipient).map_err(|e| {
-                        VaultError::Integrity(format!("document {}: {e}", row.document_id))
-                    })?;
-                let head = self.sealed_head_of(&row, &header).await?;
-                batch.push((row, header, head));
-            }
+            // Each header's rewrap (two X25519 operations) and the read of
+            // its payload's nonce run a few at a time.
+            use futures::StreamExt;
+            let batch: Vec<_> = futures::stream::iter(rows)
+                .map(|row| async {
+                    let header =
+                        rewrap_header(&row.header, keys.identity(), &recipient).map_err(|e| {
+                            VaultError::Integrity(format!("document {}: {e}", row.document_id))
+                        })?;
+                    let head = self.sealed_head_of(&row, &header).await?;
+                    Ok::<_, VaultError>((row, header, head))
+                })
+                .buffered(REWRAPS_AT_ONCE)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
             done += self.db.rewrap_headers(&batch, &to)? as u64;
         }
     }
