@@ -91,18 +91,25 @@ impl Vault {
         fs::rename(&work, to.join(&id))?;
         File::open(to)?.sync_all()?;
         drop(lock);
+        self.backup_taken(actor, report, to.join(&id))
+    }
+
+    /// Audits a backup taken, and reports it at `path`.
+    fn backup_taken(
+        &self,
+        actor: &Principal,
+        report: BackupReport,
+        path: PathBuf,
+    ) -> Result<BackupReport, VaultError> {
         self.record_event(
             actor.label(),
             actor.role_label(),
             "backup",
             true,
-            Some(id.clone()),
+            Some(report.id.clone()),
         )?;
-        tracing::info!(backup = %id, documents = report.documents, copied = report.objects_copied, "backup taken");
-        Ok(BackupReport {
-            path: to.join(&id),
-            ..report
-        })
+        tracing::info!(backup = %report.id, documents = report.documents, copied = report.objects_copied, "backup taken");
+        Ok(BackupReport { path, ..report })
     }
 
     /// Takes a backup into the set in a bucket (`remote.rs`): the backup's
@@ -167,18 +174,7 @@ impl Vault {
         let _ = fs::remove_dir_all(&work);
         let report = taken?;
         drop(lock);
-        self.record_event(
-            actor.label(),
-            actor.role_label(),
-            "backup",
-            true,
-            Some(id.clone()),
-        )?;
-        tracing::info!(backup = %id, documents = report.documents, copied = report.objects_copied, "backup taken (S3)");
-        Ok(BackupReport {
-            path: remote.backup_url(&id),
-            ..report
-        })
+        self.backup_taken(actor, report, remote.backup_url(&id))
     }
 
     async fn write_backup(

@@ -424,18 +424,7 @@ impl crate::vault::Vault {
             }
         }
         drop(lock);
-        self.record_event(
-            actor.label(),
-            actor.role_label(),
-            "backup-prune",
-            true,
-            Some(format!("keep:{}", kept.len())),
-        )?;
-        Ok(super::PruneReport {
-            kept: kept.to_vec(),
-            removed: removed.to_vec(),
-            objects_removed,
-        })
+        self.pruned(actor, kept, removed, objects_removed)
     }
 }
 

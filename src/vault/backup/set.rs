@@ -419,6 +419,17 @@ impl Vault {
         }
         File::open(set)?.sync_all()?;
         drop(lock);
+        self.pruned(actor, kept, removed, objects_removed)
+    }
+
+    /// Audits a prune, and reports it.
+    pub(super) fn pruned(
+        &self,
+        actor: &Principal,
+        kept: &[String],
+        removed: &[String],
+        objects_removed: u64,
+    ) -> Result<PruneReport, VaultError> {
         self.record_event(
             actor.label(),
             actor.role_label(),
