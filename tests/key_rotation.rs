@@ -631,3 +631,64 @@ fn a_storage_rotation_waits_for_the_inbox_and_accepted_bundles_are_rewrapped() {
         .unwrap();
     assert_eq!(r.status(), 422);
 }
+
+#[test]
+fn a_passphrase_protected_node_rotates_both_keys_under_its_passphrase() {
+    const PASS: (&str, &str) = ("HANDOVER_PASSPHRASE", "a long test passphrase 9");
+    let node = Node::uninitialised();
+    node.cmd()
+        .env(PASS.0, PASS.1)
+        .args([
+            "init",
+            "--department",
+            "pp-dept",
+            "--name",
+            "PP",
+            "--passphrase",
+        ])
+        .assert()
+        .success();
+    let child = common::created_id(node.cmd().env(PASS.0, PASS.1).args([
+        "child",
+        "add",
+        "--name",
+        "Zqxname Child",
+    ]));
+    let bytes = common::pdf(9_000, "protected");
+    let file = node.file("p.pdf", &bytes);
+    let doc = common::created_id(
+        node.cmd()
+            .env(PASS.0, PASS.1)
+            .args(["doc", "put", &child, "--kind", "fir"])
+            .arg(&file),
+    );
+    for which in ["--signing", "--storage"] {
+        run_ok(
+            node.cmd()
+                .env(PASS.0, PASS.1)
+                .args(["keys", "rotate", which]),
+        );
+    }
+    // The new secrets are under the same passphrase, nothing in clear.
+    assert!(node.data.join("age-identity.age").exists());
+    assert!(!node.data.join("age-identity.txt").exists());
+    assert!(!node.data.join("age-identity.previous.age").exists());
+    let key = std::fs::read_to_string(node.data.join("ssh-ed25519")).unwrap();
+    assert!(
+        !key.contains("PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU"),
+        "unencrypted key"
+    );
+    let out = node.path("out.pdf");
+    run_ok(
+        node.cmd()
+            .env(PASS.0, PASS.1)
+            .args(["doc", "get", &doc, "-o"])
+            .arg(&out),
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    node.cmd()
+        .env(PASS.0, "not the passphrase at all")
+        .args(["doc", "list", &child])
+        .assert()
+        .code(1);
+}
