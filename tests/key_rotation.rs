@@ -277,6 +277,19 @@ fn a_bundle_signed_by_a_revoked_key_is_refused() {
     let list = run_ok(dst.cmd().args(["dept", "list"]));
     assert!(String::from_utf8_lossy(&list.stdout).contains(&format!("{SOURCE} (revoked)")));
     assert_eq!(audit_actions(&dst, "revoke_department_key").len(), 1);
+    // The administrator's page of departments says so too.
+    {
+        let server = serve(&dst, &[]);
+        let mut web = common::web::Web::new(&server.url(""));
+        web.first_login(
+            "admin",
+            "first-admin-password-17",
+            common::server::ADMIN_PASSWORD,
+        );
+        let page = web.get("/admin/departments");
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body.matches("key revoked").count(), 1, "{}", page.body);
+    }
 
     // The source rotates, declaring the key compromised: no statement, so
     // the destination takes the new card only with --replace.

@@ -342,6 +342,7 @@ users-token = Token
 users-revoke-token = Revoke
 departments-title = Departments
 departments-this-node = this node
+departments-revoked = key revoked: nothing is sent to or accepted from it
 departments-signing = Signing key fingerprint
 departments-encryption = Encryption key fingerprint
 departments-add = Add a department

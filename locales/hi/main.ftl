@@ -336,6 +336,7 @@ users-token = टोकन
 users-revoke-token = रद्द करें
 departments-title = विभाग
 departments-this-node = यह नोड
+departments-revoked = कुंजी रद्द: इससे न कुछ भेजा जाता है न स्वीकार किया जाता है
 departments-signing = हस्ताक्षर कुंजी की पहचान-छाप
 departments-encryption = कूटलेखन कुंजी की पहचान-छाप
 departments-add = विभाग जोड़ें
