@@ -417,6 +417,10 @@ fn storage_key_rotates_while_serving_without_touching_payloads(store: Store) {
     assert_eq!(first["left"], 3);
     assert!(src.data.join("age-identity.previous.txt").exists());
     assert!(src.data.join("database-key.age").exists());
+    let report: Value =
+        serde_json::from_slice(&run_ok(src.cmd().args(["check", "--json"])).stdout).unwrap();
+    assert_eq!(report["storage_rotation_unfinished"], true);
+    assert_eq!(report["headers_to_rewrap"], 3);
     // The card still names the old recipient (bundles to it still open).
     assert_eq!(card(&src)["age_recipient"], old_card["age_recipient"]);
     // Documents read while half of them are rewrapped.
@@ -492,7 +496,9 @@ fn storage_key_rotates_while_serving_without_touching_payloads(store: Store) {
         .output()
         .unwrap();
     assert!(!refused.status.success(), "the old identity opens nothing");
-    run_ok(src.cmd().arg("check"));
+    let report: Value =
+        serde_json::from_slice(&run_ok(src.cmd().args(["check", "--json"])).stdout).unwrap();
+    assert_eq!(report["storage_rotation_unfinished"], false);
     run_ok(src.cmd().args(["audit", "verify"]));
     let targets: Vec<String> = audit_actions(&src, "rotate_storage_key")
         .iter()

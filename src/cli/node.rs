@@ -117,6 +117,12 @@ pub async fn check(settings: Settings, args: CheckArgs) -> CliResult<()> {
             "staged uploads: {} ({} bytes received, encrypted)",
             report.staged_uploads, report.staged_upload_bytes
         );
+        if report.storage_rotation_unfinished {
+            eprintln!(
+                "a storage key rotation has not finished ({} headers to rewrap): run `handover keys rotate --storage` again",
+                report.headers_to_rewrap
+            );
+        }
         for (what, ids) in [
             ("broken upload", &report.broken_uploads),
             ("missing", &report.missing),

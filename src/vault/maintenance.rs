@@ -34,6 +34,11 @@ pub struct CheckReport {
     pub staged_upload_bytes: u64,
     /// Staged uploads that cannot complete: a segment file is missing.
     pub broken_uploads: Vec<String>,
+    /// A storage key rotation began and has not finished (the old identity
+    /// is still kept): run `keys rotate --storage` again. Headers still
+    /// wrapped to another identity than the current one, if so.
+    pub storage_rotation_unfinished: bool,
+    pub headers_to_rewrap: u64,
 }
 
 impl CheckReport {
@@ -95,6 +100,11 @@ impl Vault {
         report.staged_uploads = staged;
         report.staged_upload_bytes = bytes;
         report.broken_uploads = broken;
+        let keys = self.keys();
+        report.storage_rotation_unfinished = keys.recipients().len() > 1;
+        if report.storage_rotation_unfinished {
+            report.headers_to_rewrap = self.db.headers_not_to(&keys.recipient().to_string())?;
+        }
         Ok(report)
     }
 
