@@ -347,21 +347,16 @@ pub(super) fn check_envelope(
 /// key), never a revoked one. Any other fingerprint is checked against the
 /// current key, and then fails as a mismatch.
 fn source_key(card: &DepartmentCard, fingerprint: &str) -> Result<ssh_key::PublicKey, BundleError> {
-    if let Some(revoked) = card
-        .previous_keys
-        .iter()
-        .filter(|k| k.revoked)
-        .find(|k| fingerprint_of(&k.ssh_public_key).as_deref() == Some(fingerprint))
-    {
-        return Err(BundleError::RevokedKey {
-            department: card.id.clone(),
-            since: revoked.valid_until.clone(),
-        });
-    }
     let chosen = card
         .signing_keys()
         .find(|k| fingerprint_of(k).as_deref() == Some(fingerprint))
         .unwrap_or(&card.ssh_public_key);
+    if let Some(since) = card.revoked_since(chosen) {
+        return Err(BundleError::RevokedKey {
+            department: card.id.clone(),
+            since: since.to_string(),
+        });
+    }
     crypto::parse_ssh_public(chosen).map_err(|_| BundleError::UnknownSource(outside_id(&card.id)))
 }
 

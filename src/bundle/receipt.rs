@@ -276,34 +276,13 @@ impl SignedAnswer {
             .ok_or_else(|| BundleError::UnknownDestination(answer.destination().to_string()))?;
         // The current key, or a previous one that was not revoked (an
         // answer signed before the department rotated its key).
-        let revoked: Vec<&str> = card
-            .previous_keys
-            .iter()
-            .filter(|k| k.revoked)
-            .map(|k| k.ssh_public_key.as_str())
-            .collect();
-        let mut keys = std::iter::once(card.ssh_public_key.as_str())
-            .chain(
-                card.previous_keys
-                    .iter()
-                    .rev()
-                    .map(|k| k.ssh_public_key.as_str()),
-            )
-            .filter(|k| !revoked.contains(k));
-        let first = keys
-            .next()
-            .ok_or_else(|| BundleError::RevokedKey {
-                department: card.id.clone(),
-                since: card
-                    .previous_keys
-                    .last()
-                    .map(|k| k.valid_until.clone())
-                    .unwrap_or_default(),
-            })
-            .and_then(|k| {
+        let keys: Vec<ssh_key::PublicKey> = card
+            .trusted_keys()
+            .map(|k| {
                 crypto::parse_ssh_public(k)
                     .map_err(|_| BundleError::UnknownDestination(card.id.clone()))
-            })?;
+            })
+            .collect::<Result<_, _>>()?;
         let verify = |key: &ssh_key::PublicKey| {
             crypto::verify_in(
                 key,
@@ -312,13 +291,17 @@ impl SignedAnswer {
                 self.signature.as_bytes(),
             )
         };
-        if let Err(e) = verify(&first) {
-            let by_previous = keys
-                .filter_map(|k| crypto::parse_ssh_public(k).ok())
-                .any(|k| verify(&k).is_ok());
-            if !by_previous {
-                return Err(BundleError::signature(what, &card.id, e));
-            }
+        if !keys.iter().any(|k| verify(k).is_ok()) {
+            // Named by what the current key says of it.
+            let current = keys.first().ok_or_else(|| BundleError::RevokedKey {
+                department: card.id.clone(),
+                since: card
+                    .revoked_since(&card.ssh_public_key)
+                    .unwrap_or_default()
+                    .to_string(),
+            })?;
+            let e = verify(current).expect_err("no key verified");
+            return Err(BundleError::signature(what, &card.id, e));
         }
         Ok(answer)
     }

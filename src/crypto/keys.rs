@@ -290,25 +290,6 @@ impl NodeKeys {
         }
         Ok(keys)
     }
-
-    /// The same keys with `identity` as the current one, the old current
-    /// one kept for decryption.
-    pub fn with_new_identity(&self, identity: age::x25519::Identity) -> NodeKeys {
-        let mut others = vec![self.identity.clone()];
-        others.extend(
-            self.others
-                .iter()
-                .filter(|o| o.to_public().to_string() != identity.to_public().to_string())
-                .cloned(),
-        );
-        NodeKeys {
-            identity,
-            others,
-            database_key: self.database_key.clone(),
-            signing: self.signing.clone(),
-            passphrase: self.passphrase.clone(),
-        }
-    }
 }
 
 /// Where a long-lived user of the keys (the audit log) gets them at each

@@ -58,6 +58,29 @@ impl DepartmentCard {
             .map(|k| k.ssh_public_key.as_str())
             .chain(std::iter::once(self.ssh_public_key.as_str()))
     }
+
+    /// When `key` (an OpenSSH public key line) was revoked, if the card
+    /// lists it as revoked. A revoked current key is also listed among
+    /// the previous keys, revoked.
+    pub fn revoked_since(&self, key: &str) -> Option<&str> {
+        self.previous_keys
+            .iter()
+            .find(|k| k.revoked && k.ssh_public_key == key)
+            .map(|k| k.valid_until.as_str())
+    }
+
+    /// The keys whose signatures are accepted: the current one and the
+    /// previous ones, newest first, none revoked.
+    pub fn trusted_keys(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.ssh_public_key.as_str())
+            .chain(
+                self.previous_keys
+                    .iter()
+                    .rev()
+                    .map(|k| k.ssh_public_key.as_str()),
+            )
+            .filter(|k| self.revoked_since(k).is_none())
+    }
 }
 
 /// A snapshot of a department directory: cards found by id.

@@ -389,18 +389,17 @@ impl Vault {
             if item.next_attempt_at > now {
                 continue;
             }
-            if let Err(VaultError::RevokedDepartment { .. }) =
-                self.department_card(&item.destination)
+            let card = directory.card(&item.destination);
+            if card
+                .as_ref()
+                .is_some_and(|c| super::departments::current_revocation(c).is_some())
             {
                 continue;
             }
-            let url = directory
-                .card(&item.destination)
-                .and_then(|c| c.inbox_url)
-                .map(|u| match item.kind {
-                    OutboxKind::Bundle => u,
-                    OutboxKind::Receipt => receipts_url(&u),
-                });
+            let url = card.and_then(|c| c.inbox_url).map(|u| match item.kind {
+                OutboxKind::Bundle => u,
+                OutboxKind::Receipt => receipts_url(&u),
+            });
             let body = match item.kind {
                 OutboxKind::Bundle => self
                     .db

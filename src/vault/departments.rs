@@ -287,11 +287,8 @@ fn entry(card: DepartmentCard, this_node: bool) -> Result<DirectoryEntry, VaultE
 }
 
 /// When the card's current key was revoked, if it was.
-fn current_revocation(card: &DepartmentCard) -> Option<String> {
-    card.previous_keys
-        .iter()
-        .find(|k| k.revoked && k.ssh_public_key == card.ssh_public_key)
-        .map(|k| k.valid_until.clone())
+pub(super) fn current_revocation(card: &DepartmentCard) -> Option<String> {
+    card.revoked_since(&card.ssh_public_key).map(str::to_string)
 }
 
 fn fingerprint(key: &str) -> String {

@@ -1,10 +1,12 @@
 //! The node's keys and public card as this process holds them, and how a
 //! key rotation made by another process (`handover keys rotate` while
-//! `serve` runs) reaches it: before each use the ring compares the card's
-//! and the key files' identity (inode, size, modification time) with what
-//! it loaded, and reloads when they changed. A reload that fails (files
-//! caught in the middle of a rotation's renames) keeps the keys it had and
-//! is tried again at the next use.
+//! `serve` runs) reaches it: every rotation step after which a process
+//! must hold other keys ends by replacing `card.json` (`rotation.rs`), so
+//! before each use the ring compares that one file's identity (inode,
+//! size, modification time) with what it loaded, and reloads when it
+//! changed. A reload that fails (files caught in the middle of a
+//! rotation's renames) keeps the keys it had and is tried again at the
+//! next use.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -14,8 +16,8 @@ use crate::domain::DepartmentCard;
 
 use super::VaultError;
 
-/// The files whose change means the keys or the card changed.
-type Stamp = Vec<Option<(u64, u64, i64, i64)>>;
+/// The identity of `card.json` as it was loaded.
+type Stamp = Option<(u64, u64, i64, i64)>;
 
 struct Loaded {
     keys: Arc<NodeKeys>,
@@ -96,18 +98,11 @@ impl KeyRing {
     }
 }
 
-impl KeySource for KeyRing {
+/// The audit log shares the ring, and signs each checkpoint with the key
+/// of that moment.
+impl KeySource for Arc<KeyRing> {
     fn keys(&self) -> Arc<NodeKeys> {
         KeyRing::keys(self)
-    }
-}
-
-/// Shares one ring with the audit log.
-pub struct SharedRing(pub Arc<KeyRing>);
-
-impl KeySource for SharedRing {
-    fn keys(&self) -> Arc<NodeKeys> {
-        self.0.keys()
     }
 }
 
@@ -148,19 +143,7 @@ fn mismatch() -> VaultError {
 
 fn stamp(dir: &Path) -> Stamp {
     use std::os::unix::fs::MetadataExt;
-    let files = KeyFiles::new(dir);
-    [
-        dir.join(super::node::CARD),
-        files.identity(),
-        files.identity_encrypted(),
-        files.ssh_key(),
-        files.database_key(),
-    ]
-    .iter()
-    .map(|p| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| (m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
-    })
-    .collect()
+    std::fs::metadata(dir.join(super::node::CARD))
+        .ok()
+        .map(|m| (m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
 }

@@ -11,7 +11,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::keyring::{KeyRing, SharedRing};
+use super::keyring::KeyRing;
 use super::{Checklists, VaultError};
 use crate::audit::AuditLog;
 use crate::config::Settings;
@@ -107,8 +107,7 @@ impl Vault {
             key_statements: Vec::new(),
         };
         // The card is written last: its presence marks a complete node.
-        let json = serde_json::to_vec_pretty(&card).map_err(std::io::Error::other)?;
-        crate::durable::replace(&dir.join(CARD), &json)?;
+        write_card(&dir, &card)?;
         Ok(card)
     }
 
@@ -140,7 +139,7 @@ impl Vault {
         let lock = open_lock(&dir)?;
         let audit = AuditLog::open(
             &dir,
-            SharedRing(ring.clone()),
+            ring.clone(),
             &card.id,
             settings.audit_checkpoint_every,
         )?;
@@ -213,6 +212,13 @@ impl Vault {
         self.lock.lock_shared()?;
         result
     }
+}
+
+/// Replaces `DIR/card.json` (written aside, synced, renamed).
+pub(super) fn write_card(dir: &Path, card: &DepartmentCard) -> Result<(), VaultError> {
+    let json = serde_json::to_vec_pretty(card).map_err(std::io::Error::other)?;
+    crate::durable::replace(&dir.join(CARD), &json)?;
+    Ok(())
 }
 
 /// How to reach the S3 store, if `blob_store` names one.

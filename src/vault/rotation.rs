@@ -287,6 +287,9 @@ impl Vault {
         }
         fs::rename(&next_path, files.identity_in(Slot::Current, protected))?;
         crate::durable::sync_dir(files.dir())?;
+        // The card does not change yet; rewritten, it tells serving
+        // processes to seal to the new identity.
+        self.publish_card(&self.card())?;
         self.ring.reload()?;
         Ok(age_fingerprint(&new))
     }
@@ -423,14 +426,17 @@ impl Vault {
             remove_if_exists(&files.identity_in(Slot::Previous, encrypted))?;
         }
         crate::durable::sync_dir(files.dir())?;
+        // Once more, so that a serving process drops the old identity from
+        // memory too (the card had to name the new recipient before the old
+        // identity could go).
+        self.publish_card(&self.card())?;
         self.ring.reload()
     }
 
-    /// Replaces `card.json` (crash-safe).
+    /// Replaces `card.json` (crash-safe). Every process holding the node's
+    /// keys reloads them at its next use (`keyring.rs`).
     fn publish_card(&self, card: &DepartmentCard) -> Result<(), VaultError> {
-        let json = serde_json::to_vec_pretty(card).map_err(std::io::Error::other)?;
-        crate::durable::replace(&self.data_dir().join(super::node::CARD), &json)?;
-        Ok(())
+        super::node::write_card(self.data_dir(), card)
     }
 }
 
