@@ -55,13 +55,7 @@ fn login_from(s: &Server, ip: &str, name: &str, password: &str) -> reqwest::bloc
 }
 
 /// Audit lines (JSON) of a node.
-fn audit(data: &Path) -> Vec<Value> {
-    std::fs::read_to_string(data.join("audit.log"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use common::audit_lines as audit;
 
 fn metric(s: &Server, line_start: &str) -> Option<f64> {
     let text = client()

@@ -62,13 +62,7 @@ fn drained(data: &Path) {
     });
 }
 
-fn audit(data: &Path) -> Vec<Value> {
-    std::fs::read_to_string(data.join("audit.log"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use common::audit_lines as audit;
 
 fn content(s: &Server, token: &str, doc: &str) -> Vec<u8> {
     let r = s

@@ -32,10 +32,8 @@ fn put(node: &Node, env: &[(&str, String)], child: &str, bytes: &[u8], name: &st
 }
 
 fn audit_actions(node: &Node) -> Vec<String> {
-    std::fs::read_to_string(node.data.join("audit.log"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    common::audit_lines(&node.data)
+        .iter()
         .filter_map(|v| v["action"].as_str().map(str::to_string))
         .collect()
 }

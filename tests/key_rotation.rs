@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::bundles::{child_with, create, two_nodes, DEST, SOURCE};
 use common::server::{free_port, wait_for, Server};
@@ -64,10 +64,8 @@ fn serve(node: &Node, env: &[(&str, &str)]) -> Server {
 
 /// Audit entries of the log with this action.
 fn audit_actions(node: &Node, action: &str) -> Vec<Value> {
-    std::fs::read_to_string(node.data.join("audit.log"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    common::audit_lines(&node.data)
+        .into_iter()
         .filter(|l| l["action"] == action)
         .collect()
 }
@@ -330,7 +328,6 @@ fn a_bundle_signed_by_a_revoked_key_is_refused() {
         .assert()
         .code(1)
         .stderr(contains("revoked"));
-    let _ = DEST;
 }
 
 /// SHA-256 of every stored payload, by name.
@@ -366,7 +363,7 @@ fn get_doc(node: &Node, id: &str, out: &Path) -> Vec<u8> {
 }
 
 fn storage_key_rotates_while_serving_without_touching_payloads(store: Store) {
-    let (src, dst) = two_nodes_like(&store);
+    let (src, dst) = common::bundles::two_nodes_on(&store);
     let child = common::created_id(src.cmd().args([
         "child",
         "add",
@@ -534,12 +531,6 @@ fn storage_key_rotates_while_serving_without_touching_payloads(store: Store) {
         back_docs[0]
     );
     drop(server);
-    let _ = DEST;
-}
-
-/// Two demo nodes on a store like `store`.
-fn two_nodes_like(store: &Store) -> (Node, Node) {
-    common::bundles::two_nodes_on(store)
 }
 
 #[test]
@@ -581,7 +572,6 @@ fn a_storage_rotation_killed_midway_goes_on_when_run_again() {
     for (id, bytes) in docs.iter().take(3) {
         assert_eq!(&get_doc(&node, id, &node.path("out.pdf")), bytes);
     }
-    let _: PathBuf = node.data.clone();
 }
 
 #[test]

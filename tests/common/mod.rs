@@ -275,6 +275,15 @@ pub fn stdout_line(out: &[u8]) -> String {
     lines[0].to_string()
 }
 
+/// Every line of the audit log of the node in `data`, parsed.
+pub fn audit_lines(data: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Every regular file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
