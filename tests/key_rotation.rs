@@ -287,6 +287,18 @@ fn a_bundle_signed_by_a_revoked_key_is_refused() {
         let page = web.get("/admin/departments");
         assert_eq!(page.status, 200);
         assert_eq!(page.body.matches("key revoked").count(), 1, "{}", page.body);
+        // Pushed to the inbox, the bundle is refused at the door.
+        let r = common::server::client()
+            .post(server.url("/api/v1/inbox"))
+            .body(std::fs::read(&stolen).unwrap())
+            .send()
+            .unwrap();
+        let (status, kind) = common::server::problem(r);
+        assert_eq!(
+            (status, kind.as_str()),
+            (422, "urn:handover:problem:bundle-refused")
+        );
+        assert!(files_under(&dst.data.join("inbox")).is_empty());
     }
 
     // The source rotates, declaring the key compromised: no statement, so
