@@ -184,19 +184,19 @@ impl Db {
             .optional()?)
     }
 
-    /// Every revoked key of `department`.
-    pub fn revoked_keys(&self, department: &str) -> Result<Vec<RevokedKey>, StoreError> {
+    /// Every revoked key of `department`, or of every department.
+    pub fn revoked_keys(&self, department: Option<&str>) -> Result<Vec<RevokedKey>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare(
-            "SELECT fingerprint, revoked_at, reason FROM revoked_keys
-             WHERE department = ?1 ORDER BY revoked_at",
+            "SELECT department, fingerprint, revoked_at, reason FROM revoked_keys
+             WHERE ?1 IS NULL OR department = ?1 ORDER BY department, revoked_at",
         )?;
         let rows = stmt.query_map([department], |r| {
             Ok(RevokedKey {
-                department: department.to_string(),
-                fingerprint: r.get(0)?,
-                revoked_at: r.get::<_, Time>(1)?.0,
-                reason: r.get(2)?,
+                department: r.get(0)?,
+                fingerprint: r.get(1)?,
+                revoked_at: r.get::<_, Time>(2)?.0,
+                reason: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

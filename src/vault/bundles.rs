@@ -321,9 +321,7 @@ impl Vault {
     /// This node's card and every card in the directory.
     pub(super) fn directory(&self) -> Result<Directory, VaultError> {
         let mut all = vec![(*self.card()).clone()];
-        for card in self.db.departments()? {
-            all.push(self.with_revocations(card)?);
-        }
+        all.extend(self.directory_cards()?);
         Ok(Directory::new(all))
     }
 }

@@ -182,41 +182,40 @@ impl Vault {
     /// This node and every department in the directory.
     pub fn list_departments(&self, _actor: &Principal) -> Result<Vec<DirectoryEntry>, VaultError> {
         let mut all = vec![entry((*self.card()).clone(), true)?];
-        for card in self.db.departments()? {
-            let mut e = entry(self.with_revocations(card)?, false)?;
+        for card in self.directory_cards()? {
+            let mut e = entry(card, false)?;
             e.revoked_at = current_revocation(&e.card);
             all.push(e);
         }
         Ok(all)
     }
 
-    /// `card` with the keys this node revoked marked revoked (a revoked
-    /// current key also appears among its previous keys, revoked).
+    /// `card` with the keys this node revoked marked revoked.
     pub(super) fn with_revocations(
         &self,
-        mut card: DepartmentCard,
+        card: DepartmentCard,
     ) -> Result<DepartmentCard, VaultError> {
-        for revoked in self.db.revoked_keys(&card.id)? {
-            let since = revoked
-                .revoked_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let mut known = false;
-            for k in card.previous_keys.iter_mut() {
-                if fingerprint(&k.ssh_public_key) == revoked.fingerprint {
-                    k.revoked = true;
-                    k.valid_until = since.clone();
-                    known = true;
-                }
-            }
-            if !known && fingerprint(&card.ssh_public_key) == revoked.fingerprint {
-                card.previous_keys.push(PreviousKey {
-                    ssh_public_key: card.ssh_public_key.clone(),
-                    valid_until: since,
-                    revoked: true,
-                });
-            }
-        }
-        Ok(card)
+        let revoked = self.db.revoked_keys(Some(&card.id))?;
+        Ok(mark_revoked(card, &revoked))
+    }
+
+    /// Every card of the directory (not this node's), each with the keys
+    /// this node revoked marked revoked: two queries, whatever their number.
+    pub(super) fn directory_cards(&self) -> Result<Vec<DepartmentCard>, VaultError> {
+        let revoked = self.db.revoked_keys(None)?;
+        Ok(self
+            .db
+            .departments()?
+            .into_iter()
+            .map(|card| {
+                let mine: Vec<RevokedKey> = revoked
+                    .iter()
+                    .filter(|r| r.department == card.id)
+                    .cloned()
+                    .collect();
+                mark_revoked(card, &mine)
+            })
+            .collect())
     }
 
     /// The name of every department this node knows (its own included), by id.
@@ -284,6 +283,32 @@ fn entry(card: DepartmentCard, this_node: bool) -> Result<DirectoryEntry, VaultE
         this_node,
         revoked_at: None,
     })
+}
+
+/// `card` with the keys of `revoked` marked revoked (a revoked current key
+/// also appears among its previous keys, revoked).
+fn mark_revoked(mut card: DepartmentCard, revoked: &[RevokedKey]) -> DepartmentCard {
+    for revoked in revoked {
+        let since = revoked
+            .revoked_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut known = false;
+        for k in card.previous_keys.iter_mut() {
+            if fingerprint(&k.ssh_public_key) == revoked.fingerprint {
+                k.revoked = true;
+                k.valid_until = since.clone();
+                known = true;
+            }
+        }
+        if !known && fingerprint(&card.ssh_public_key) == revoked.fingerprint {
+            card.previous_keys.push(PreviousKey {
+                ssh_public_key: card.ssh_public_key.clone(),
+                valid_until: since,
+                revoked: true,
+            });
+        }
+    }
+    card
 }
 
 /// When the card's current key was revoked, if it was.
