@@ -265,7 +265,10 @@ impl Vault {
         let protected = pass.is_some();
         let next_path = files.identity_in(Slot::Next, protected);
         let new = if next_path.exists() {
-            // Written by a run that stopped: the keys hold it already.
+            // Written by a run that stopped: the keys hold it already, as
+            // the last identity they loaded (`NodeKeys::load_for` reads
+            // the previous identity, then the next one; begin runs only
+            // when one of them is missing or the next one is there).
             keys.recipients()
                 .into_iter()
                 .last()
